@@ -1,0 +1,211 @@
+//! Switchyard's engine: the store, the clock and every rule of TaskRouter, without HTTP.
+//!
+//! [`Engine`] is what the HTTP server is a thin shell over, and what a Rust service embeds to route
+//! work in-process. Every operation validates its input with the same rules and messages the REST
+//! API shows, persists the change, and only then returns.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use switchyard_engine::{Engine, EngineOptions, SystemClock, CreateWorkspace};
+//! let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
+//! let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "token").await?;
+//! let ws = engine
+//!     .create_workspace(&account, CreateWorkspace { friendly_name: "Support".into(), ..Default::default() })
+//!     .await?;
+//! assert_eq!(ws.default_activity_name, "Offline");
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use switchyard_core::model::{Workspace, MAX_FRIENDLY_NAME_LEN};
+use switchyard_core::sid::{AccountSid, Sid, WorkspaceSid};
+use switchyard_core::Timestamp;
+use switchyard_store::Store;
+
+mod activity;
+mod clock;
+mod error;
+mod task_channel;
+mod task_queue;
+mod worker;
+mod workflow;
+mod workspace;
+
+pub use activity::{CreateActivity, UpdateActivity};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{Error, Result};
+pub use switchyard_store::{
+    ActivityFilter, Cursor, Page, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,
+    WorkspaceFilter,
+};
+pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};
+pub use task_queue::{CreateTaskQueue, TaskQueueQuery, UpdateTaskQueue};
+pub use worker::{CreateWorker, UpdateWorker, UpdateWorkerChannel, WorkerQuery};
+pub use workflow::{CreateWorkflow, UpdateWorkflow};
+pub use workspace::{ActivitySet, CreateWorkspace, UpdateWorkspace};
+
+/// Settings that shape new resources.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// The activities a new workspace starts with.
+    pub activity_set: ActivitySet,
+    /// Capacity of a new worker channel.
+    pub default_channel_capacity: i64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            activity_set: ActivitySet::Current,
+            default_channel_capacity: 1,
+        }
+    }
+}
+
+/// Which page of a list to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Where the page starts.
+    pub cursor: Cursor,
+    /// How many items at most.
+    pub size: usize,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        PageRequest {
+            cursor: Cursor::Start,
+            size: 50,
+        }
+    }
+}
+
+/// The routing engine. Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct Engine {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    options: Arc<EngineOptions>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Opens the store at `url` (see [`Store::open`]) and builds an engine over it.
+    pub async fn open(url: &str, clock: impl Clock, options: EngineOptions) -> Result<Engine> {
+        let store = Store::open(url).await?;
+        Ok(Engine::new(store, Arc::new(clock), options))
+    }
+
+    /// Builds an engine over an open store.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, options: EngineOptions) -> Engine {
+        Engine {
+            store,
+            clock,
+            options: Arc::new(options),
+        }
+    }
+
+    /// The current time, as the engine sees it.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Closes the store, waiting for queries in flight.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Creates the account, or sets its auth token, and returns its SID.
+    pub async fn ensure_account(
+        &self,
+        account: AccountSid,
+        auth_token: &str,
+    ) -> Result<AccountSid> {
+        if auth_token.is_empty() {
+            return Err(Error::invalid("AuthToken must not be empty"));
+        }
+        self.store
+            .upsert_account(&account, auth_token, self.now())
+            .await?;
+        Ok(account)
+    }
+
+    /// Every account with its auth token.
+    pub async fn accounts(&self) -> Result<Vec<(AccountSid, String)>> {
+        Ok(self.store.list_accounts().await?)
+    }
+
+    /// The workspace, if it belongs to `account`; every workspace-scoped operation starts here.
+    pub async fn workspace(&self, account: &AccountSid, ws: &WorkspaceSid) -> Result<Workspace> {
+        self.store
+            .get_workspace(account, ws)
+            .await?
+            .ok_or_else(|| Error::not_found("Workspace", ws))
+    }
+}
+
+/// A fresh SID of kind `T`.
+pub(crate) fn mint<T: Sid>() -> T {
+    T::from_bytes(*uuid::Uuid::new_v4().as_bytes())
+}
+
+/// Checks a required friendly name: present, not blank, at most 64 characters.
+pub(crate) fn friendly_name(value: Option<String>, field: &str) -> Result<String> {
+    match value {
+        Some(v) if !v.trim().is_empty() => check_name_len(v, field),
+        _ => Err(Error::invalid(format!(
+            "Missing required parameter {field} in the post body"
+        ))),
+    }
+}
+
+/// Checks an optional new friendly name.
+pub(crate) fn new_friendly_name(value: Option<String>, field: &str) -> Result<Option<String>> {
+    value.map(|v| friendly_name(Some(v), field)).transpose()
+}
+
+fn check_name_len(v: String, field: &str) -> Result<String> {
+    if v.chars().count() > MAX_FRIENDLY_NAME_LEN {
+        return Err(Error::invalid(format!(
+            "{field} must be at most {MAX_FRIENDLY_NAME_LEN} characters"
+        )));
+    }
+    Ok(v)
+}
+
+/// Reads a page when some filters are evaluated here rather than in SQL: fetch every row past the
+/// cursor (`fetch(None)`) and keep the matching ones, or let SQL limit the rows when `keep` is absent.
+pub(crate) async fn filtered_page<T, F, Fut>(
+    page: PageRequest,
+    keep: Option<&(dyn Fn(&T) -> bool + Sync)>,
+    fetch: F,
+) -> Result<Page<T>>
+where
+    F: FnOnce(Option<usize>) -> Fut,
+    Fut: std::future::Future<Output = switchyard_store::Result<Vec<(i64, T)>>>,
+{
+    let rows = match keep {
+        None => fetch(Some(page.size + 1)).await?,
+        Some(keep) => {
+            let mut rows = fetch(None).await?;
+            rows.retain(|(_, t)| keep(t));
+            rows.truncate(page.size + 1);
+            rows
+        }
+    };
+    Ok(Page::from_fetched(rows, page.cursor, page.size))
+}

@@ -1,0 +1,142 @@
+//! Task channels.
+
+use switchyard_core::model::{is_valid_unique_name, TaskChannel};
+use switchyard_core::sid::{AccountSid, WorkspaceSid};
+
+use crate::{friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result};
+
+/// Most task channels a workspace may have, the default ones included.
+pub(crate) const MAX_TASK_CHANNELS: i64 = 15;
+
+/// Parameters of a new task channel.
+#[derive(Debug, Clone, Default)]
+pub struct CreateTaskChannel {
+    /// Display name (required).
+    pub friendly_name: String,
+    /// Unique name (required): letters, digits, `_`, `$`, not starting with a digit.
+    pub unique_name: String,
+    /// Prefer the workers idle longest.
+    pub channel_optimized_routing: Option<bool>,
+}
+
+/// Changes to a task channel.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTaskChannel {
+    /// New display name.
+    pub friendly_name: Option<String>,
+    /// New routing preference.
+    pub channel_optimized_routing: Option<bool>,
+}
+
+impl Engine {
+    /// Creates a task channel, and a channel for it on every worker.
+    pub async fn create_task_channel(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        p: CreateTaskChannel,
+    ) -> Result<TaskChannel> {
+        self.workspace(account, ws).await?;
+        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        if p.unique_name.is_empty() {
+            return Err(Error::invalid(
+                "Missing required parameter UniqueName in the post body",
+            ));
+        }
+        if !is_valid_unique_name(&p.unique_name) || p.unique_name.len() > 64 {
+            return Err(Error::invalid(format!(
+                "UniqueName '{}' is invalid: use letters, digits, '_' and '$', not starting with a digit",
+                p.unique_name
+            )));
+        }
+        if self
+            .store
+            .get_task_channel(ws, &p.unique_name)
+            .await?
+            .is_some()
+        {
+            return Err(Error::invalid(format!(
+                "TaskChannel with UniqueName {} already exists for workspace {ws}",
+                p.unique_name
+            )));
+        }
+        if self.store.count_task_channels(ws).await? >= MAX_TASK_CHANNELS {
+            return Err(Error::invalid(format!(
+                "Workspace {ws} already has the maximum of {MAX_TASK_CHANNELS} TaskChannels"
+            )));
+        }
+        let now = self.now();
+        let channel = TaskChannel {
+            sid: mint(),
+            workspace_sid: ws.clone(),
+            friendly_name: name,
+            unique_name: p.unique_name,
+            channel_optimized_routing: p.channel_optimized_routing.unwrap_or(false),
+            date_created: now,
+            date_updated: now,
+        };
+        self.store
+            .create_task_channel(&channel, self.options.default_channel_capacity, &mut mint)
+            .await?;
+        Ok(channel)
+    }
+
+    /// A task channel, by SID or unique name.
+    pub async fn task_channel(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        key: &str,
+    ) -> Result<TaskChannel> {
+        self.workspace(account, ws).await?;
+        self.store
+            .get_task_channel(ws, key)
+            .await?
+            .ok_or_else(|| Error::not_found("TaskChannel", key))
+    }
+
+    /// A page of the workspace's task channels.
+    pub async fn list_task_channels(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        page: PageRequest,
+    ) -> Result<Page<TaskChannel>> {
+        self.workspace(account, ws).await?;
+        Ok(self
+            .store
+            .list_task_channels(ws, page.cursor, page.size)
+            .await?)
+    }
+
+    /// Changes a task channel.
+    pub async fn update_task_channel(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        key: &str,
+        p: UpdateTaskChannel,
+    ) -> Result<TaskChannel> {
+        let mut c = self.task_channel(account, ws, key).await?;
+        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+            c.friendly_name = name;
+        }
+        if let Some(r) = p.channel_optimized_routing {
+            c.channel_optimized_routing = r;
+        }
+        c.date_updated = self.now();
+        self.store.update_task_channel(&c).await?;
+        Ok(c)
+    }
+
+    /// Deletes a task channel and the workers' channels for it.
+    pub async fn delete_task_channel(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        key: &str,
+    ) -> Result<()> {
+        let c = self.task_channel(account, ws, key).await?;
+        Ok(self.store.delete_task_channel(&c.sid).await?)
+    }
+}

@@ -1,0 +1,344 @@
+//! Workers and worker channels.
+
+use serde_json::Value;
+use switchyard_core::expr::Expr;
+use switchyard_core::model::{parse_attributes, Worker, WorkerChannel, MAX_CHANNEL_CAPACITY};
+use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, WorkspaceSid};
+use switchyard_store::{TaskQueueFilter, WorkerFilter};
+
+use crate::{
+    filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+};
+
+/// Parameters of a new worker.
+#[derive(Debug, Clone, Default)]
+pub struct CreateWorker {
+    /// Display name (required), unique within the workspace regardless of case.
+    pub friendly_name: String,
+    /// Initial activity; the workspace's default when absent.
+    pub activity_sid: Option<ActivitySid>,
+    /// Attributes JSON object; `{}` when absent.
+    pub attributes: Option<String>,
+}
+
+/// Changes to a worker.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateWorker {
+    /// New activity.
+    pub activity_sid: Option<ActivitySid>,
+    /// New attributes JSON object.
+    pub attributes: Option<String>,
+    /// New display name.
+    pub friendly_name: Option<String>,
+    /// Reject the worker's pending reservations when moving to an unavailable activity.
+    pub reject_pending_reservations: Option<bool>,
+    /// Apply only if the worker's version (ETag) is this.
+    pub if_match: Option<String>,
+}
+
+/// Changes to a worker channel.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateWorkerChannel {
+    /// New capacity, 0 to 50.
+    pub capacity: Option<i64>,
+    /// Whether the channel takes new tasks.
+    pub available: Option<bool>,
+}
+
+/// Filters of the worker list.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerQuery {
+    /// Filters SQL answers.
+    pub filter: WorkerFilter,
+    /// Expression over attributes plus `sid`, `friendly_name`, `activity_sid`, `activity_name`.
+    pub target_workers_expression: Option<String>,
+    /// Only workers eligible for this queue.
+    pub task_queue_sid: Option<TaskQueueSid>,
+    /// Only workers eligible for the queue of this name.
+    pub task_queue_name: Option<String>,
+}
+
+/// The document a `TargetWorkersExpression` is evaluated over: the attributes, plus the worker's
+/// own fields where the attributes do not define them.
+fn worker_document(w: &Worker) -> Value {
+    let mut doc = serde_json::from_str::<Value>(&w.attributes)
+        .unwrap_or_else(|_| Value::Object(Default::default()));
+    if let Value::Object(map) = &mut doc {
+        for (k, v) in [
+            ("sid", w.sid.as_str()),
+            ("friendly_name", &w.friendly_name),
+            ("activity_sid", w.activity_sid.as_str()),
+            ("activity_name", &w.activity_name),
+        ] {
+            map.entry(k).or_insert_with(|| Value::String(v.to_owned()));
+        }
+    }
+    doc
+}
+
+/// Whether the worker's attributes satisfy a queue's `TargetWorkers` expression.
+pub(crate) fn in_queue(target: &Expr, w: &Worker) -> bool {
+    serde_json::from_str::<Value>(&w.attributes).is_ok_and(|attrs| target.eval(&attrs))
+}
+
+pub(crate) fn parse_expression(text: &str, field: &str) -> Result<Expr> {
+    Expr::parse(text).map_err(|e| Error::invalid(format!("{field} is not a valid expression: {e}")))
+}
+
+fn attributes(text: String) -> Result<String> {
+    parse_attributes(&text).map_err(Error::invalid)?;
+    Ok(text)
+}
+
+/// Parses an `If-Match` value: the ETag, quoted or bare.
+fn etag(value: &str) -> String {
+    value
+        .trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_owned()
+}
+
+impl Engine {
+    /// Creates a worker, with a channel for every task channel of the workspace.
+    pub async fn create_worker(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        p: CreateWorker,
+    ) -> Result<Worker> {
+        let workspace = self.workspace(account, ws).await?;
+        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        if self.store.worker_name_taken(ws, &name, None).await? {
+            return Err(Error::invalid(format!(
+                "Worker named {name} already exists for workspace {ws}"
+            )));
+        }
+        let activity = match p.activity_sid {
+            Some(a) => self.activity_param(ws, &a, "ActivitySid").await?,
+            None => {
+                self.activity_param(ws, &workspace.default_activity_sid, "DefaultActivitySid")
+                    .await?
+            }
+        };
+        let now = self.now();
+        let worker = Worker {
+            sid: mint(),
+            workspace_sid: ws.clone(),
+            friendly_name: name,
+            activity_sid: activity.sid,
+            activity_name: activity.friendly_name,
+            available: activity.available,
+            attributes: attributes(p.attributes.unwrap_or_else(|| "{}".to_owned()))?,
+            date_status_changed: now,
+            date_created: now,
+            date_updated: now,
+            version: 0,
+        };
+        self.store
+            .create_worker(&worker, self.options.default_channel_capacity, &mut mint)
+            .await?;
+        Ok(worker)
+    }
+
+    /// A worker of the workspace.
+    pub async fn worker(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        sid: &WorkerSid,
+    ) -> Result<Worker> {
+        self.workspace(account, ws).await?;
+        self.store
+            .get_worker(ws, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Worker", sid))
+    }
+
+    /// A page of the workspace's workers.
+    pub async fn list_workers(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        query: &WorkerQuery,
+        page: PageRequest,
+    ) -> Result<Page<Worker>> {
+        self.workspace(account, ws).await?;
+        let expression = query
+            .target_workers_expression
+            .as_deref()
+            .map(|e| parse_expression(e, "TargetWorkersExpression"))
+            .transpose()?;
+        let queue = match (&query.task_queue_sid, &query.task_queue_name) {
+            (Some(q), _) => Some(self.store.get_task_queue(ws, q).await?.ok_or_else(|| {
+                Error::invalid(format!(
+                    "TaskQueueSid {q} is not a TaskQueue of workspace {ws}"
+                ))
+            })?),
+            (None, Some(name)) => {
+                let filter = TaskQueueFilter {
+                    friendly_name: Some(name.clone()),
+                };
+                match self
+                    .store
+                    .list_task_queues(ws, &filter, Default::default(), Some(1))
+                    .await?
+                    .pop()
+                {
+                    Some((_, q)) => Some(q),
+                    // No such queue: nobody is eligible for it.
+                    None => {
+                        return Ok(Page {
+                            items: Vec::new(),
+                            has_next: false,
+                            has_previous: false,
+                        })
+                    }
+                }
+            }
+            (None, None) => None,
+        };
+        let target = queue
+            .map(|q| parse_expression(&q.target_workers, "TargetWorkers"))
+            .transpose()?;
+        let keep = |w: &Worker| {
+            expression
+                .as_ref()
+                .is_none_or(|e| e.eval(&worker_document(w)))
+                && target.as_ref().is_none_or(|t| in_queue(t, w))
+        };
+        let needs_keep = expression.is_some() || target.is_some();
+        filtered_page(page, needs_keep.then_some(&keep as _), |limit| {
+            self.store
+                .list_workers(ws, &query.filter, page.cursor, limit)
+        })
+        .await
+    }
+
+    /// Changes a worker.
+    pub async fn update_worker(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        sid: &WorkerSid,
+        p: UpdateWorker,
+    ) -> Result<Worker> {
+        let mut w = self.worker(account, ws, sid).await?;
+        let expected = w.version;
+        if let Some(tag) = &p.if_match {
+            if etag(tag) != expected.to_string() {
+                return Err(Error::PreconditionFailed(format!(
+                    "If-Match {tag} does not match the current version of Worker {sid}"
+                )));
+            }
+        }
+        let now = self.now();
+        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+            if self.store.worker_name_taken(ws, &name, Some(sid)).await? {
+                return Err(Error::invalid(format!(
+                    "Worker named {name} already exists for workspace {ws}"
+                )));
+            }
+            w.friendly_name = name;
+        }
+        if let Some(a) = p.attributes {
+            w.attributes = attributes(a)?;
+        }
+        if let Some(a) = p.activity_sid {
+            let activity = self.activity_param(ws, &a, "ActivitySid").await?;
+            if p.reject_pending_reservations == Some(true) && activity.available {
+                return Err(Error::invalid(
+                    "RejectPendingReservations is only valid when moving to an unavailable activity",
+                ));
+            }
+            if activity.sid != w.activity_sid {
+                w.date_status_changed = now;
+            }
+            (w.activity_sid, w.activity_name, w.available) =
+                (activity.sid, activity.friendly_name, activity.available);
+        }
+        w.version = expected + 1;
+        w.date_updated = now;
+        if !self.store.update_worker(&w, expected).await? {
+            return Err(Error::PreconditionFailed(format!(
+                "Worker {sid} was changed concurrently; retry"
+            )));
+        }
+        Ok(w)
+    }
+
+    /// Deletes a worker.
+    pub async fn delete_worker(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        sid: &WorkerSid,
+        if_match: Option<&str>,
+    ) -> Result<()> {
+        let w = self.worker(account, ws, sid).await?;
+        if let Some(tag) = if_match {
+            if etag(tag) != w.version.to_string() {
+                return Err(Error::PreconditionFailed(format!(
+                    "If-Match {tag} does not match the current version of Worker {sid}"
+                )));
+            }
+        }
+        Ok(self.store.delete_worker(sid).await?)
+    }
+
+    /// A page of the worker's channels.
+    pub async fn list_worker_channels(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        worker: &WorkerSid,
+        page: PageRequest,
+    ) -> Result<Page<WorkerChannel>> {
+        self.worker(account, ws, worker).await?;
+        Ok(self
+            .store
+            .list_worker_channels(worker, page.cursor, page.size)
+            .await?)
+    }
+
+    /// One of the worker's channels, by `WC` SID, or by its task channel's SID or unique name.
+    pub async fn worker_channel(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        worker: &WorkerSid,
+        key: &str,
+    ) -> Result<WorkerChannel> {
+        self.worker(account, ws, worker).await?;
+        self.store
+            .get_worker_channel(worker, key)
+            .await?
+            .ok_or_else(|| Error::not_found("WorkerChannel", key))
+    }
+
+    /// Changes a worker channel's capacity or availability.
+    pub async fn update_worker_channel(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        worker: &WorkerSid,
+        key: &str,
+        p: UpdateWorkerChannel,
+    ) -> Result<WorkerChannel> {
+        let mut c = self.worker_channel(account, ws, worker, key).await?;
+        if let Some(capacity) = p.capacity {
+            if !(0..=MAX_CHANNEL_CAPACITY).contains(&capacity) {
+                return Err(Error::invalid(format!(
+                    "Capacity must be between 0 and {MAX_CHANNEL_CAPACITY}, got {capacity}"
+                )));
+            }
+            c.configured_capacity = capacity;
+        }
+        if let Some(available) = p.available {
+            c.available = available;
+        }
+        c.date_updated = self.now();
+        self.store.update_worker_channel(&c).await?;
+        Ok(c)
+    }
+}

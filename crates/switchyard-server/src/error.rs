@@ -1,0 +1,134 @@
+//! The one table from errors to Twilio's error JSON: `{code, message, more_info, status}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use switchyard_engine::{Error as EngineError, StoreError};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or wrong credentials.
+    #[error("Authenticate")]
+    Unauthorized,
+    /// The path names nothing, or something of another account.
+    #[error("The requested resource {0} was not found")]
+    NotFound(String),
+    /// The path exists but not for this method.
+    #[error("Method not allowed")]
+    MethodNotAllowed,
+    /// A parameter is missing, malformed or breaks a rule.
+    #[error("{0}")]
+    Invalid(String),
+    /// An `If-Match` precondition failed.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The engine failed; `path` is the request path for not-found messages.
+    #[error("{source}")]
+    Engine {
+        /// The request path without `/v1`.
+        path: String,
+        /// The engine's error.
+        source: EngineError,
+    },
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: u32,
+    message: &'a str,
+    more_info: String,
+    status: u16,
+}
+
+impl ApiError {
+    /// Wraps an engine error raised while serving `path`.
+    pub fn engine(path: &str, source: EngineError) -> Self {
+        ApiError::Engine {
+            path: path.strip_prefix("/v1").unwrap_or(path).to_owned(),
+            source,
+        }
+    }
+
+    /// HTTP status and Twilio error code, and the message shown to the client.
+    fn parts(&self) -> (StatusCode, u32, String) {
+        use ApiError as A;
+        use EngineError as E;
+        match self {
+            A::Unauthorized => (StatusCode::UNAUTHORIZED, 20003, self.to_string()),
+            A::NotFound(_) => (StatusCode::NOT_FOUND, 20404, self.to_string()),
+            A::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 20004, self.to_string()),
+            A::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
+            A::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
+            A::Engine { path, source } => match source {
+                E::NotFound { .. } => (
+                    StatusCode::NOT_FOUND,
+                    20404,
+                    format!("The requested resource {path} was not found"),
+                ),
+                E::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
+                E::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
+                E::Store(StoreError::Busy) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    20503,
+                    "The service is busy; retry the request".to_owned(),
+                ),
+                E::Store(StoreError::Conflict(_)) => (
+                    StatusCode::BAD_REQUEST,
+                    20001,
+                    "The request conflicts with the current state of the resource".to_owned(),
+                ),
+                _ => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    20500,
+                    "Internal server error".to_owned(),
+                ),
+            },
+        }
+    }
+}
+
+impl From<switchyard_core::sid::SidError> for ApiError {
+    fn from(e: switchyard_core::sid::SidError) -> Self {
+        ApiError::Invalid(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            // The cause is logged here, once; the client sees only the generic message.
+            let mut chain = String::new();
+            let mut source: Option<&dyn std::error::Error> = Some(&self);
+            while let Some(e) = source {
+                chain.push_str(": ");
+                chain.push_str(&e.to_string());
+                source = e.source();
+            }
+            tracing::error!(code, "request failed{chain}");
+        }
+        let body = Body {
+            code,
+            message: &message,
+            more_info: format!("https://www.twilio.com/docs/errors/{code}"),
+            status: status.as_u16(),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Adds the request path to engine errors.
+pub(crate) trait ResultExt<T> {
+    fn at(self, path: &str) -> ApiResult<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, EngineError> {
+    fn at(self, path: &str) -> ApiResult<T> {
+        self.map_err(|e| ApiError::engine(path, e))
+    }
+}

@@ -1,0 +1,194 @@
+//! Switchyard's HTTP server: Twilio TaskRouter's REST API (v1) over the engine.
+//!
+//! This is the only crate that knows the Twilio wire format: PascalCase form fields in
+//! ([`params`]), snake_case JSON out ([`resource`]), the list envelope ([`paging`]) and the error
+//! body ([`error`]). Everything else — validation, persistence, routing — is the engine's.
+//!
+//! [`app`] builds the router; [`serve`] runs it on a bound listener until a shutdown future
+//! resolves, which is how both the binary and the tests start it.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use switchyard_core::sid::AccountSid;
+use switchyard_engine::Engine;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub mod error;
+pub mod paging;
+pub mod params;
+pub mod resource;
+mod routes;
+
+pub use error::{ApiError, ApiResult};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Base of every absolute URL written into responses, without a trailing slash.
+    pub public_url: String,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Engine,
+    /// HTTP settings.
+    pub config: Arc<ServerConfig>,
+    accounts: Arc<HashMap<AccountSid, String>>,
+}
+
+impl AppState {
+    /// Builds the state, loading the accounts (and their credentials) from the store.
+    pub async fn new(
+        engine: Engine,
+        config: ServerConfig,
+    ) -> Result<AppState, switchyard_engine::Error> {
+        let accounts = engine.accounts().await?.into_iter().collect();
+        let config = ServerConfig {
+            public_url: config.public_url.trim_end_matches('/').to_owned(),
+        };
+        Ok(AppState {
+            engine,
+            config: Arc::new(config),
+            accounts: Arc::new(accounts),
+        })
+    }
+
+    /// Renders context for `account`.
+    pub(crate) fn ctx<'a>(&'a self, account: &'a AccountSid) -> resource::Ctx<'a> {
+        resource::Ctx {
+            base: &self.config.public_url,
+            account,
+        }
+    }
+}
+
+/// The authenticated account of a `/v1` request, and the request path (for 404 messages).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The account whose credentials the request carried.
+    pub account: AccountSid,
+    /// The request path.
+    pub path: String,
+}
+
+#[derive(Debug, Clone)]
+struct Authenticated(AccountSid);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let account = parts
+            .extensions
+            .get::<Authenticated>()
+            .map(|a| a.0.clone())
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Caller {
+            account,
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+/// Checks HTTP Basic credentials (`AccountSid:AuthToken`) against the known accounts.
+fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<AccountSid> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    let account: AccountSid = user.parse().ok()?;
+    let token = state.accounts.get(&account)?;
+    constant_time_eq(token.as_bytes(), password.as_bytes()).then_some(account)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match authenticate(&state, req.headers()) {
+        Some(account) => {
+            req.extensions_mut().insert(Authenticated(account));
+            next.run(req).await
+        }
+        None => ApiError::Unauthorized.into_response(),
+    }
+}
+
+async fn health() -> &'static str {
+    "ok"
+}
+
+async fn not_found(req: Request) -> ApiError {
+    let path = req.uri().path();
+    ApiError::NotFound(path.strip_prefix("/v1").unwrap_or(path).to_owned())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+fn request_span(req: &Request<Body>) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    tracing::info_span!("request", method = %req.method(), route = %route)
+}
+
+/// The complete router: `/health` without auth, the TaskRouter API under `/v1` with auth.
+pub fn app(state: AppState) -> Router {
+    let v1 = routes::router()
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
+    Router::new()
+        .route("/health", get(health))
+        .merge(v1)
+        .fallback(not_found)
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(|res: &Response, latency: Duration, _: &Span| {
+                    tracing::info!(
+                        status = res.status().as_u16(),
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "handled"
+                    );
+                }),
+        )
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

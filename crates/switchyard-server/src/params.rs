@@ -1,0 +1,172 @@
+//! Request parameters: Twilio's PascalCase form fields and query parameters.
+//!
+//! Both arrive as `application/x-www-form-urlencoded` pairs. [`Params`] keeps them in order (some
+//! parameters repeat, e.g. `AssignmentStatus`) and converts each with an error that names the field.
+//! Unknown fields are ignored, as Twilio does.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use switchyard_core::sid::Sid;
+
+use crate::error::ApiError;
+
+/// Parameters of a request, from its body (`Form`) or its query string (`Query`).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+/// Body parameters of a POST.
+#[derive(Debug, Clone, Default)]
+pub struct Form(pub Params);
+
+/// Query parameters of a GET.
+#[derive(Debug, Clone, Default)]
+pub struct Query(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::Invalid(format!("Could not read the request body: {e}")))?;
+        Ok(Form(Params::parse(&body)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Query {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Query(Params::parse(
+            parts.uri.query().unwrap_or("").as_bytes(),
+        )))
+    }
+}
+
+/// Whether a Twilio boolean parameter is true: `true`, `1` or `yes`, in any case.
+pub fn truthy(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes"
+    )
+}
+
+impl Params {
+    /// Parses `a=1&b=2` form data.
+    pub fn parse(bytes: &[u8]) -> Params {
+        Params {
+            pairs: form_urlencoded::parse(bytes).into_owned().collect(),
+        }
+    }
+
+    /// All pairs, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
+    /// The last value of `name`, as sent.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The last value of `name`, owned.
+    pub fn string(&self, name: &str) -> Option<String> {
+        self.str(name).map(str::to_owned)
+    }
+
+    /// Every value of `name`, with comma-separated lists split.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    /// A boolean: `true`/`1`/`yes` are true, anything else false.
+    pub fn bool(&self, name: &str) -> Option<bool> {
+        self.str(name).map(truthy)
+    }
+
+    /// A strict boolean: only `true` or `false` (any case).
+    pub fn strict_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.str(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(v) if v == "true" => Ok(Some(true)),
+            Some(v) if v == "false" => Ok(Some(false)),
+            Some(v) => Err(ApiError::Invalid(format!(
+                "{name} must be true or false, got '{v}'"
+            ))),
+        }
+    }
+
+    /// An integer.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        self.str(name)
+            .map(|v| {
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| ApiError::Invalid(format!("{name} must be an integer, got '{v}'")))
+            })
+            .transpose()
+    }
+
+    /// A SID of kind `T`; an empty value counts as absent.
+    pub fn sid<T: Sid>(&self, name: &str) -> Result<Option<T>, ApiError> {
+        match self.str(name) {
+            None | Some("") => Ok(None),
+            Some(v) => v
+                .parse::<T>()
+                .map(Some)
+                .map_err(|e| ApiError::Invalid(format!("{name}: {e}"))),
+        }
+    }
+
+    /// A value parsed with `FromStr`, where `expected` says what is allowed.
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, ApiError> {
+        self.str(name)
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|_| ApiError::Invalid(format!("{name} must be {expected}, got '{v}'")))
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_and_comma_lists() {
+        let p = Params::parse(b"A=pending%2Creserved&A=assigned&B=x&B=y");
+        assert_eq!(p.list("A"), vec!["pending", "reserved", "assigned"]);
+        assert_eq!(p.str("B"), Some("y"));
+        assert_eq!(p.str("C"), None);
+    }
+
+    #[test]
+    fn booleans_and_integers() {
+        let p = Params::parse(b"T=yes&F=no&N=12&Bad=1x&S=TRUE");
+        assert_eq!(p.bool("T"), Some(true));
+        assert_eq!(p.bool("F"), Some(false));
+        assert_eq!(p.int("N").unwrap(), Some(12));
+        assert_eq!(
+            p.int("Bad").unwrap_err().to_string(),
+            "Bad must be an integer, got '1x'"
+        );
+        assert_eq!(p.strict_bool("S").unwrap(), Some(true));
+        assert!(p.strict_bool("T").is_err());
+    }
+}

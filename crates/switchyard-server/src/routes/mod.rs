@@ -1,0 +1,129 @@
+//! Handlers, one module per resource, each named by HTTP verb (`list`, `create`, `fetch`,
+//! `update`, `delete`).
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use switchyard_core::sid::Sid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+
+mod activities;
+mod task_channels;
+mod task_queues;
+mod workers;
+mod workflows;
+mod workspaces;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/Workspaces",
+            get(workspaces::list).post(workspaces::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}",
+            get(workspaces::fetch)
+                .post(workspaces::update)
+                .delete(workspaces::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Activities",
+            get(activities::list).post(activities::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Activities/{sid}",
+            get(activities::fetch)
+                .post(activities::update)
+                .delete(activities::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskChannels",
+            get(task_channels::list).post(task_channels::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskChannels/{sid}",
+            get(task_channels::fetch)
+                .post(task_channels::update)
+                .delete(task_channels::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers",
+            get(workers::list).post(workers::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/{sid}",
+            get(workers::fetch)
+                .post(workers::update)
+                .delete(workers::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/{sid}/Channels",
+            get(workers::list_channels),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/{sid}/Channels/{channel}",
+            get(workers::fetch_channel).post(workers::update_channel),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues",
+            get(task_queues::list).post(task_queues::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues/{sid}",
+            get(task_queues::fetch)
+                .post(task_queues::update)
+                .delete(task_queues::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workflows",
+            get(workflows::list).post(workflows::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workflows/{sid}",
+            get(workflows::fetch)
+                .post(workflows::update)
+                .delete(workflows::delete),
+        )
+}
+
+/// Parses a SID from the path; one of the wrong shape names nothing, so it is a 404.
+pub(crate) fn path_sid<T: Sid>(path: &str, value: &str) -> ApiResult<T> {
+    value
+        .parse()
+        .map_err(|_| ApiError::NotFound(path.strip_prefix("/v1").unwrap_or(path).to_owned()))
+}
+
+/// 200 with a JSON body.
+pub(crate) fn ok(body: impl Serialize) -> Response {
+    Json(body).into_response()
+}
+
+/// 201 with a JSON body.
+pub(crate) fn created(body: impl Serialize) -> Response {
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// 204 with no body.
+pub(crate) fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Adds an `ETag` header carrying `version`.
+pub(crate) fn with_etag(mut res: Response, version: i64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&version.to_string()) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+/// The `If-Match` header, if any.
+pub(crate) fn if_match(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}

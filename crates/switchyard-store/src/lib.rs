@@ -1,0 +1,210 @@
+//! Switchyard's store: SQLite through sqlx, and the only crate that knows SQL.
+//!
+//! [`Store`] methods take and return core types. Row structs stay private to this crate. Operations
+//! that change several rows run in one transaction named for the business operation.
+//!
+//! Lists use keyset paging over each table's `seq` insertion counter, so a page is stable while
+//! rows are added: see [`Cursor`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use switchyard_core::sid::Sid;
+
+mod account;
+mod activity;
+mod task_channel;
+mod task_queue;
+mod worker;
+mod workflow;
+mod workspace;
+
+pub use activity::ActivityFilter;
+pub use task_queue::TaskQueueFilter;
+pub use worker::WorkerFilter;
+pub use workflow::WorkflowFilter;
+pub use workspace::{NewWorkspace, WorkspaceFilter};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness or reference rule of the schema refused the change.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database is locked by another writer for longer than the busy timeout.
+    #[error("the database is busy")]
+    Busy,
+    /// A stored value does not parse back (the file was edited by hand or is damaged).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Any other database failure.
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("migration failed")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            if db.is_unique_violation() || db.is_foreign_key_violation() {
+                return StoreError::Conflict(db.message().to_owned());
+            }
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6), including their extended codes.
+            if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok()) {
+                if code & 0xff == 5 || code & 0xff == 6 {
+                    return StoreError::Busy;
+                }
+            }
+        }
+        StoreError::Database(e)
+    }
+}
+
+/// Result alias for store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where a page starts, relative to the `seq` of a row on the neighbouring page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cursor {
+    /// The first page.
+    #[default]
+    Start,
+    /// Rows after this `seq` (the next page).
+    After(i64),
+    /// Rows before this `seq` (the previous page).
+    Before(i64),
+}
+
+/// One page of rows, each with its `seq`, in list order.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows.
+    pub items: Vec<(i64, T)>,
+    /// Whether rows exist after the last one.
+    pub has_next: bool,
+    /// Whether rows exist before the first one.
+    pub has_previous: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from rows fetched in cursor direction (descending for `Before`) and
+    /// already filtered, holding at most `size + 1` rows: the extra one only says "there is more".
+    pub fn from_fetched(mut rows: Vec<(i64, T)>, cursor: Cursor, size: usize) -> Page<T> {
+        let more = rows.len() > size;
+        rows.truncate(size);
+        match cursor {
+            Cursor::Before(_) => {
+                rows.reverse();
+                Page {
+                    items: rows,
+                    has_next: true,
+                    has_previous: more,
+                }
+            }
+            Cursor::After(_) => Page {
+                items: rows,
+                has_next: more,
+                has_previous: true,
+            },
+            Cursor::Start => Page {
+                items: rows,
+                has_next: more,
+                has_previous: false,
+            },
+        }
+    }
+
+    /// Applies `f` to every row.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(|(s, t)| (s, f(t))).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+        }
+    }
+}
+
+/// Appends the keyset condition and order for `cursor` to a query whose WHERE clause is open.
+pub(crate) fn push_cursor(
+    qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    table: &str,
+    cursor: Cursor,
+    limit: Option<usize>,
+) {
+    match cursor {
+        Cursor::Start => {
+            qb.push(format!(" ORDER BY {table}.seq ASC"));
+        }
+        Cursor::After(seq) => {
+            qb.push(format!(" AND {table}.seq > ")).push_bind(seq);
+            qb.push(format!(" ORDER BY {table}.seq ASC"));
+        }
+        Cursor::Before(seq) => {
+            qb.push(format!(" AND {table}.seq < ")).push_bind(seq);
+            qb.push(format!(" ORDER BY {table}.seq DESC"));
+        }
+    }
+    if let Some(limit) = limit {
+        qb.push(" LIMIT ").push_bind(limit as i64);
+    }
+}
+
+/// Parses a stored SID, reporting damage rather than panicking.
+pub(crate) fn sid<T: Sid>(s: &str) -> Result<T> {
+    T::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Parses an optional stored SID.
+pub(crate) fn opt_sid<T: Sid>(s: Option<&str>) -> Result<Option<T>> {
+    s.map(sid).transpose()
+}
+
+/// The SQLite store. Cheap to clone: the pool is shared.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url` and applies pending migrations.
+    ///
+    /// `url` is a sqlx SQLite URL (`sqlite://switchyard.db`, `sqlite:path/to/file.db`) or
+    /// `sqlite::memory:` for a private in-memory database.
+    pub async fn open(url: &str) -> Result<Store> {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let mut options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::Database)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if !memory {
+            // WAL lets readers run beside the writer; NORMAL sync is durable across process
+            // crashes in WAL mode (only an OS crash can lose the last commits).
+            options = options
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal);
+        }
+        // An in-memory database lives in one connection, so the pool must hold exactly one.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .min_connections(if memory { 1 } else { 0 })
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../../migrations")
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        Ok(Store { pool })
+    }
+
+    /// Closes every connection, waiting for queries in flight.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,322 @@
+//! Workers and their per-channel capacities.
+
+use sqlx::SqliteConnection;
+use switchyard_core::model::{Worker, WorkerChannel};
+use switchyard_core::sid::{ActivitySid, WorkerChannelSid, WorkerSid, WorkspaceSid};
+use switchyard_core::Timestamp;
+
+use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
+
+/// Filters of the worker list that SQL answers (expression filters are the engine's).
+#[derive(Debug, Clone, Default)]
+pub struct WorkerFilter {
+    /// Exact activity name.
+    pub activity_name: Option<String>,
+    /// Activity SID.
+    pub activity_sid: Option<ActivitySid>,
+    /// Only workers whose activity is (un)available.
+    pub available: Option<bool>,
+    /// Friendly name, compared regardless of case.
+    pub friendly_name: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkerRow {
+    seq: i64,
+    sid: String,
+    workspace_sid: String,
+    friendly_name: String,
+    activity_sid: String,
+    activity_name: String,
+    available: bool,
+    attributes: String,
+    date_status_changed: i64,
+    date_created: i64,
+    date_updated: i64,
+    version: i64,
+}
+
+const SELECT: &str = "SELECT w.seq, w.sid, w.workspace_sid, w.friendly_name, w.activity_sid,
+        a.friendly_name AS activity_name, a.available, w.attributes, w.date_status_changed,
+        w.date_created, w.date_updated, w.version
+    FROM workers w JOIN activities a ON a.sid = w.activity_sid";
+
+impl TryFrom<WorkerRow> for (i64, Worker) {
+    type Error = StoreError;
+    fn try_from(r: WorkerRow) -> Result<Self> {
+        Ok((
+            r.seq,
+            Worker {
+                sid: sid(&r.sid)?,
+                workspace_sid: sid(&r.workspace_sid)?,
+                friendly_name: r.friendly_name,
+                activity_sid: sid(&r.activity_sid)?,
+                activity_name: r.activity_name,
+                available: r.available,
+                attributes: r.attributes,
+                date_status_changed: Timestamp::from_millis(r.date_status_changed),
+                date_created: Timestamp::from_millis(r.date_created),
+                date_updated: Timestamp::from_millis(r.date_updated),
+                version: r.version,
+            },
+        ))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkerChannelRow {
+    seq: i64,
+    sid: String,
+    workspace_sid: String,
+    worker_sid: String,
+    task_channel_sid: String,
+    task_channel_unique_name: String,
+    capacity: i64,
+    available: bool,
+    date_created: i64,
+    date_updated: i64,
+}
+
+const SELECT_CHANNEL: &str =
+    "SELECT wc.seq, wc.sid, wc.workspace_sid, wc.worker_sid, wc.task_channel_sid,
+        c.unique_name AS task_channel_unique_name, wc.capacity, wc.available, wc.date_created,
+        wc.date_updated
+    FROM worker_channels wc JOIN task_channels c ON c.sid = wc.task_channel_sid";
+
+impl TryFrom<WorkerChannelRow> for (i64, WorkerChannel) {
+    type Error = StoreError;
+    fn try_from(r: WorkerChannelRow) -> Result<Self> {
+        Ok((
+            r.seq,
+            WorkerChannel {
+                sid: sid(&r.sid)?,
+                workspace_sid: sid(&r.workspace_sid)?,
+                worker_sid: sid(&r.worker_sid)?,
+                task_channel_sid: sid(&r.task_channel_sid)?,
+                task_channel_unique_name: r.task_channel_unique_name,
+                configured_capacity: r.capacity,
+                available: r.available,
+                // Reservations arrive with routing; until then nothing is assigned.
+                assigned_tasks: 0,
+                active_reservations: 0,
+                date_created: Timestamp::from_millis(r.date_created),
+                date_updated: Timestamp::from_millis(r.date_updated),
+            },
+        ))
+    }
+}
+
+pub(crate) async fn insert_channel(
+    conn: &mut SqliteConnection,
+    sid: &WorkerChannelSid,
+    ws: &WorkspaceSid,
+    worker: &str,
+    task_channel: &str,
+    capacity: i64,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO worker_channels (sid, workspace_sid, worker_sid, task_channel_sid, capacity,
+            available, date_created, date_updated)
+         VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+    )
+    .bind(sid.as_str())
+    .bind(ws.as_str())
+    .bind(worker)
+    .bind(task_channel)
+    .bind(capacity)
+    .bind(now.as_millis())
+    .bind(now.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Inserts a worker and a worker channel of capacity `capacity` for every task channel of the
+    /// workspace, with SIDs from `mint`.
+    pub async fn create_worker(
+        &self,
+        w: &Worker,
+        capacity: i64,
+        mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO workers (sid, workspace_sid, friendly_name, activity_sid, attributes,
+                date_status_changed, date_created, date_updated, version)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(w.sid.as_str())
+        .bind(w.workspace_sid.as_str())
+        .bind(&w.friendly_name)
+        .bind(w.activity_sid.as_str())
+        .bind(&w.attributes)
+        .bind(w.date_status_changed.as_millis())
+        .bind(w.date_created.as_millis())
+        .bind(w.date_updated.as_millis())
+        .bind(w.version)
+        .execute(&mut *tx)
+        .await?;
+        let channels: Vec<(String,)> =
+            sqlx::query_as("SELECT sid FROM task_channels WHERE workspace_sid = ? ORDER BY seq")
+                .bind(w.workspace_sid.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        for (channel,) in channels {
+            insert_channel(
+                &mut tx,
+                &mint(),
+                &w.workspace_sid,
+                w.sid.as_str(),
+                &channel,
+                capacity,
+                w.date_created,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The worker, if it is in the workspace.
+    pub async fn get_worker(&self, ws: &WorkspaceSid, sid: &WorkerSid) -> Result<Option<Worker>> {
+        let row: Option<WorkerRow> =
+            sqlx::query_as(&format!("{SELECT} WHERE w.sid = ? AND w.workspace_sid = ?"))
+                .bind(sid.as_str())
+                .bind(ws.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| <(i64, Worker)>::try_from(r).map(|(_, w)| w))
+            .transpose()
+    }
+
+    /// Whether another worker of the workspace has this friendly name, regardless of case.
+    pub async fn worker_name_taken(
+        &self,
+        ws: &WorkspaceSid,
+        name: &str,
+        except: Option<&WorkerSid>,
+    ) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM workers WHERE workspace_sid = ? AND friendly_name = ? AND sid != ?",
+        )
+        .bind(ws.as_str())
+        .bind(name)
+        .bind(except.map(WorkerSid::as_str).unwrap_or(""))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Workers of the workspace matching `filter`, in cursor direction, at most `limit` of them.
+    pub async fn list_workers(
+        &self,
+        ws: &WorkspaceSid,
+        filter: &WorkerFilter,
+        cursor: Cursor,
+        limit: Option<usize>,
+    ) -> Result<Vec<(i64, Worker)>> {
+        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        qb.push(" WHERE w.workspace_sid = ").push_bind(ws.as_str());
+        if let Some(name) = &filter.activity_name {
+            qb.push(" AND a.friendly_name = ").push_bind(name);
+        }
+        if let Some(a) = &filter.activity_sid {
+            qb.push(" AND w.activity_sid = ").push_bind(a.as_str());
+        }
+        if let Some(available) = filter.available {
+            qb.push(" AND a.available = ").push_bind(available);
+        }
+        if let Some(name) = &filter.friendly_name {
+            qb.push(" AND w.friendly_name = ").push_bind(name);
+        }
+        push_cursor(&mut qb, "w", cursor, limit);
+        let rows: Vec<WorkerRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Writes the worker's mutable fields if its version is still `expected_version`; the
+    /// worker's own `version` is the new one. Returns whether the write happened.
+    pub async fn update_worker(&self, w: &Worker, expected_version: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE workers SET friendly_name = ?, activity_sid = ?, attributes = ?,
+                date_status_changed = ?, date_updated = ?, version = ?
+             WHERE sid = ? AND version = ?",
+        )
+        .bind(&w.friendly_name)
+        .bind(w.activity_sid.as_str())
+        .bind(&w.attributes)
+        .bind(w.date_status_changed.as_millis())
+        .bind(w.date_updated.as_millis())
+        .bind(w.version)
+        .bind(w.sid.as_str())
+        .bind(expected_version)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes the worker and its channels.
+    pub async fn delete_worker(&self, w: &WorkerSid) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM worker_channels WHERE worker_sid = ?")
+            .bind(w.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM workers WHERE sid = ?")
+            .bind(w.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A page of the worker's channels.
+    pub async fn list_worker_channels(
+        &self,
+        worker: &WorkerSid,
+        cursor: Cursor,
+        size: usize,
+    ) -> Result<Page<WorkerChannel>> {
+        let mut qb = sqlx::QueryBuilder::new(SELECT_CHANNEL);
+        qb.push(" WHERE wc.worker_sid = ")
+            .push_bind(worker.as_str());
+        push_cursor(&mut qb, "wc", cursor, Some(size + 1));
+        let rows: Vec<WorkerChannelRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_fetched(rows, cursor, size))
+    }
+
+    /// The worker's channel with this `WC` SID, or for the task channel with this SID or unique name.
+    pub async fn get_worker_channel(
+        &self,
+        worker: &WorkerSid,
+        key: &str,
+    ) -> Result<Option<WorkerChannel>> {
+        let row: Option<WorkerChannelRow> = sqlx::query_as(&format!(
+            "{SELECT_CHANNEL} WHERE wc.worker_sid = ?1 AND (wc.sid = ?2 OR c.sid = ?2 OR c.unique_name = ?2)"
+        ))
+        .bind(worker.as_str())
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| <(i64, WorkerChannel)>::try_from(r).map(|(_, c)| c))
+            .transpose()
+    }
+
+    /// Writes the channel's capacity and availability.
+    pub async fn update_worker_channel(&self, c: &WorkerChannel) -> Result<()> {
+        sqlx::query("UPDATE worker_channels SET capacity = ?, available = ?, date_updated = ? WHERE sid = ?")
+            .bind(c.configured_capacity)
+            .bind(c.available)
+            .bind(c.date_updated.as_millis())
+            .bind(c.sid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

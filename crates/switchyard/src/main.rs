@@ -1,0 +1,255 @@
+//! The `switchyard` command line: `serve`, `migrate`, `expr`.
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use switchyard_core::sid::AccountSid;
+use switchyard_engine::{ActivitySet, Engine, EngineOptions, SystemClock};
+use switchyard_server::{AppState, ServerConfig};
+use tokio::net::TcpListener;
+
+mod expr_cmd;
+
+/// The account used when none is configured: fine on a laptop or in CI, printed at startup.
+const DEV_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+const DEV_AUTH_TOKEN: &str = "switchyard-dev-token";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "A self-hosted router that speaks Twilio TaskRouter's REST API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the TaskRouter API server.
+    Serve(ServeArgs),
+    /// Create or upgrade the database, then exit.
+    Migrate {
+        /// Database URL (`sqlite://path.db`, a plain file path, or `sqlite::memory:`).
+        #[arg(
+            long,
+            env = "SWITCHYARD_DATABASE_URL",
+            default_value = "sqlite://switchyard.db"
+        )]
+        database: String,
+    },
+    /// Check or evaluate a TaskRouter expression.
+    #[command(subcommand)]
+    Expr(expr_cmd::ExprCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ActivitySetArg {
+    /// Offline, Available, Unavailable (today's Twilio).
+    Current,
+    /// Offline, Idle, Busy, Reserved (the older tutorials).
+    Legacy,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHYARD_BIND", default_value = "127.0.0.1:7979")]
+    bind: SocketAddr,
+    /// Database URL (`sqlite://path.db`, a plain file path, or `sqlite::memory:`).
+    #[arg(
+        long,
+        env = "SWITCHYARD_DATABASE_URL",
+        default_value = "sqlite://switchyard.db"
+    )]
+    database: String,
+    /// Base of every URL in responses; derived from the bound address when absent.
+    #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Account SID accepted as the Basic-auth user name.
+    #[arg(long, env = "SWITCHYARD_ACCOUNT_SID", requires = "auth_token")]
+    account_sid: Option<AccountSid>,
+    /// Auth token accepted as the Basic-auth password.
+    #[arg(
+        long,
+        env = "SWITCHYARD_AUTH_TOKEN",
+        requires = "account_sid",
+        hide_env_values = true
+    )]
+    auth_token: Option<String>,
+    /// More accounts, as `SID:TOKEN` pairs separated by commas.
+    #[arg(
+        long,
+        env = "SWITCHYARD_ACCOUNTS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    accounts: Vec<String>,
+    /// Activities every new workspace starts with.
+    #[arg(
+        long,
+        env = "SWITCHYARD_ACTIVITY_SET",
+        value_enum,
+        default_value = "current"
+    )]
+    activity_set: ActivitySetArg,
+}
+
+/// Accepts `sqlite:...` URLs as they are and turns a bare path into one.
+fn database_url(s: &str) -> String {
+    if s.starts_with("sqlite:") {
+        s.to_owned()
+    } else {
+        format!("sqlite://{s}")
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "switchyard=info,switchyard_server=info,tower_http=warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let options = EngineOptions {
+        activity_set: match args.activity_set {
+            ActivitySetArg::Current => ActivitySet::Current,
+            ActivitySetArg::Legacy => ActivitySet::Legacy,
+        },
+        ..EngineOptions::default()
+    };
+    let url = database_url(&args.database);
+    let engine = Engine::open(&url, SystemClock, options)
+        .await
+        .with_context(|| format!("opening the database {url}"))?;
+
+    let (account, token, dev) = match (args.account_sid, args.auth_token) {
+        (Some(sid), Some(token)) => (sid, token, false),
+        _ => (
+            DEV_ACCOUNT_SID
+                .parse()
+                .context("the development account SID")?,
+            DEV_AUTH_TOKEN.to_owned(),
+            true,
+        ),
+    };
+    engine
+        .ensure_account(account.clone(), &token)
+        .await
+        .context("storing the account")?;
+    for pair in &args.accounts {
+        let (sid, token) = pair
+            .split_once(':')
+            .context("--accounts takes SID:TOKEN pairs")?;
+        let sid: AccountSid = sid.trim().parse().context("an account SID in --accounts")?;
+        engine
+            .ensure_account(sid, token.trim())
+            .await
+            .context("storing an account from --accounts")?;
+    }
+
+    let listener = TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    let public_url = args.public_url.unwrap_or_else(|| {
+        let host = if local.ip().is_unspecified() {
+            "127.0.0.1".parse().expect("an IP")
+        } else {
+            local.ip()
+        };
+        format!("http://{}", SocketAddr::new(host, local.port()))
+    });
+    let state = AppState::new(
+        engine.clone(),
+        ServerConfig {
+            public_url: public_url.clone(),
+        },
+    )
+    .await
+    .context("loading accounts")?;
+
+    println!("Switchyard listening on {public_url}");
+    println!("  database:    {url}");
+    if dev {
+        println!("  credentials: {account} / {token} (development pair; set --account-sid and --auth-token to change)");
+    } else {
+        println!("  credentials: {account} / (auth token as configured)");
+    }
+    tracing::info!(%public_url, database = %url, "ready");
+
+    switchyard_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("serving")?;
+    engine.close().await;
+    Ok(())
+}
+
+async fn migrate(database: &str) -> anyhow::Result<()> {
+    let url = database_url(database);
+    let engine = Engine::open(&url, SystemClock, EngineOptions::default())
+        .await
+        .with_context(|| format!("migrating {url}"))?;
+    engine.close().await;
+    println!("{url} is up to date");
+    Ok(())
+}
+
+fn run_async(f: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing();
+            run_async(serve(args))
+        }
+        Command::Migrate { database } => run_async(migrate(&database)),
+        Command::Expr(cmd) => expr_cmd::run(cmd),
+    }
+}
