@@ -21,7 +21,6 @@ use std::sync::Arc;
 use switchyard_core::model::{Workspace, MAX_FRIENDLY_NAME_LEN};
 use switchyard_core::sid::{AccountSid, Sid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use switchyard_store::Store;
 
 mod activity;
 mod clock;
@@ -36,7 +35,7 @@ pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use switchyard_store::{
-    ActivityFilter, Cursor, Page, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,
+    ActivityFilter, Cursor, Page, Store, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,
     WorkspaceFilter,
 };
 pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};

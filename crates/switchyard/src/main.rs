@@ -179,14 +179,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     let local = listener.local_addr().context("reading the bound address")?;
-    let public_url = args.public_url.unwrap_or_else(|| {
-        let host = if local.ip().is_unspecified() {
-            "127.0.0.1".parse().expect("an IP")
-        } else {
-            local.ip()
-        };
-        format!("http://{}", SocketAddr::new(host, local.port()))
-    });
+    let host = if local.ip().is_unspecified() {
+        std::net::Ipv4Addr::LOCALHOST.into()
+    } else {
+        local.ip()
+    };
+    let listening = format!("http://{}", SocketAddr::new(host, local.port()));
+    let public_url = args
+        .public_url
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| listening.clone());
     let state = AppState::new(
         engine.clone(),
         ServerConfig {
@@ -196,7 +198,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .context("loading accounts")?;
 
-    println!("Switchyard listening on {public_url}");
+    println!("Switchyard listening on {listening}");
+    if public_url != listening {
+        println!("  public URL:  {public_url}");
+    }
     println!("  database:    {url}");
     if dev {
         println!("  credentials: {account} / {token} (development pair; set --account-sid and --auth-token to change)");

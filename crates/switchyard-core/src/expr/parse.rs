@@ -59,7 +59,16 @@ pub(crate) fn parse(src: &str) -> Result<Node, ExprError> {
         }
         Err(err) => Err(scan
             .first_before(src, pest_position(&err))
-            .unwrap_or_else(|| syntax_error(src, err))),
+            .unwrap_or_else(|| {
+                let mut err = syntax_error(src, err);
+                if scan.unterminated.is_some() {
+                    // Most likely `'it's'`: say why the string ended early.
+                    err.message.push_str(
+                        " (note: a string cannot contain the quote character that encloses it)",
+                    );
+                }
+                err
+            })),
     }
 }
 

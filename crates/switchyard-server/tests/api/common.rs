@@ -1,0 +1,223 @@
+//! A real server on 127.0.0.1:0 and a small client for it.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use switchyard_core::sid::AccountSid;
+use switchyard_core::Timestamp;
+use switchyard_engine::{Engine, EngineOptions, ManualClock};
+use switchyard_server::{AppState, ServerConfig};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const ACCOUNT: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub const TOKEN: &str = "secret-a";
+pub const OTHER_ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+pub const OTHER_TOKEN: &str = "secret-b";
+
+/// 2014-05-14T10:50:02Z, the date in Twilio's examples.
+pub const START: Timestamp = Timestamp::from_millis(1_400_064_602_000);
+
+pub struct Server {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    client: reqwest::Client,
+    auth: (String, String),
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+    engine: Engine,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        Server::start_on("sqlite::memory:", EngineOptions::default()).await
+    }
+
+    pub async fn start_on(url: &str, options: EngineOptions) -> Server {
+        let clock = Arc::new(ManualClock::new(START));
+        let store = switchyard_engine::Store::open(url)
+            .await
+            .expect("store opens");
+        let engine = Engine::new(store, clock.clone(), options);
+        engine
+            .ensure_account(ACCOUNT.parse::<AccountSid>().unwrap(), TOKEN)
+            .await
+            .unwrap();
+        engine
+            .ensure_account(OTHER_ACCOUNT.parse::<AccountSid>().unwrap(), OTHER_TOKEN)
+            .await
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state = AppState::new(
+            engine.clone(),
+            ServerConfig {
+                public_url: base.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            switchyard_server::serve(listener, state, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        Server {
+            base,
+            clock,
+            client: reqwest::Client::new(),
+            auth: (ACCOUNT.to_owned(), TOKEN.to_owned()),
+            shutdown: Some(tx),
+            task: Some(task),
+            engine,
+        }
+    }
+
+    /// Stops the server and closes its store, as a process exit would.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        self.engine.close().await;
+    }
+
+    /// The same server seen with another account's credentials.
+    pub fn as_account(&self, sid: &str, token: &str) -> Client<'_> {
+        Client {
+            server: self,
+            auth: Some((sid.to_owned(), token.to_owned())),
+        }
+    }
+
+    pub fn anonymous(&self) -> Client<'_> {
+        Client {
+            server: self,
+            auth: None,
+        }
+    }
+
+    fn me(&self) -> Client<'_> {
+        Client {
+            server: self,
+            auth: Some(self.auth.clone()),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.me().get(path).await
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.me().post(path, form).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.me().request(Method::DELETE, path, &[], &[]).await.0
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> ((StatusCode, Value), reqwest::header::HeaderMap) {
+        self.me().request(method, path, form, headers).await
+    }
+
+    /// Creates a workspace and returns its SID.
+    pub async fn workspace(&self, name: &str) -> String {
+        let (status, body) = self.post("/Workspaces", &[("FriendlyName", name)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["sid"].as_str().unwrap().to_owned()
+    }
+
+    /// The SID of the workspace's activity with this name.
+    pub async fn activity(&self, ws: &str, name: &str) -> String {
+        let (_, body) = self
+            .get(&format!("/Workspaces/{ws}/Activities?FriendlyName={name}"))
+            .await;
+        body["activities"][0]["sid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no activity {name}"))
+            .to_owned()
+    }
+}
+
+pub struct Client<'a> {
+    server: &'a Server,
+    auth: Option<(String, String)>,
+}
+
+impl Client<'_> {
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, &[], &[]).await.0
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.request(Method::POST, path, form, &[]).await.0
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> ((StatusCode, Value), reqwest::header::HeaderMap) {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else if path.starts_with('/') && !path.starts_with("/v1") && path != "/health" {
+            format!("{}/v1{path}", self.server.base)
+        } else {
+            format!("{}{path}", self.server.base)
+        };
+        let mut req = self.server.client.request(method.clone(), url);
+        if let Some((u, p)) = &self.auth {
+            req = req.basic_auth(u, Some(p));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if method == Method::POST {
+            req = req.form(form);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        ((status, body), headers)
+    }
+}
+
+/// Asserts a Twilio-shaped error.
+#[track_caller]
+pub fn assert_error(got: &(StatusCode, Value), status: u16, code: u64, message_part: &str) {
+    let (s, body) = got;
+    assert_eq!(s.as_u16(), status, "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(
+        body["more_info"],
+        format!("https://www.twilio.com/docs/errors/{code}"),
+        "{body}"
+    );
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains(message_part),
+        "message {message:?} lacks {message_part:?}"
+    );
+}

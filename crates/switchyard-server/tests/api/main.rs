@@ -1,0 +1,14 @@
+//! API tests: a real server on 127.0.0.1, driven over HTTP.
+#![allow(unreachable_pub)]
+
+mod common;
+
+mod activities;
+mod auth_and_errors;
+mod paging;
+mod persistence;
+mod task_channels;
+mod task_queues;
+mod workers;
+mod workflows;
+mod workspaces;

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite: every Rust test (unit, API over real sockets, end-to-end with the real
+# binary), then the compatibility suite that drives the server with the official Twilio Node.js
+# library. Installs what it needs (the npm packages) on first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> cargo test --workspace"
+cargo test --workspace --locked
+
+echo "==> Twilio Node.js SDK compatibility suite"
+cargo build --locked -p switchyard
+SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/compat-node/run.sh
