@@ -460,6 +460,6 @@ fn render_shows_the_line_and_a_caret() {
     let err = Expr::parse(&src).unwrap_err();
     let rendered = err.render(&src);
     let lines: Vec<&str> = rendered.lines().collect();
-    assert_eq!(lines[2], format!("1 | …{} == 1 AND b ==", "a".repeat(26)));
-    assert_eq!(lines[3], format!("  | {}^", " ".repeat(41)));
+    assert_eq!(lines[2], format!("1 | …{} == 1 AND b ==", "a".repeat(36)));
+    assert_eq!(lines[3], format!("  | {}^", " ".repeat(51)));
 }

@@ -68,28 +68,39 @@ impl ExprError {
         }
     }
 
-    /// Renders the error with the offending line and a caret under the position, e.g.
+    /// Renders the error with the offending line and a caret under the position:
     ///
-    /// ```text
-    /// at line 1, column 6: hyphens are not allowed in keys ('first-name')
-    ///   |
-    /// 1 | first-name == 'x'
-    ///   |      ^
+    /// ```
+    /// use switchyard_core::expr::Expr;
+    ///
+    /// let src = "x === 1";
+    /// let err = Expr::parse(src).unwrap_err();
+    /// assert_eq!(
+    ///     err.render(src),
+    ///     "at line 1, column 5: expected a quoted string, a number, true, false, null, a list or a key \
+    ///      after '==', found '='\n  |\n1 | x === 1\n  |     ^"
+    /// );
     /// ```
     ///
-    /// `src` must be the text that was parsed. Long lines are shown as a window around the position.
+    /// `src` must be the text that was parsed. Lines over 100 characters are shown as a window around
+    /// the position.
     pub fn render(&self, src: &str) -> String {
-        const BEFORE: usize = 40;
-        const WIDTH: usize = 80;
+        const WIDTH: usize = 100;
         let line_text = src
             .split('\n')
-            .nth(self.line - 1)
+            .nth(self.line.saturating_sub(1))
             .unwrap_or("")
             .trim_end_matches('\r');
-        let col = self.column - 1;
-        let start = col.saturating_sub(BEFORE);
+        let col = self.column.saturating_sub(1);
+        let len = line_text.chars().count();
+        // Short lines are shown whole; long ones as a window with the position in the middle.
+        let start = if len <= WIDTH {
+            0
+        } else {
+            col.saturating_sub(WIDTH / 2)
+        };
         let shown: String = line_text.chars().skip(start).take(WIDTH).collect();
-        let truncated_end = line_text.chars().count() > start + WIDTH;
+        let truncated_end = len > start + WIDTH;
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
         let mut out = String::new();
