@@ -14,6 +14,7 @@
 
 pub mod expr;
 pub mod model;
+pub mod routing;
 pub mod sid;
 pub mod time;
 pub mod workflow;

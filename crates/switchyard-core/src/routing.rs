@@ -1,0 +1,1192 @@
+//! Routing decisions over an in-memory model of one workspace.
+//!
+//! [`Model`] holds what a decision needs: workers with their activity and channel load, queues with
+//! their compiled `TargetWorkers` and current members, workflows, and the tasks still being routed.
+//! Two questions drive routing, and both are answered here without IO:
+//! - [`Model::workers_for_task`]: a task arrived (or came back): which workers to reserve?
+//! - [`Model::task_for_worker`]: a worker became free: which waiting task should it get?
+//!
+//! The engine persists each reservation the answers call for, then tells the model with
+//! [`Model::reserve`] and the other `on_*` updates, so the model always mirrors the store.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::expr::{Expr, Lookup, Scoped};
+use crate::model::QueueOrder;
+use crate::sid::{ActivitySid, TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid};
+use crate::workflow::{KnownWorker, OrderBy, Target, WorkflowConfig};
+use crate::Timestamp;
+
+/// Where a task is in its workflow: a filter (or the default filter) and a step of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StepRef {
+    /// Index into `filters`, or `None` for `default_filter`.
+    pub filter: Option<usize>,
+    /// Index into the filter's targets (always 0 for the default filter).
+    pub step: usize,
+}
+
+/// A step of a workflow with the queue it routes to (inherited from earlier steps when absent).
+#[derive(Debug, Clone, Copy)]
+pub struct Step<'a> {
+    /// Where it is.
+    pub at: StepRef,
+    /// Its target definition.
+    pub target: &'a Target,
+    /// Its queue.
+    pub queue: &'a TaskQueueSid,
+}
+
+/// TaskRouter's time-of-day variables (`taskrouter.currentTime` and friends) at `now`, in UTC.
+pub fn taskrouter_vars(now: Timestamp) -> Value {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    let secs = now.as_secs();
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (hour, minute) = (of_day / 3600, of_day % 3600 / 60);
+    let mut vars = Map::new();
+    vars.insert("currentTime".into(), Value::from(hour * 100 + minute));
+    vars.insert("currentHour".into(), Value::from(format!("{hour:02}")));
+    vars.insert("currentMin".into(), Value::from(format!("{minute:02}")));
+    vars.insert(
+        "dayOfWeek".into(),
+        Value::from(DAYS[days.rem_euclid(7) as usize]),
+    );
+    Value::Object(vars)
+}
+
+impl WorkflowConfig {
+    /// The step at `at`, if the configuration has it.
+    pub fn step(&self, at: StepRef) -> Option<Step<'_>> {
+        match at.filter {
+            None => {
+                let target = self.default_filter.as_ref().filter(|_| at.step == 0)?;
+                Some(Step {
+                    at,
+                    target,
+                    queue: target.queue.as_ref()?,
+                })
+            }
+            Some(f) => {
+                let targets = &self.filters.get(f)?.targets;
+                let target = targets.get(at.step)?;
+                let queue = targets[..=at.step]
+                    .iter()
+                    .rev()
+                    .find_map(|t| t.queue.as_ref())?;
+                Some(Step { at, target, queue })
+            }
+        }
+    }
+
+    /// The first filter at or after `from` whose expression holds for the task.
+    fn matching_filter(&self, task: &impl Lookup, from: usize) -> Option<usize> {
+        (from..self.filters.len()).find(|&i| self.filters[i].expression.eval(task))
+    }
+
+    /// Where a new (or re-evaluated) task enters: the first matching filter's first step, else the
+    /// default filter, else nowhere.
+    pub fn entry(&self, task: &impl Lookup) -> Option<StepRef> {
+        match self.matching_filter(task, 0) {
+            Some(f) => Some(StepRef {
+                filter: Some(f),
+                step: 0,
+            }),
+            None => self.default_filter.as_ref().map(|_| StepRef {
+                filter: None,
+                step: 0,
+            }),
+        }
+    }
+
+    /// Where a task goes when step `at` times out: the next step, else the next matching filter.
+    /// `None` means the workflow is exhausted (the default filter is no fallback after a timeout).
+    pub fn after_timeout(&self, task: &impl Lookup, at: StepRef) -> Option<StepRef> {
+        let f = at.filter?;
+        if at.step + 1 < self.filters.get(f)?.targets.len() {
+            return Some(StepRef {
+                filter: Some(f),
+                step: at.step + 1,
+            });
+        }
+        self.matching_filter(task, f + 1).map(|f| StepRef {
+            filter: Some(f),
+            step: 0,
+        })
+    }
+
+    /// Where a task goes when step `at` is skipped (`skip_if`): the next step; after a filter's last
+    /// step, the next matching filter or the default filter, as if the filter had not matched.
+    pub fn after_skip(&self, task: &impl Lookup, at: StepRef) -> Option<StepRef> {
+        let f = at.filter?;
+        if at.step + 1 < self.filters.get(f)?.targets.len() {
+            return Some(StepRef {
+                filter: Some(f),
+                step: at.step + 1,
+            });
+        }
+        match self.matching_filter(task, f + 1) {
+            Some(f) => Some(StepRef {
+                filter: Some(f),
+                step: 0,
+            }),
+            None => self.default_filter.as_ref().map(|_| StepRef {
+                filter: None,
+                step: 0,
+            }),
+        }
+    }
+
+    /// When step `at` of a task created at `created` times out: step timeouts count from the
+    /// task's creation, not from when it entered the step.
+    pub fn step_deadline(&self, at: StepRef, created: Timestamp) -> Option<Timestamp> {
+        let timeout = self.step(at)?.target.timeout?;
+        Some(created + crate::time::Duration::from_secs(timeout))
+    }
+}
+
+/// A task's life-cycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStatus {
+    /// Waiting for a worker.
+    Pending,
+    /// At least one reservation is pending.
+    Reserved,
+    /// A worker accepted it.
+    Assigned,
+    /// Post-work.
+    Wrapping,
+    /// Done.
+    Completed,
+    /// Abandoned before assignment.
+    Canceled,
+}
+
+impl TaskStatus {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Reserved => "reserved",
+            TaskStatus::Assigned => "assigned",
+            TaskStatus::Wrapping => "wrapping",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        Some(match s {
+            "pending" => TaskStatus::Pending,
+            "reserved" => TaskStatus::Reserved,
+            "assigned" => TaskStatus::Assigned,
+            "wrapping" => TaskStatus::Wrapping,
+            "completed" => TaskStatus::Completed,
+            "canceled" => TaskStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// Whether the task is still looking for a worker.
+    pub fn is_routing(self) -> bool {
+        matches!(self, TaskStatus::Pending | TaskStatus::Reserved)
+    }
+
+    /// Whether the task has reached the end of its life.
+    pub fn is_final(self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Canceled)
+    }
+}
+
+/// A reservation's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReservationStatus {
+    /// Waiting for the worker's answer.
+    Pending,
+    /// The worker took the task.
+    Accepted,
+    /// The worker refused.
+    Rejected,
+    /// No answer in time.
+    Timeout,
+    /// The task went away, or the assignment callback could not be delivered.
+    Canceled,
+    /// Another worker accepted the task first.
+    Rescinded,
+    /// Post-work.
+    Wrapping,
+    /// The task was completed.
+    Completed,
+}
+
+impl ReservationStatus {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Pending => "pending",
+            ReservationStatus::Accepted => "accepted",
+            ReservationStatus::Rejected => "rejected",
+            ReservationStatus::Timeout => "timeout",
+            ReservationStatus::Canceled => "canceled",
+            ReservationStatus::Rescinded => "rescinded",
+            ReservationStatus::Wrapping => "wrapping",
+            ReservationStatus::Completed => "completed",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<ReservationStatus> {
+        Some(match s {
+            "pending" => ReservationStatus::Pending,
+            "accepted" => ReservationStatus::Accepted,
+            "rejected" => ReservationStatus::Rejected,
+            "timeout" => ReservationStatus::Timeout,
+            "canceled" => ReservationStatus::Canceled,
+            "rescinded" => ReservationStatus::Rescinded,
+            "wrapping" => ReservationStatus::Wrapping,
+            "completed" => ReservationStatus::Completed,
+            _ => return None,
+        })
+    }
+
+    /// Whether the reservation holds capacity on the worker's channel.
+    pub fn holds_capacity(self) -> bool {
+        matches!(
+            self,
+            ReservationStatus::Pending | ReservationStatus::Accepted | ReservationStatus::Wrapping
+        )
+    }
+}
+
+/// A worker's load on one task channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelState {
+    /// The channel's unique name.
+    pub unique_name: String,
+    /// Configured capacity.
+    pub capacity: i64,
+    /// Whether the channel takes new tasks.
+    pub available: bool,
+    /// Pending reservations on it.
+    pub pending: i64,
+    /// Accepted reservations on it.
+    pub assigned: i64,
+    /// Wrapping reservations on it.
+    pub wrapping: i64,
+}
+
+impl ChannelState {
+    fn load(&self) -> i64 {
+        self.pending + self.assigned + self.wrapping
+    }
+
+    fn has_room(&self) -> bool {
+        self.available && self.load() < self.capacity
+    }
+
+    fn free_percentage(&self) -> i64 {
+        if self.capacity <= 0 {
+            0
+        } else {
+            (self.capacity - self.load()).max(0) * 100 / self.capacity
+        }
+    }
+}
+
+/// What routing knows of a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerState {
+    /// Its SID.
+    pub sid: WorkerSid,
+    /// Display name.
+    pub friendly_name: String,
+    /// Attributes.
+    pub attributes: Value,
+    /// Current activity.
+    pub activity_sid: ActivitySid,
+    /// Current activity's name.
+    pub activity_name: String,
+    /// Whether the activity is available.
+    pub available: bool,
+    /// Load per task channel.
+    pub channels: HashMap<TaskChannelSid, ChannelState>,
+    /// Since when it has had nothing to do (for longest-idle choice).
+    pub idle_since: Timestamp,
+    /// The document target expressions see as `worker.*`: attributes plus built-ins.
+    doc: Value,
+}
+
+impl WorkerState {
+    /// A worker, with its `worker.*` document built.
+    pub fn new(
+        sid: WorkerSid,
+        friendly_name: String,
+        attributes: Value,
+        activity: (ActivitySid, String, bool),
+        channels: HashMap<TaskChannelSid, ChannelState>,
+        idle_since: Timestamp,
+    ) -> Self {
+        let mut w = WorkerState {
+            sid,
+            friendly_name,
+            attributes,
+            activity_sid: activity.0,
+            activity_name: activity.1,
+            available: activity.2,
+            channels,
+            idle_since,
+            doc: Value::Null,
+        };
+        w.refresh();
+        w
+    }
+
+    /// Rebuilds the `worker.*` document after a change.
+    pub fn refresh(&mut self) {
+        let mut doc = match &self.attributes {
+            Value::Object(m) => m.clone(),
+            _ => Map::new(),
+        };
+        doc.insert("sid".into(), Value::from(self.sid.as_str()));
+        doc.insert(
+            "friendly_name".into(),
+            Value::from(self.friendly_name.as_str()),
+        );
+        doc.insert(
+            "activity_sid".into(),
+            Value::from(self.activity_sid.as_str()),
+        );
+        doc.insert(
+            "activity_name".into(),
+            Value::from(self.activity_name.as_str()),
+        );
+        let mut channels = Map::new();
+        for ch in self.channels.values() {
+            let mut c = Map::new();
+            c.insert("configured_capacity".into(), Value::from(ch.capacity));
+            c.insert("assigned_tasks".into(), Value::from(ch.assigned));
+            c.insert(
+                "available_capacity_percentage".into(),
+                Value::from(ch.free_percentage()),
+            );
+            c.insert("available".into(), Value::from(ch.available));
+            channels.insert(ch.unique_name.clone(), Value::Object(c));
+        }
+        doc.insert("channel".into(), Value::Object(channels));
+        self.doc = Value::Object(doc);
+    }
+
+    /// The `worker.*` document.
+    pub fn doc(&self) -> &Value {
+        &self.doc
+    }
+
+    fn active(&self, include_wrapping: bool) -> i64 {
+        self.channels
+            .values()
+            .map(|c| c.pending + c.assigned + if include_wrapping { c.wrapping } else { 0 })
+            .sum()
+    }
+}
+
+/// What routing knows of a queue.
+#[derive(Debug, Clone)]
+pub struct QueueState {
+    /// Its SID.
+    pub sid: TaskQueueSid,
+    /// Compiled `TargetWorkers`.
+    pub target: Expr,
+    /// FIFO or LIFO.
+    pub order: QueueOrder,
+    /// Workers one task may reserve at once.
+    pub max_reserved: i64,
+    /// Single-tasking: activity while reserved.
+    pub reservation_activity: Option<ActivitySid>,
+    /// Single-tasking: activity once accepted.
+    pub assignment_activity: Option<ActivitySid>,
+    /// Workers whose attributes satisfy `target`.
+    pub members: HashSet<WorkerSid>,
+}
+
+/// How a task is routed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// Through a workflow step.
+    Workflow {
+        /// The workflow.
+        workflow: WorkflowSid,
+        /// The step it is in.
+        step: StepRef,
+    },
+    /// Straight to a queue (`RoutingTarget=WQ…`).
+    Queue(TaskQueueSid),
+    /// Straight to a worker (`RoutingTarget=WK…`).
+    Worker {
+        /// The worker.
+        worker: WorkerSid,
+        /// Reserve even without capacity or availability.
+        ignore_capacity: bool,
+    },
+    /// Nowhere: waits until its attributes or the workflow change.
+    Unrouted,
+}
+
+/// What routing knows of a task that is still being routed.
+#[derive(Debug, Clone)]
+pub struct TaskState {
+    /// Its SID.
+    pub sid: TaskSid,
+    /// Attributes.
+    pub attributes: Value,
+    /// Current priority.
+    pub priority: i64,
+    /// Its channel.
+    pub channel: TaskChannelSid,
+    /// How it is routed.
+    pub route: Route,
+    /// The queue it waits in, if any.
+    pub queue: Option<TaskQueueSid>,
+    /// Ordering time.
+    pub virtual_start_time: Timestamp,
+    /// Creation order, the last tie-break.
+    pub seq: i64,
+    /// Workers holding a pending reservation for it.
+    pub pending: HashSet<WorkerSid>,
+    /// Workers who rejected it or let a reservation time out: not offered it again.
+    pub refused_by: HashSet<WorkerSid>,
+}
+
+/// Counts `skip_if` sees: `workers.available`, `workers.unavailable`, `workers.<ActivitySid>`.
+fn skip_doc<'a>(members: impl Iterator<Item = &'a WorkerState>) -> Value {
+    let (mut available, mut unavailable) = (0i64, 0i64);
+    let mut by_activity: HashMap<&str, i64> = HashMap::new();
+    for w in members {
+        if w.available {
+            available += 1;
+        } else {
+            unavailable += 1;
+        }
+        *by_activity.entry(w.activity_sid.as_str()).or_default() += 1;
+    }
+    let mut doc = Map::new();
+    doc.insert("available".into(), Value::from(available));
+    doc.insert("unavailable".into(), Value::from(unavailable));
+    for (a, n) in by_activity {
+        doc.insert(a.to_owned(), Value::from(n));
+    }
+    Value::Object(doc)
+}
+
+/// Compares two workers by `order_by` clauses: integer attributes only; a worker missing one sorts
+/// after those that have it, whatever the direction.
+fn compare_order_by(order_by: &[OrderBy], a: &WorkerState, b: &WorkerState) -> Ordering {
+    for clause in order_by {
+        let get = |w: &WorkerState| {
+            let mut v = &w.attributes;
+            for part in clause.attribute.split('.') {
+                v = v.get(part)?;
+            }
+            v.as_i64()
+        };
+        let ord = match (get(a), get(b)) {
+            (Some(x), Some(y)) if clause.descending => y.cmp(&x),
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        };
+        if ord != Ordering::Equal {
+            return ord;
+        }
+    }
+    Ordering::Equal
+}
+
+/// The in-memory model of one workspace.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    /// Multitasking (per-channel capacity) or single-tasking.
+    pub multi_task: bool,
+    /// Whether a worker's FIFO or LIFO queues are drained first.
+    pub prioritize: QueueOrder,
+    /// Activities and whether they are available.
+    pub activities: HashMap<ActivitySid, (String, bool)>,
+    /// Workers.
+    pub workers: HashMap<WorkerSid, WorkerState>,
+    /// Queues.
+    pub queues: HashMap<TaskQueueSid, QueueState>,
+    /// Workflow configurations.
+    pub workflows: HashMap<WorkflowSid, WorkflowConfig>,
+    /// Tasks being routed (pending or reserved).
+    pub tasks: HashMap<TaskSid, TaskState>,
+}
+
+impl Model {
+    /// Adds or replaces a worker, recomputing its queue memberships.
+    pub fn put_worker(&mut self, w: WorkerState) {
+        for q in self.queues.values_mut() {
+            if q.target.eval(&w.attributes) {
+                q.members.insert(w.sid.clone());
+            } else {
+                q.members.remove(&w.sid);
+            }
+        }
+        self.workers.insert(w.sid.clone(), w);
+    }
+
+    /// Removes a worker.
+    pub fn remove_worker(&mut self, sid: &WorkerSid) {
+        self.workers.remove(sid);
+        for q in self.queues.values_mut() {
+            q.members.remove(sid);
+        }
+    }
+
+    /// Adds or replaces a queue, recomputing its members.
+    pub fn put_queue(&mut self, mut q: QueueState) {
+        q.members = self
+            .workers
+            .values()
+            .filter(|w| q.target.eval(&w.attributes))
+            .map(|w| w.sid.clone())
+            .collect();
+        self.queues.insert(q.sid.clone(), q);
+    }
+
+    /// The step a workflow-routed task is in, with its queue.
+    pub fn step_of<'a>(&'a self, task: &TaskState) -> Option<Step<'a>> {
+        match &task.route {
+            Route::Workflow { workflow, step } => self.workflows.get(workflow)?.step(*step),
+            _ => None,
+        }
+    }
+
+    /// Whether `w` may be reserved for `t` right now.
+    pub fn eligible(&self, t: &TaskState, w: &WorkerState, now: Timestamp) -> bool {
+        if t.pending.contains(&w.sid) || t.refused_by.contains(&w.sid) {
+            return false;
+        }
+        match &t.route {
+            Route::Worker {
+                worker,
+                ignore_capacity,
+            } => {
+                return *worker == w.sid
+                    && (*ignore_capacity || (w.available && self.has_room(t, w)));
+            }
+            Route::Unrouted => return false,
+            Route::Queue(q) => {
+                if !self
+                    .queues
+                    .get(q)
+                    .is_some_and(|q| q.members.contains(&w.sid))
+                {
+                    return false;
+                }
+            }
+            Route::Workflow { .. } => {
+                let Some(step) = self.step_of(t) else {
+                    return false;
+                };
+                if !self
+                    .queues
+                    .get(step.queue)
+                    .is_some_and(|q| q.members.contains(&w.sid))
+                {
+                    return false;
+                }
+                if let Some(known) = &step.target.known_worker {
+                    let (attr, mine) = match known {
+                        KnownWorker::Sid(a) => (a, w.sid.as_str()),
+                        KnownWorker::FriendlyName(a) => (a, w.friendly_name.as_str()),
+                    };
+                    if t.attributes.get(attr).and_then(Value::as_str) != Some(mine) {
+                        return false;
+                    }
+                }
+                if let Some(expr) = &step.target.expression {
+                    let vars = taskrouter_vars(now);
+                    let scopes = [
+                        ("task", &t.attributes),
+                        ("worker", w.doc()),
+                        ("taskrouter", &vars),
+                    ];
+                    if !expr.eval(&Scoped::new(&scopes)) {
+                        return false;
+                    }
+                }
+            }
+        }
+        w.available && self.has_room(t, w)
+    }
+
+    fn has_room(&self, t: &TaskState, w: &WorkerState) -> bool {
+        if self.multi_task {
+            w.channels
+                .get(&t.channel)
+                .is_some_and(ChannelState::has_room)
+        } else {
+            w.active(false) == 0
+        }
+    }
+
+    /// How many more workers `t` may reserve now.
+    fn wanted(&self, t: &TaskState) -> usize {
+        let max = match &t.route {
+            Route::Worker { .. } => 1,
+            _ => t
+                .queue
+                .as_ref()
+                .and_then(|q| self.queues.get(q))
+                .map_or(1, |q| q.max_reserved.max(1)),
+        };
+        (max as usize).saturating_sub(t.pending.len())
+    }
+
+    /// The workers to reserve for task `sid`, best first, as many as its queue allows.
+    pub fn workers_for_task(&self, sid: &TaskSid, now: Timestamp) -> Vec<WorkerSid> {
+        let Some(t) = self.tasks.get(sid) else {
+            return Vec::new();
+        };
+        let wanted = self.wanted(t);
+        if wanted == 0 {
+            return Vec::new();
+        }
+        let candidates: Box<dyn Iterator<Item = &WorkerState>> = match &t.route {
+            Route::Worker { worker, .. } => Box::new(self.workers.get(worker).into_iter()),
+            _ => match t.queue.as_ref().and_then(|q| self.queues.get(q)) {
+                Some(q) => Box::new(q.members.iter().filter_map(|w| self.workers.get(w))),
+                None => Box::new(std::iter::empty()),
+            },
+        };
+        let mut eligible: Vec<&WorkerState> =
+            candidates.filter(|w| self.eligible(t, w, now)).collect();
+        let order_by: &[OrderBy] = self.step_of(t).map_or(&[], |s| &s.target.order_by);
+        eligible.sort_by(|a, b| {
+            compare_order_by(order_by, a, b)
+                .then(a.idle_since.cmp(&b.idle_since))
+                .then(a.sid.cmp(&b.sid))
+        });
+        eligible
+            .into_iter()
+            .take(wanted)
+            .map(|w| w.sid.clone())
+            .collect()
+    }
+
+    /// The waiting task worker `sid` should get next, if any.
+    pub fn task_for_worker(&self, sid: &WorkerSid, now: Timestamp) -> Option<TaskSid> {
+        let w = self.workers.get(sid)?;
+        let mut best: Option<(&TaskState, QueueOrder)> = None;
+        for t in self.tasks.values() {
+            if self.wanted(t) == 0 || !self.eligible(t, w, now) {
+                continue;
+            }
+            let order = t
+                .queue
+                .as_ref()
+                .and_then(|q| self.queues.get(q))
+                .map_or(QueueOrder::Fifo, |q| q.order);
+            best = match best {
+                Some((b, bo)) if !self.prefer(t, order, b, bo) => Some((b, bo)),
+                _ => Some((t, order)),
+            };
+        }
+        best.map(|(t, _)| t.sid.clone())
+    }
+
+    /// Whether task `a` (in a queue of order `ao`) goes before `b` (in one of order `bo`).
+    fn prefer(&self, a: &TaskState, ao: QueueOrder, b: &TaskState, bo: QueueOrder) -> bool {
+        if ao != bo {
+            return ao == self.prioritize;
+        }
+        let ord = match ao {
+            // LIFO: newest first, priority ignored.
+            QueueOrder::Lifo => b
+                .virtual_start_time
+                .cmp(&a.virtual_start_time)
+                .then(b.seq.cmp(&a.seq)),
+            QueueOrder::Fifo => b
+                .priority
+                .cmp(&a.priority)
+                .then(a.virtual_start_time.cmp(&b.virtual_start_time))
+                .then(a.seq.cmp(&b.seq)),
+        };
+        ord == Ordering::Less
+    }
+
+    /// Waiting tasks in the order a sweep should offer them workers: priority, then age.
+    pub fn tasks_by_priority(&self) -> Vec<TaskSid> {
+        let mut tasks: Vec<&TaskState> =
+            self.tasks.values().filter(|t| self.wanted(t) > 0).collect();
+        tasks.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then(a.virtual_start_time.cmp(&b.virtual_start_time))
+                .then(a.seq.cmp(&b.seq))
+        });
+        tasks.into_iter().map(|t| t.sid.clone()).collect()
+    }
+
+    /// Whether `skip_if` of the task's current step says to skip it now.
+    pub fn should_skip(&self, t: &TaskState) -> bool {
+        let Some(step) = self.step_of(t) else {
+            return false;
+        };
+        let Some(skip) = &step.target.skip_if else {
+            return false;
+        };
+        let members = self
+            .queues
+            .get(step.queue)
+            .into_iter()
+            .flat_map(|q| q.members.iter().filter_map(|w| self.workers.get(w)));
+        let workers = skip_doc(members);
+        skip.eval(&Scoped::new(&[("workers", &workers)]))
+    }
+
+    /// Records a new pending reservation of `worker` for `task`.
+    pub fn reserve(&mut self, task: &TaskSid, worker: &WorkerSid) {
+        let Some(t) = self.tasks.get_mut(task) else {
+            return;
+        };
+        t.pending.insert(worker.clone());
+        let channel = t.channel.clone();
+        if let Some(w) = self.workers.get_mut(worker) {
+            if let Some(c) = w.channels.get_mut(&channel) {
+                c.pending += 1;
+            }
+            w.refresh();
+        }
+    }
+
+    /// Moves one reservation's hold on a worker's channel from `from` to `to` (either may be a
+    /// status that holds nothing), marking the worker idle when it ends up holding nothing.
+    pub fn move_load(
+        &mut self,
+        worker: &WorkerSid,
+        channel: &TaskChannelSid,
+        from: ReservationStatus,
+        to: ReservationStatus,
+        now: Timestamp,
+    ) {
+        let Some(w) = self.workers.get_mut(worker) else {
+            return;
+        };
+        if let Some(c) = w.channels.get_mut(channel) {
+            adjust(c, from, -1);
+            adjust(c, to, 1);
+        }
+        if w.active(true) == 0 {
+            w.idle_since = now;
+        }
+        w.refresh();
+    }
+}
+
+fn adjust(c: &mut ChannelState, s: ReservationStatus, by: i64) {
+    let slot = match s {
+        ReservationStatus::Pending => &mut c.pending,
+        ReservationStatus::Accepted => &mut c.assigned,
+        ReservationStatus::Wrapping => &mut c.wrapping,
+        _ => return,
+    };
+    *slot = (*slot + by).max(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sid<T: crate::sid::Sid>(n: u8) -> T {
+        T::from_bytes([n; 16])
+    }
+
+    fn ts(secs: i64) -> Timestamp {
+        Timestamp::from_secs(secs)
+    }
+
+    const Q1: &str = "WQ01010101010101010101010101010101";
+    const Q2: &str = "WQ02020202020202020202020202020202";
+
+    fn config(text: &str) -> WorkflowConfig {
+        WorkflowConfig::parse(&text.replace("Q1", Q1).replace("Q2", Q2)).unwrap()
+    }
+
+    #[test]
+    fn steps_inherit_queues_and_filters_match_top_down() {
+        let c = config(
+            r#"{"task_routing":{"filters":[
+                {"expression":"type == 'sales'","targets":[{"queue":"Q1","timeout":60},{"priority":5,"timeout":120}]},
+                {"expression":"type == 'sales' OR vip == true","targets":[{"queue":"Q2"}]}],
+              "default_filter":{"queue":"Q2"}}}"#,
+        );
+        let sales = json!({"type": "sales"});
+        let at = c.entry(&sales).unwrap();
+        assert_eq!(
+            at,
+            StepRef {
+                filter: Some(0),
+                step: 0
+            }
+        );
+        let step1 = c.after_timeout(&sales, at).unwrap();
+        assert_eq!(
+            step1,
+            StepRef {
+                filter: Some(0),
+                step: 1
+            }
+        );
+        assert_eq!(c.step(step1).unwrap().queue.as_str(), Q1, "queue inherited");
+        assert_eq!(c.step(step1).unwrap().target.priority, Some(5));
+        // After the last step of filter 0 times out, the next matching filter takes over...
+        assert_eq!(
+            c.after_timeout(&sales, step1),
+            Some(StepRef {
+                filter: Some(1),
+                step: 0
+            })
+        );
+        // ...but the default filter is no fallback after a timeout.
+        assert_eq!(
+            c.after_timeout(
+                &sales,
+                StepRef {
+                    filter: Some(1),
+                    step: 0
+                }
+            ),
+            None
+        );
+        // A skipped last step behaves as no match: the default filter is reachable.
+        assert_eq!(
+            c.after_skip(
+                &sales,
+                StepRef {
+                    filter: Some(1),
+                    step: 0
+                }
+            ),
+            Some(StepRef {
+                filter: None,
+                step: 0
+            })
+        );
+        assert_eq!(
+            c.entry(&json!({"type": "support"})),
+            Some(StepRef {
+                filter: None,
+                step: 0
+            })
+        );
+        assert_eq!(
+            c.step(StepRef {
+                filter: None,
+                step: 0
+            })
+            .unwrap()
+            .queue
+            .as_str(),
+            Q2
+        );
+        // Step timeouts count from the task's creation.
+        assert_eq!(c.step_deadline(step1, ts(1000)), Some(ts(1120)));
+        assert_eq!(
+            c.step_deadline(
+                StepRef {
+                    filter: Some(1),
+                    step: 0
+                },
+                ts(1000)
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn no_default_filter_means_no_entry() {
+        let c = config(
+            r#"{"task_routing":{"filters":[{"expression":"a == 1","targets":[{"queue":"Q1"}]}]}}"#,
+        );
+        assert_eq!(c.entry(&json!({"a": 2})), None);
+    }
+
+    #[test]
+    fn time_of_day_variables() {
+        // 2014-05-14T10:50:02Z was a Wednesday.
+        let vars = taskrouter_vars(Timestamp::from_millis(1_400_064_602_000));
+        assert_eq!(
+            vars,
+            json!({"currentTime": 1050, "currentHour": "10", "currentMin": "50", "dayOfWeek": "Wed"})
+        );
+        let filter =
+            Expr::parse("taskrouter.currentTime > 0800 AND taskrouter.dayOfWeek IN ['Mon','Wed']")
+                .unwrap();
+        let task = json!({});
+        assert!(filter.eval(&Scoped::new(&[("taskrouter", &vars)]).with_fallback(&task)));
+    }
+
+    fn channel(capacity: i64) -> HashMap<TaskChannelSid, ChannelState> {
+        HashMap::from([(
+            sid(1),
+            ChannelState {
+                unique_name: "default".into(),
+                capacity,
+                available: true,
+                pending: 0,
+                assigned: 0,
+                wrapping: 0,
+            },
+        )])
+    }
+
+    fn worker(n: u8, attrs: Value, available: bool, idle_since: i64) -> WorkerState {
+        WorkerState::new(
+            sid(n),
+            format!("w{n}"),
+            attrs,
+            (
+                sid(if available { 1 } else { 2 }),
+                if available { "Available" } else { "Offline" }.into(),
+                available,
+            ),
+            channel(1),
+            ts(idle_since),
+        )
+    }
+
+    fn model(workflow: &str) -> Model {
+        let mut m = Model {
+            multi_task: true,
+            ..Default::default()
+        };
+        for (q, target, order) in [
+            (Q1, "1==1", QueueOrder::Fifo),
+            (Q2, "skills HAS 'es'", QueueOrder::Lifo),
+        ] {
+            m.put_queue(QueueState {
+                sid: q.parse().unwrap(),
+                target: Expr::parse(target).unwrap(),
+                order,
+                max_reserved: 1,
+                reservation_activity: None,
+                assignment_activity: None,
+                members: HashSet::new(),
+            });
+        }
+        m.workflows.insert(sid(9), config(workflow));
+        m
+    }
+
+    fn task(m: &mut Model, n: u8, attrs: Value, priority: i64, start: i64) -> TaskSid {
+        let workflow: WorkflowSid = sid(9);
+        let step = m.workflows[&workflow].entry(&attrs).unwrap();
+        let queue = m.workflows[&workflow].step(step).unwrap().queue.clone();
+        let t = TaskState {
+            sid: sid(n),
+            attributes: attrs,
+            priority,
+            channel: sid(1),
+            route: Route::Workflow { workflow, step },
+            queue: Some(queue),
+            virtual_start_time: ts(start),
+            seq: n as i64,
+            pending: HashSet::new(),
+            refused_by: HashSet::new(),
+        };
+        m.tasks.insert(t.sid.clone(), t);
+        sid(n)
+    }
+
+    const SIMPLE: &str = r#"{"task_routing":{"filters":[{"expression":"lang == 'es'","targets":[{"queue":"Q2"}]}],"default_filter":{"queue":"Q1"}}}"#;
+
+    #[test]
+    fn longest_idle_available_member_with_room_wins() {
+        let mut m = model(SIMPLE);
+        m.put_worker(worker(1, json!({"skills": ["es"]}), true, 50));
+        m.put_worker(worker(2, json!({"skills": ["es"]}), true, 10));
+        m.put_worker(worker(3, json!({"skills": ["es"]}), false, 0));
+        m.put_worker(worker(4, json!({"skills": ["en"]}), true, 0));
+        let t = task(&mut m, 1, json!({"lang": "es"}), 0, 100);
+        assert_eq!(m.workers_for_task(&t, ts(200)), vec![sid::<WorkerSid>(2)]);
+        // Once w2 holds it, w2 has no room and the task wants no more workers.
+        m.reserve(&t, &sid(2));
+        assert!(m.workers_for_task(&t, ts(200)).is_empty());
+        let t2 = task(&mut m, 2, json!({"lang": "es"}), 0, 100);
+        assert_eq!(m.workers_for_task(&t2, ts(200)), vec![sid::<WorkerSid>(1)]);
+        // A refusal keeps the worker away from that task.
+        m.tasks.get_mut(&t2).unwrap().refused_by.insert(sid(1));
+        assert!(m.workers_for_task(&t2, ts(200)).is_empty());
+    }
+
+    #[test]
+    fn capacity_and_channel_availability() {
+        let mut m = model(SIMPLE);
+        let mut w = worker(1, json!({}), true, 0);
+        w.channels.get_mut(&sid(1)).unwrap().capacity = 2;
+        m.put_worker(w);
+        let a = task(&mut m, 1, json!({}), 0, 1);
+        let b = task(&mut m, 2, json!({}), 0, 2);
+        let c = task(&mut m, 3, json!({}), 0, 3);
+        m.reserve(&a, &sid(1));
+        assert_eq!(m.workers_for_task(&b, ts(10)), vec![sid::<WorkerSid>(1)]);
+        m.reserve(&b, &sid(1));
+        assert!(
+            m.workers_for_task(&c, ts(10)).is_empty(),
+            "capacity 2 reached"
+        );
+        m.move_load(
+            &sid(1),
+            &sid(1),
+            ReservationStatus::Pending,
+            ReservationStatus::Completed,
+            ts(11),
+        );
+        assert_eq!(m.workers_for_task(&c, ts(10)), vec![sid::<WorkerSid>(1)]);
+        m.workers
+            .get_mut(&sid(1))
+            .unwrap()
+            .channels
+            .get_mut(&sid(1))
+            .unwrap()
+            .available = false;
+        assert!(
+            m.workers_for_task(&c, ts(10)).is_empty(),
+            "channel unavailable"
+        );
+    }
+
+    #[test]
+    fn single_tasking_ignores_channel_capacity() {
+        let mut m = model(SIMPLE);
+        m.multi_task = false;
+        let mut w = worker(1, json!({}), true, 0);
+        w.channels.get_mut(&sid(1)).unwrap().capacity = 5;
+        m.put_worker(w);
+        let a = task(&mut m, 1, json!({}), 0, 1);
+        let b = task(&mut m, 2, json!({}), 0, 2);
+        m.reserve(&a, &sid(1));
+        assert!(m.workers_for_task(&b, ts(10)).is_empty());
+    }
+
+    #[test]
+    fn target_expressions_known_workers_and_order_by() {
+        let wf = r#"{"task_routing":{"filters":[
+            {"expression":"kind == 'expr'","targets":[{"queue":"Q1","expression":"task.lang IN worker.langs AND worker.channel.default.assigned_tasks == 0"}]},
+            {"expression":"kind == 'known'","targets":[{"queue":"Q1","known_worker_friendly_name":"task.agent"}]},
+            {"expression":"kind == 'order'","targets":[{"queue":"Q1","order_by":"worker.level DESC"}]}]}}"#;
+        let mut m = model(wf);
+        m.put_worker(worker(1, json!({"langs": ["en"], "level": 1}), true, 0));
+        m.put_worker(worker(2, json!({"langs": ["fr"], "level": 7}), true, 5));
+        m.put_worker(worker(3, json!({"langs": ["fr"]}), true, 1));
+        let t = task(&mut m, 1, json!({"kind": "expr", "lang": "fr"}), 0, 1);
+        assert_eq!(
+            m.workers_for_task(&t, ts(10)),
+            vec![sid::<WorkerSid>(3)],
+            "w3 idles longer than w2"
+        );
+        let t = task(&mut m, 2, json!({"kind": "known", "agent": "w2"}), 0, 1);
+        assert_eq!(m.workers_for_task(&t, ts(10)), vec![sid::<WorkerSid>(2)]);
+        let t = task(&mut m, 3, json!({"kind": "order"}), 0, 1);
+        // Highest level first; w3 lacks the attribute and sorts last.
+        m.queues
+            .get_mut(&Q1.parse::<TaskQueueSid>().unwrap())
+            .unwrap()
+            .max_reserved = 3;
+        assert_eq!(
+            m.workers_for_task(&t, ts(10)),
+            vec![sid::<WorkerSid>(2), sid(1), sid(3)]
+        );
+    }
+
+    #[test]
+    fn a_free_worker_gets_the_best_waiting_task() {
+        let mut m = model(SIMPLE);
+        m.put_worker(worker(1, json!({"skills": ["es"]}), true, 0));
+        let old_low = task(&mut m, 1, json!({}), 1, 10);
+        let new_high = task(&mut m, 2, json!({}), 5, 20);
+        let _older_high = task(&mut m, 3, json!({}), 5, 30);
+        assert_eq!(m.task_for_worker(&sid(1), ts(40)), Some(new_high.clone()));
+        m.tasks.remove(&new_high);
+        assert_eq!(m.task_for_worker(&sid(1), ts(40)), Some(sid(3)));
+        m.tasks.remove(&sid(3));
+        assert_eq!(m.task_for_worker(&sid(1), ts(40)), Some(old_low));
+        // LIFO queue (Q2): newest first regardless of priority; FIFO queues win by default.
+        let lifo_old = task(&mut m, 4, json!({"lang": "es"}), 9, 50);
+        let lifo_new = task(&mut m, 5, json!({"lang": "es"}), 0, 60);
+        assert_eq!(
+            m.task_for_worker(&sid(1), ts(70)),
+            Some(sid(1)),
+            "FIFO first"
+        );
+        m.prioritize = QueueOrder::Lifo;
+        assert_eq!(m.task_for_worker(&sid(1), ts(70)), Some(lifo_new));
+        m.tasks.remove(&sid(5));
+        assert_eq!(m.task_for_worker(&sid(1), ts(70)), Some(lifo_old));
+    }
+
+    #[test]
+    fn multi_reservation_reserves_several_workers() {
+        let mut m = model(SIMPLE);
+        m.queues
+            .get_mut(&Q1.parse::<TaskQueueSid>().unwrap())
+            .unwrap()
+            .max_reserved = 2;
+        for n in 1..=3 {
+            m.put_worker(worker(n, json!({}), true, n as i64));
+        }
+        let t = task(&mut m, 1, json!({}), 0, 0);
+        assert_eq!(
+            m.workers_for_task(&t, ts(10)),
+            vec![sid::<WorkerSid>(1), sid(2)]
+        );
+        m.reserve(&t, &sid(1));
+        assert_eq!(m.workers_for_task(&t, ts(10)), vec![sid::<WorkerSid>(2)]);
+    }
+
+    #[test]
+    fn skip_if_counts_the_step_queue_workers() {
+        let wf = r#"{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"Q2","skip_if":"workers.available == 0"},{"queue":"Q1"}]}]}}"#;
+        let mut m = model(wf);
+        m.put_worker(worker(1, json!({"skills": ["es"]}), false, 0));
+        let t = task(&mut m, 1, json!({}), 0, 0);
+        assert!(m.should_skip(&m.tasks[&t]));
+        m.put_worker(worker(2, json!({"skills": ["es"]}), true, 0));
+        assert!(!m.should_skip(&m.tasks[&t]));
+    }
+
+    #[test]
+    fn queue_membership_follows_attributes() {
+        let mut m = model(SIMPLE);
+        m.put_worker(worker(1, json!({"skills": ["en"]}), true, 0));
+        let q2: TaskQueueSid = Q2.parse().unwrap();
+        assert!(!m.queues[&q2].members.contains(&sid(1)));
+        m.put_worker(worker(1, json!({"skills": ["es"]}), true, 0));
+        assert!(m.queues[&q2].members.contains(&sid(1)));
+        m.remove_worker(&sid(1));
+        assert!(m.queues[&q2].members.is_empty());
+    }
+
+    #[test]
+    fn direct_worker_routing_can_ignore_capacity() {
+        let mut m = model(SIMPLE);
+        m.put_worker(worker(1, json!({}), false, 0));
+        let t = task(&mut m, 1, json!({}), 0, 0);
+        m.tasks.get_mut(&t).unwrap().route = Route::Worker {
+            worker: sid(1),
+            ignore_capacity: true,
+        };
+        assert_eq!(m.workers_for_task(&t, ts(1)), vec![sid::<WorkerSid>(1)]);
+        m.tasks.get_mut(&t).unwrap().route = Route::Worker {
+            worker: sid(1),
+            ignore_capacity: false,
+        };
+        assert!(m.workers_for_task(&t, ts(1)).is_empty());
+    }
+}
