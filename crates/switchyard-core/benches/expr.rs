@@ -89,6 +89,24 @@ fn eval(c: &mut Criterion) {
     group.bench_function("TMP_same_doc", |b| {
         b.iter(|| (0..WORKERS).filter(|_| expr.eval(black_box(one))).count())
     });
+    group.bench_function("TMP_handwritten", |b| {
+        b.iter(|| {
+            black_box(&workers)
+                .iter()
+                .filter(|w| {
+                    w.get("skills")
+                        .and_then(Value::as_array)
+                        .is_some_and(|a| a.iter().any(|s| s == "caption"))
+                        && w.get("level").is_some_and(|l| match l {
+                            Value::Number(n) => n.as_f64().is_some_and(|x| x > 2.0),
+                            Value::String(s) => s.parse::<f64>().is_ok_and(|x| x > 2.0),
+                            _ => false,
+                        })
+                        && w.get("language").is_some_and(|l| l == "en" || l == "es")
+                })
+                .count()
+        })
+    });
     let task = json!({"requested_agent": "agent7", "language": "es", "required_skill": "caption"});
     let target = Expr::parse("task.language == worker.language AND task.required_skill IN worker.skills AND worker.level > 2")
         .expect("valid expression");

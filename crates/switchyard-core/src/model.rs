@@ -7,9 +7,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::routing::{ReservationStatus, StepRef, TaskStatus};
 use crate::sid::{
-    AccountSid, ActivitySid, TaskChannelSid, TaskQueueSid, WorkerChannelSid, WorkerSid,
-    WorkflowSid, WorkspaceSid,
+    AccountSid, ActivitySid, ReservationSid, TaskChannelSid, TaskQueueSid, TaskSid,
+    WorkerChannelSid, WorkerSid, WorkflowSid, WorkspaceSid,
 };
 use crate::Timestamp;
 
@@ -177,6 +178,8 @@ pub struct Worker {
     pub date_updated: Timestamp,
     /// Incremented on every change; exposed as the ETag.
     pub version: i64,
+    /// When it last ran out of work (activity change or last reservation ended).
+    pub idle_since: Timestamp,
 }
 
 /// A worker's capacity on one task channel.
@@ -259,6 +262,91 @@ pub struct Workflow {
     pub fallback_assignment_callback_url: Option<String>,
     /// Seconds a reservation may stay pending.
     pub task_reservation_timeout: i64,
+    /// Creation time.
+    pub date_created: Timestamp,
+    /// Last change.
+    pub date_updated: Timestamp,
+}
+
+/// Default task TTL (`Timeout`), in seconds.
+pub const DEFAULT_TASK_TIMEOUT_SECS: i64 = 86_400;
+/// Largest task TTL, in seconds.
+pub const MAX_TASK_TIMEOUT_SECS: i64 = 1_209_600;
+/// Largest task priority.
+pub const MAX_PRIORITY: i64 = 2_147_483_647;
+/// Reservations a task may go through before it is canceled.
+pub const MAX_ASSIGNMENT_COUNT: i64 = 1_000;
+
+/// A task: a unit of work routed to a worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    /// Its SID.
+    pub sid: TaskSid,
+    /// The workspace it belongs to.
+    pub workspace_sid: WorkspaceSid,
+    /// The workflow routing it, with its name.
+    pub workflow: Option<(WorkflowSid, String)>,
+    /// The attributes JSON object, as the client sent it.
+    pub attributes: String,
+    /// Life-cycle state.
+    pub assignment_status: TaskStatus,
+    /// Current priority.
+    pub priority: i64,
+    /// Seconds it may wait for assignment.
+    pub timeout: i64,
+    /// Its channel, with the channel's unique name.
+    pub task_channel: (TaskChannelSid, String),
+    /// The queue it is in, with its name.
+    pub task_queue: Option<(TaskQueueSid, String)>,
+    /// When it entered that queue.
+    pub task_queue_entered_date: Option<Timestamp>,
+    /// Ordering time.
+    pub virtual_start_time: Timestamp,
+    /// Why it was canceled or completed.
+    pub reason: Option<String>,
+    /// `RoutingTarget` given at creation.
+    pub routing_target: Option<String>,
+    /// `IgnoreCapacity` given at creation.
+    pub ignore_capacity: Option<bool>,
+    /// Where it is in its workflow.
+    pub step: Option<StepRef>,
+    /// How many reservations it has gone through.
+    pub assignment_count: i64,
+    /// Add-ons data (always `{}` here).
+    pub addons: String,
+    /// Incremented on every change; exposed as the ETag.
+    pub version: i64,
+    /// Creation time.
+    pub date_created: Timestamp,
+    /// Last change.
+    pub date_updated: Timestamp,
+}
+
+/// A reservation: one task offered to one worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reservation {
+    /// Its SID.
+    pub sid: ReservationSid,
+    /// The workspace it belongs to.
+    pub workspace_sid: WorkspaceSid,
+    /// The task.
+    pub task_sid: TaskSid,
+    /// The worker.
+    pub worker_sid: WorkerSid,
+    /// The worker's friendly name when reserved.
+    pub worker_name: String,
+    /// The queue the task was in.
+    pub task_queue_sid: Option<TaskQueueSid>,
+    /// The task's channel.
+    pub task_channel_sid: TaskChannelSid,
+    /// Life-cycle state.
+    pub status: ReservationStatus,
+    /// The worker's activity before the reservation moved it (single-tasking).
+    pub previous_activity_sid: Option<ActivitySid>,
+    /// The instruction that accepted it, if any (`dequeue`, `call`, ...).
+    pub instruction: Option<String>,
+    /// Incremented on every change; exposed as the ETag.
+    pub version: i64,
     /// Creation time.
     pub date_created: Timestamp,
     /// Last change.

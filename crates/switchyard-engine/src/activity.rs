@@ -43,6 +43,7 @@ impl Engine {
             date_updated: now,
         };
         self.store.insert_activity(&activity).await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(activity)
     }
 
@@ -90,6 +91,7 @@ impl Engine {
         }
         a.date_updated = self.now();
         self.store.update_activity(&a).await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(a)
     }
 

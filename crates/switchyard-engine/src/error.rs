@@ -17,6 +17,9 @@ pub enum Error {
     /// A parameter is missing, malformed, or breaks a rule; the message names it.
     #[error("{0}")]
     Invalid(String),
+    /// The resource is gone for good (a rescinded reservation cannot be accepted).
+    #[error("{0}")]
+    Gone(String),
     /// An `If-Match` precondition does not hold.
     #[error("{0}")]
     PreconditionFailed(String),

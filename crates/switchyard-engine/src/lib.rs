@@ -25,6 +25,9 @@ use switchyard_core::Timestamp;
 mod activity;
 mod clock;
 mod error;
+mod reservation;
+mod routing;
+mod task;
 mod task_channel;
 mod task_queue;
 mod worker;
@@ -34,10 +37,14 @@ mod workspace;
 pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
+pub use reservation::{ReservationAction, UpdateReservation};
+pub use routing::{Notification, ReservationCreated};
 pub use switchyard_store::{
     ActivityFilter, Cursor, Page, Store, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,
     WorkspaceFilter,
 };
+pub use switchyard_store::{ReservationScope, TaskFilter};
+pub use task::{CreateTask, TaskQuery, UpdateTask};
 pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};
 pub use task_queue::{CreateTaskQueue, TaskQueueQuery, UpdateTaskQueue};
 pub use worker::{CreateWorker, UpdateWorker, UpdateWorkerChannel, WorkerQuery};
@@ -86,6 +93,7 @@ pub struct Engine {
     store: Store,
     clock: Arc<dyn Clock>,
     options: Arc<EngineOptions>,
+    routing: Arc<routing::Routing>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -110,6 +118,7 @@ impl Engine {
             store,
             clock,
             options: Arc::new(options),
+            routing: Arc::default(),
         }
     }
 
@@ -146,6 +155,14 @@ impl Engine {
     /// Every account with its auth token.
     pub async fn accounts(&self) -> Result<Vec<(AccountSid, String)>> {
         Ok(self.store.list_accounts().await?)
+    }
+
+    /// The workspace, whoever owns it.
+    pub(crate) async fn store_workspace(&self, ws: &WorkspaceSid) -> Result<Workspace> {
+        self.store
+            .find_workspace(ws)
+            .await?
+            .ok_or_else(|| Error::not_found("Workspace", ws))
     }
 
     /// The workspace, if it belongs to `account`; every workspace-scoped operation starts here.

@@ -78,6 +78,7 @@ impl Engine {
         self.store
             .create_task_channel(&channel, self.options.default_channel_capacity, &mut mint)
             .await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(channel)
     }
 
@@ -137,6 +138,7 @@ impl Engine {
         key: &str,
     ) -> Result<()> {
         let c = self.task_channel(account, ws, key).await?;
-        Ok(self.store.delete_task_channel(&c.sid).await?)
+        self.store.delete_task_channel(&c.sid).await?;
+        self.reload(self.workspace(account, ws).await?).await
     }
 }

@@ -106,6 +106,7 @@ impl Engine {
             date_updated: now,
         };
         self.store.insert_task_queue(&queue).await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(queue)
     }
 
@@ -199,6 +200,7 @@ impl Engine {
         }
         q.date_updated = self.now();
         self.store.update_task_queue(&q).await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(q)
     }
 
@@ -221,7 +223,8 @@ impl Engine {
                 )));
             }
         }
-        Ok(self.store.delete_task_queue(sid).await?)
+        self.store.delete_task_queue(sid).await?;
+        self.reload(self.workspace(account, ws).await?).await
     }
 
     async fn queue_activity(

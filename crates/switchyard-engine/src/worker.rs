@@ -3,9 +3,11 @@
 use serde_json::Value;
 use switchyard_core::expr::Expr;
 use switchyard_core::model::{parse_attributes, Worker, WorkerChannel, MAX_CHANNEL_CAPACITY};
+use switchyard_core::routing::ReservationStatus;
 use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, WorkspaceSid};
-use switchyard_store::{TaskQueueFilter, WorkerFilter};
+use switchyard_store::{Cursor, TaskQueueFilter, WorkerFilter};
 
+use crate::routing::{channel_state, worker_state, Triggers};
 use crate::{
     filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
 };
@@ -134,10 +136,39 @@ impl Engine {
             date_created: now,
             date_updated: now,
             version: 0,
+            idle_since: now,
         };
+        let mut locked = self.lock(workspace).await?;
         self.store
             .create_worker(&worker, self.options.default_channel_capacity, &mut mint)
             .await?;
+        // Its channels as stored (one per task channel), for the routing model.
+        let channels = self
+            .store
+            .list_worker_channels(&worker.sid, Cursor::Start, 10_000)
+            .await?
+            .items
+            .into_iter()
+            .map(|(_, c)| {
+                (
+                    c.task_channel_sid,
+                    channel_state(
+                        c.task_channel_unique_name,
+                        c.configured_capacity,
+                        c.available,
+                    ),
+                )
+            })
+            .collect();
+        locked.model().put_worker(worker_state(&worker, channels));
+        self.finish(
+            locked,
+            Triggers {
+                workers: vec![worker.sid.clone()],
+                ..Default::default()
+            },
+        )
+        .await?;
         Ok(worker)
     }
 
@@ -215,7 +246,8 @@ impl Engine {
         .await
     }
 
-    /// Changes a worker.
+    /// Changes a worker. Moving to an available activity, new attributes or new capacity may
+    /// get it a reservation at once.
     pub async fn update_worker(
         &self,
         account: &AccountSid,
@@ -223,7 +255,13 @@ impl Engine {
         sid: &WorkerSid,
         p: UpdateWorker,
     ) -> Result<Worker> {
-        let mut w = self.worker(account, ws, sid).await?;
+        let workspace = self.workspace(account, ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        let mut w = self
+            .store
+            .get_worker(ws, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Worker", sid))?;
         let expected = w.version;
         if let Some(tag) = &p.if_match {
             if etag(tag) != expected.to_string() {
@@ -244,15 +282,22 @@ impl Engine {
         if let Some(a) = p.attributes {
             w.attributes = attributes(a)?;
         }
+        let mut reject_pending = false;
         if let Some(a) = p.activity_sid {
             let activity = self.activity_param(ws, &a, "ActivitySid").await?;
-            if p.reject_pending_reservations == Some(true) && activity.available {
-                return Err(Error::invalid(
-                    "RejectPendingReservations is only valid when moving to an unavailable activity",
-                ));
+            if p.reject_pending_reservations == Some(true) {
+                if activity.available {
+                    return Err(Error::invalid(
+                        "RejectPendingReservations is only valid when moving to an unavailable activity",
+                    ));
+                }
+                reject_pending = true;
             }
             if activity.sid != w.activity_sid {
                 w.date_status_changed = now;
+                if activity.available && !w.available {
+                    w.idle_since = now;
+                }
             }
             (w.activity_sid, w.activity_name, w.available) =
                 (activity.sid, activity.friendly_name, activity.available);
@@ -264,10 +309,40 @@ impl Engine {
                 "Worker {sid} was changed concurrently; retry"
             )));
         }
-        Ok(w)
+        let channels = locked
+            .model()
+            .workers
+            .get(sid)
+            .map(|s| s.channels.clone())
+            .unwrap_or_default();
+        locked.model().put_worker(worker_state(&w, channels));
+        let mut triggers = Triggers {
+            workers: vec![sid.clone()],
+            ..Default::default()
+        };
+        if reject_pending {
+            for r in self
+                .store
+                .worker_reservations(ws, sid, ReservationStatus::Pending)
+                .await?
+            {
+                // The worker keeps the activity it asked for; the reservation just ends.
+                self.reject_locked(
+                    &mut locked,
+                    r,
+                    ReservationStatus::Rejected,
+                    Some(w.activity_sid.clone()),
+                    &mut triggers,
+                    now,
+                )
+                .await?;
+            }
+        }
+        self.finish(locked, triggers).await?;
+        Ok(self.store.get_worker(ws, sid).await?.unwrap_or(w))
     }
 
-    /// Deletes a worker.
+    /// Deletes a worker; its pending reservations are canceled and their tasks routed on.
     pub async fn delete_worker(
         &self,
         account: &AccountSid,
@@ -275,7 +350,13 @@ impl Engine {
         sid: &WorkerSid,
         if_match: Option<&str>,
     ) -> Result<()> {
-        let w = self.worker(account, ws, sid).await?;
+        let workspace = self.workspace(account, ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        let w = self
+            .store
+            .get_worker(ws, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Worker", sid))?;
         if let Some(tag) = if_match {
             if etag(tag) != w.version.to_string() {
                 return Err(Error::PreconditionFailed(format!(
@@ -283,7 +364,27 @@ impl Engine {
                 )));
             }
         }
-        Ok(self.store.delete_worker(sid).await?)
+        let now = self.now();
+        let mut triggers = Triggers::default();
+        for r in self
+            .store
+            .worker_reservations(ws, sid, ReservationStatus::Pending)
+            .await?
+        {
+            self.reject_locked(
+                &mut locked,
+                r,
+                ReservationStatus::Canceled,
+                None,
+                &mut triggers,
+                now,
+            )
+            .await?;
+        }
+        self.store.delete_worker(sid).await?;
+        locked.model().remove_worker(sid);
+        triggers.workers.retain(|w| w != sid);
+        self.finish(locked, triggers).await
     }
 
     /// A page of the worker's channels.
@@ -337,8 +438,30 @@ impl Engine {
         if let Some(available) = p.available {
             c.available = available;
         }
+        let workspace = self.workspace(account, ws).await?;
+        let mut locked = self.lock(workspace).await?;
         c.date_updated = self.now();
         self.store.update_worker_channel(&c).await?;
+        if let Some(state) = locked
+            .model()
+            .workers
+            .get_mut(worker)
+            .and_then(|w| w.channels.get_mut(&c.task_channel_sid))
+        {
+            state.capacity = c.configured_capacity;
+            state.available = c.available;
+        }
+        if let Some(w) = locked.model().workers.get_mut(worker) {
+            w.refresh();
+        }
+        self.finish(
+            locked,
+            Triggers {
+                workers: vec![worker.clone()],
+                ..Default::default()
+            },
+        )
+        .await?;
         Ok(c)
     }
 }

@@ -109,6 +109,7 @@ impl Engine {
             date_updated: now,
         };
         self.store.insert_workflow(&workflow).await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(workflow)
     }
 
@@ -171,6 +172,7 @@ impl Engine {
         }
         f.date_updated = self.now();
         self.store.update_workflow(&f).await?;
+        self.reload(self.workspace(account, ws).await?).await?;
         Ok(f)
     }
 
@@ -182,6 +184,7 @@ impl Engine {
         sid: &WorkflowSid,
     ) -> Result<()> {
         self.workflow(account, ws, sid).await?;
-        Ok(self.store.delete_workflow(sid).await?)
+        self.store.delete_workflow(sid).await?;
+        self.reload(self.workspace(account, ws).await?).await
     }
 }

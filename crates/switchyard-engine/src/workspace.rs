@@ -256,13 +256,16 @@ impl Engine {
         }
         w.date_updated = self.now();
         self.store.update_workspace(&w).await?;
+        self.reload(w.clone()).await?;
         Ok(w)
     }
 
     /// Deletes a workspace and everything in it.
     pub async fn delete_workspace(&self, account: &AccountSid, ws: &WorkspaceSid) -> Result<()> {
         self.workspace(account, ws).await?;
-        Ok(self.store.delete_workspace(ws).await?)
+        self.store.delete_workspace(ws).await?;
+        self.forget(ws);
+        Ok(())
     }
 
     /// Looks up an activity named by a request parameter: a missing one is the parameter's fault (400).

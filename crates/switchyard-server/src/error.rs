@@ -69,6 +69,7 @@ impl ApiError {
                 ),
                 E::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
                 E::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
+                E::Gone(m) => (StatusCode::GONE, 20410, m.clone()),
                 E::Store(StoreError::Busy) => (
                     StatusCode::SERVICE_UNAVAILABLE,
                     20503,

@@ -15,6 +15,7 @@ use switchyard_core::sid::Sid;
 
 mod account;
 mod activity;
+mod task;
 mod task_channel;
 mod task_queue;
 mod worker;
@@ -22,6 +23,7 @@ mod workflow;
 mod workspace;
 
 pub use activity::ActivityFilter;
+pub use task::{ReservationScope, TaskFilter, Write};
 pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;

@@ -34,11 +34,12 @@ struct WorkerRow {
     date_created: i64,
     date_updated: i64,
     version: i64,
+    idle_since: i64,
 }
 
 const SELECT: &str = "SELECT w.seq, w.sid, w.workspace_sid, w.friendly_name, w.activity_sid,
         a.friendly_name AS activity_name, a.available, w.attributes, w.date_status_changed,
-        w.date_created, w.date_updated, w.version
+        w.date_created, w.date_updated, w.version, w.idle_since
     FROM workers w JOIN activities a ON a.sid = w.activity_sid";
 
 impl TryFrom<WorkerRow> for (i64, Worker) {
@@ -58,6 +59,7 @@ impl TryFrom<WorkerRow> for (i64, Worker) {
                 date_created: Timestamp::from_millis(r.date_created),
                 date_updated: Timestamp::from_millis(r.date_updated),
                 version: r.version,
+                idle_since: Timestamp::from_millis(r.idle_since),
             },
         ))
     }
@@ -73,14 +75,22 @@ struct WorkerChannelRow {
     task_channel_unique_name: String,
     capacity: i64,
     available: bool,
+    assigned_tasks: i64,
+    active_reservations: i64,
     date_created: i64,
     date_updated: i64,
 }
 
 const SELECT_CHANNEL: &str =
     "SELECT wc.seq, wc.sid, wc.workspace_sid, wc.worker_sid, wc.task_channel_sid,
-        c.unique_name AS task_channel_unique_name, wc.capacity, wc.available, wc.date_created,
-        wc.date_updated
+        c.unique_name AS task_channel_unique_name, wc.capacity, wc.available,
+        (SELECT COUNT(*) FROM reservations r WHERE r.worker_sid = wc.worker_sid
+            AND r.task_channel_sid = wc.task_channel_sid AND r.reservation_status = 'accepted')
+            AS assigned_tasks,
+        (SELECT COUNT(*) FROM reservations r WHERE r.worker_sid = wc.worker_sid
+            AND r.task_channel_sid = wc.task_channel_sid
+            AND r.reservation_status IN ('pending', 'accepted', 'wrapping')) AS active_reservations,
+        wc.date_created, wc.date_updated
     FROM worker_channels wc JOIN task_channels c ON c.sid = wc.task_channel_sid";
 
 impl TryFrom<WorkerChannelRow> for (i64, WorkerChannel) {
@@ -96,9 +106,8 @@ impl TryFrom<WorkerChannelRow> for (i64, WorkerChannel) {
                 task_channel_unique_name: r.task_channel_unique_name,
                 configured_capacity: r.capacity,
                 available: r.available,
-                // Reservations arrive with routing; until then nothing is assigned.
-                assigned_tasks: 0,
-                active_reservations: 0,
+                assigned_tasks: r.assigned_tasks,
+                active_reservations: r.active_reservations,
                 date_created: Timestamp::from_millis(r.date_created),
                 date_updated: Timestamp::from_millis(r.date_updated),
             },
@@ -132,6 +141,31 @@ pub(crate) async fn insert_channel(
     Ok(())
 }
 
+/// Writes a worker's mutable fields if its version is still `expected_version`.
+pub(crate) async fn update(
+    conn: &mut SqliteConnection,
+    w: &Worker,
+    expected_version: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE workers SET friendly_name = ?, activity_sid = ?, attributes = ?,
+            date_status_changed = ?, date_updated = ?, version = ?, idle_since = ?
+         WHERE sid = ? AND version = ?",
+    )
+    .bind(&w.friendly_name)
+    .bind(w.activity_sid.as_str())
+    .bind(&w.attributes)
+    .bind(w.date_status_changed.as_millis())
+    .bind(w.date_updated.as_millis())
+    .bind(w.version)
+    .bind(w.idle_since.as_millis())
+    .bind(w.sid.as_str())
+    .bind(expected_version)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 impl Store {
     /// Inserts a worker and a worker channel of capacity `capacity` for every task channel of the
     /// workspace, with SIDs from `mint`.
@@ -144,8 +178,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO workers (sid, workspace_sid, friendly_name, activity_sid, attributes,
-                date_status_changed, date_created, date_updated, version)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                date_status_changed, date_created, date_updated, version, idle_since)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(w.sid.as_str())
         .bind(w.workspace_sid.as_str())
@@ -156,6 +190,7 @@ impl Store {
         .bind(w.date_created.as_millis())
         .bind(w.date_updated.as_millis())
         .bind(w.version)
+        .bind(w.idle_since.as_millis())
         .execute(&mut *tx)
         .await?;
         let channels: Vec<(String,)> =
@@ -239,22 +274,8 @@ impl Store {
     /// Writes the worker's mutable fields if its version is still `expected_version`; the
     /// worker's own `version` is the new one. Returns whether the write happened.
     pub async fn update_worker(&self, w: &Worker, expected_version: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE workers SET friendly_name = ?, activity_sid = ?, attributes = ?,
-                date_status_changed = ?, date_updated = ?, version = ?
-             WHERE sid = ? AND version = ?",
-        )
-        .bind(&w.friendly_name)
-        .bind(w.activity_sid.as_str())
-        .bind(&w.attributes)
-        .bind(w.date_status_changed.as_millis())
-        .bind(w.date_updated.as_millis())
-        .bind(w.version)
-        .bind(w.sid.as_str())
-        .bind(expected_version)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.pool.acquire().await?;
+        update(&mut conn, w, expected_version).await
     }
 
     /// Deletes the worker and its channels.
@@ -291,6 +312,29 @@ impl Store {
         Ok(Page::from_fetched(rows, cursor, size))
     }
 
+    /// Every worker of the workspace, oldest first.
+    pub async fn all_workers(&self, ws: &WorkspaceSid) -> Result<Vec<Worker>> {
+        Ok(self
+            .list_workers(ws, &WorkerFilter::default(), Cursor::Start, None)
+            .await?
+            .into_iter()
+            .map(|(_, w)| w)
+            .collect())
+    }
+
+    /// Every worker channel of the workspace.
+    pub async fn all_worker_channels(&self, ws: &WorkspaceSid) -> Result<Vec<WorkerChannel>> {
+        let rows: Vec<WorkerChannelRow> = sqlx::query_as(&format!(
+            "{SELECT_CHANNEL} WHERE wc.workspace_sid = ? ORDER BY wc.seq"
+        ))
+        .bind(ws.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| <(i64, WorkerChannel)>::try_from(r).map(|(_, c)| c))
+            .collect()
+    }
+
     /// The worker's channel with this `WC` SID, or for the task channel with this SID or unique name.
     pub async fn get_worker_channel(
         &self,
@@ -315,6 +359,18 @@ impl Store {
             .bind(c.available)
             .bind(c.date_updated.as_millis())
             .bind(c.sid.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Records when a worker last ran out of work.
+    pub async fn set_worker_idle_since(&self, worker: &WorkerSid, at: Timestamp) -> Result<()> {
+        sqlx::query("UPDATE workers SET idle_since = ? WHERE sid = ?")
+            .bind(at.as_millis())
+            .bind(worker.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())

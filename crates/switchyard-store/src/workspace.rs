@@ -138,6 +138,16 @@ impl Store {
             .transpose()
     }
 
+    /// The workspace, whoever owns it (for work the engine does on its own, like callbacks).
+    pub async fn find_workspace(&self, ws: &WorkspaceSid) -> Result<Option<Workspace>> {
+        let row: Option<WorkspaceRow> = sqlx::query_as(&format!("{SELECT} WHERE w.sid = ?"))
+            .bind(ws.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| <(i64, Workspace)>::try_from(r).map(|(_, w)| w))
+            .transpose()
+    }
+
     /// A page of the account's workspaces.
     pub async fn list_workspaces(
         &self,
@@ -189,6 +199,8 @@ impl Store {
         // Children go first, leaves before the rows they reference, so that no foreign key
         // check depends on the order SQLite happens to cascade in.
         for table in [
+            "reservations",
+            "tasks",
             "worker_channels",
             "workers",
             "workflows",

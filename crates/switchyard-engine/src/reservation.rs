@@ -1,0 +1,399 @@
+//! Reservations: accept, reject, and the statuses that follow the task.
+
+use switchyard_core::model::Reservation;
+use switchyard_core::routing::{ReservationStatus, TaskStatus};
+use switchyard_core::sid::{AccountSid, ActivitySid, ReservationSid, WorkerSid, WorkspaceSid};
+use switchyard_core::Timestamp;
+use switchyard_store::{ReservationScope, Write};
+
+use crate::routing::{set_activity, Locked, Triggers};
+use crate::task::etag_matches;
+use crate::{filtered_page, Engine, Error, Page, PageRequest, Result};
+
+/// What to do with a reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReservationAction {
+    /// Accept it; `instruction` names the call-control instruction that accepted it, if any
+    /// (`dequeue`, `call`, `redirect`, `conference`), which is recorded.
+    Accept {
+        /// The instruction, if the accept came from one.
+        instruction: Option<String>,
+    },
+    /// Reject it, moving the worker to `activity` (or back to where the reservation found it).
+    Reject {
+        /// The worker's new activity.
+        activity: Option<ActivitySid>,
+    },
+    /// Move its task to wrap-up.
+    Wrap,
+    /// Complete its task.
+    Complete,
+}
+
+/// Changes to a reservation.
+#[derive(Debug, Clone)]
+pub struct UpdateReservation {
+    /// What to do.
+    pub action: ReservationAction,
+    /// Apply only if the reservation's version (ETag) is this.
+    pub if_match: Option<String>,
+}
+
+impl Engine {
+    /// A reservation of a task or worker.
+    pub async fn reservation(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        scope: &ReservationScope,
+        sid: &ReservationSid,
+    ) -> Result<Reservation> {
+        self.workspace(account, ws).await?;
+        self.check_scope(ws, scope).await?;
+        self.store
+            .get_reservation(ws, scope, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Reservation", sid))
+    }
+
+    async fn check_scope(&self, ws: &WorkspaceSid, scope: &ReservationScope) -> Result<()> {
+        match scope {
+            ReservationScope::Task(t) => {
+                self.store_task(ws, t).await?;
+            }
+            ReservationScope::Worker(w) => {
+                self.store
+                    .get_worker(ws, w)
+                    .await?
+                    .ok_or_else(|| Error::not_found("Worker", w))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of a task's or worker's reservations.
+    pub async fn list_reservations(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        scope: &ReservationScope,
+        status: Option<ReservationStatus>,
+        worker: Option<&WorkerSid>,
+        page: PageRequest,
+    ) -> Result<Page<Reservation>> {
+        self.workspace(account, ws).await?;
+        self.check_scope(ws, scope).await?;
+        filtered_page(page, None, |limit| {
+            self.store
+                .list_reservations(ws, scope, status, worker, page.cursor, limit)
+        })
+        .await
+    }
+
+    /// Acts on a reservation.
+    pub async fn update_reservation(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        scope: &ReservationScope,
+        sid: &ReservationSid,
+        p: UpdateReservation,
+    ) -> Result<Reservation> {
+        let workspace = self.workspace(account, ws).await?;
+        self.check_scope(ws, scope).await?;
+        let mut locked = self.lock(workspace).await?;
+        let r = self
+            .store
+            .get_reservation(ws, scope, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Reservation", sid))?;
+        if let Some(tag) = &p.if_match {
+            if !etag_matches(tag, r.version) {
+                return Err(Error::PreconditionFailed(format!(
+                    "If-Match {tag} does not match the current version of Reservation {sid}"
+                )));
+            }
+        }
+        let mut triggers = Triggers::default();
+        let now = self.now();
+        let result = self.act(&mut locked, r, p.action, &mut triggers, now).await;
+        let finished = self.finish(locked, triggers).await;
+        let r = result?;
+        finished?;
+        Ok(r)
+    }
+
+    async fn act(
+        &self,
+        locked: &mut Locked,
+        r: Reservation,
+        action: ReservationAction,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<Reservation> {
+        let ws = locked.workspace.sid.clone();
+        match action {
+            ReservationAction::Accept { instruction } => {
+                if r.status == ReservationStatus::Rescinded {
+                    return Err(Error::Gone(format!(
+                        "Reservation {} was rescinded: another worker accepted the task",
+                        r.sid
+                    )));
+                }
+                self.require_pending(&r)?;
+                self.accept_locked(locked, r, instruction, triggers, now)
+                    .await
+            }
+            ReservationAction::Reject { activity } => {
+                self.require_pending(&r)?;
+                self.reject_locked(
+                    locked,
+                    r,
+                    ReservationStatus::Rejected,
+                    activity,
+                    triggers,
+                    now,
+                )
+                .await
+            }
+            ReservationAction::Wrap | ReservationAction::Complete => {
+                let to = if action == ReservationAction::Wrap {
+                    TaskStatus::Wrapping
+                } else {
+                    TaskStatus::Completed
+                };
+                let allowed = match to {
+                    TaskStatus::Wrapping => r.status == ReservationStatus::Accepted,
+                    _ => matches!(
+                        r.status,
+                        ReservationStatus::Accepted | ReservationStatus::Wrapping
+                    ),
+                };
+                if !allowed {
+                    return Err(Error::invalid(format!(
+                        "Reservation {} is {}; only an accepted reservation can move to {}",
+                        r.sid,
+                        r.status.as_str(),
+                        if to == TaskStatus::Wrapping {
+                            "wrapping"
+                        } else {
+                            "completed"
+                        }
+                    )));
+                }
+                let task = self.store_task(&ws, &r.task_sid).await?;
+                self.move_task(locked, task, to, None, triggers, now)
+                    .await?;
+                self.store
+                    .get_reservation(&ws, &ReservationScope::Task(r.task_sid.clone()), &r.sid)
+                    .await?
+                    .ok_or_else(|| Error::not_found("Reservation", &r.sid))
+            }
+        }
+    }
+
+    fn require_pending(&self, r: &Reservation) -> Result<()> {
+        if r.status != ReservationStatus::Pending {
+            return Err(Error::invalid(format!(
+                "Reservation {} is not pending: it is {}",
+                r.sid,
+                r.status.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn accept_locked(
+        &self,
+        locked: &mut Locked,
+        mut r: Reservation,
+        instruction: Option<String>,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<Reservation> {
+        let ws = locked.workspace.sid.clone();
+        let mut task = self.store_task(&ws, &r.task_sid).await?;
+        r.status = ReservationStatus::Accepted;
+        r.instruction = instruction;
+        r.version += 1;
+        r.date_updated = now;
+        let mut siblings = self
+            .end_pending(locked, &task.sid, ReservationStatus::Rescinded, now)
+            .await?;
+        siblings.retain(|s| s.sid != r.sid);
+        task.assignment_status = TaskStatus::Assigned;
+        task.version += 1;
+        task.date_updated = now;
+        // Single-tasking: the worker moves to the queue's assignment activity.
+        let assignment_activity = task
+            .task_queue
+            .as_ref()
+            .and_then(|(q, _)| locked.model().queues.get(q))
+            .and_then(|q| q.assignment_activity.clone())
+            .filter(|_| !locked.workspace.multi_task_enabled);
+        let mut worker = None;
+        if let Some(a) = assignment_activity {
+            let mut w = self
+                .store
+                .get_worker(&ws, &r.worker_sid)
+                .await?
+                .ok_or_else(|| Error::not_found("Worker", &r.worker_sid))?;
+            if w.activity_sid != a {
+                let (name, available) = locked
+                    .model()
+                    .activities
+                    .get(&a)
+                    .cloned()
+                    .unwrap_or_default();
+                let version = w.version;
+                w.activity_sid = a;
+                w.activity_name = name;
+                w.available = available;
+                w.date_status_changed = now;
+                w.version += 1;
+                w.date_updated = now;
+                worker = Some((w, version));
+            }
+        }
+        let mut writes: Vec<Write<'_>> = vec![Write::Reservation(&r), Write::Task(&task)];
+        writes.extend(siblings.iter().map(Write::Reservation));
+        if let Some((w, version)) = &worker {
+            writes.push(Write::Worker {
+                worker: w,
+                expected_version: *version,
+            });
+        }
+        self.store.write(&writes).await?;
+        self.release(locked, &siblings, now);
+        let model = locked.model();
+        model.move_load(
+            &r.worker_sid,
+            &r.task_channel_sid,
+            ReservationStatus::Pending,
+            ReservationStatus::Accepted,
+            now,
+        );
+        model.tasks.remove(&task.sid);
+        if let Some((w, _)) = &worker {
+            set_activity(model, w);
+        }
+        triggers
+            .workers
+            .extend(siblings.iter().map(|s| s.worker_sid.clone()));
+        Ok(r)
+    }
+
+    /// Ends a pending reservation without acceptance (`rejected`, `timeout` or `canceled`): the
+    /// worker moves to `activity` (or back to its activity before the reservation, in
+    /// single-tasking), will not be offered this task again, and the task goes on routing.
+    pub(crate) async fn reject_locked(
+        &self,
+        locked: &mut Locked,
+        mut r: Reservation,
+        status: ReservationStatus,
+        activity: Option<ActivitySid>,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<Reservation> {
+        let ws = locked.workspace.sid.clone();
+        let mut task = self.store_task(&ws, &r.task_sid).await?;
+        let target_activity = match activity {
+            Some(a) => Some(self.activity_param(&ws, &a, "WorkerActivitySid").await?.sid),
+            None if !locked.workspace.multi_task_enabled => r.previous_activity_sid.clone(),
+            None => None,
+        };
+        let mut worker = None;
+        if let Some(a) = target_activity {
+            if let Some(mut w) = self.store.get_worker(&ws, &r.worker_sid).await? {
+                if w.activity_sid != a {
+                    let (name, available) = locked
+                        .model()
+                        .activities
+                        .get(&a)
+                        .cloned()
+                        .unwrap_or_default();
+                    let version = w.version;
+                    w.activity_sid = a;
+                    w.activity_name = name;
+                    w.available = available;
+                    w.date_status_changed = now;
+                    w.version += 1;
+                    w.date_updated = now;
+                    worker = Some((w, version));
+                }
+            }
+        }
+        r.status = status;
+        r.version += 1;
+        r.date_updated = now;
+        let others_pending = locked
+            .model()
+            .tasks
+            .get(&task.sid)
+            .is_some_and(|t| t.pending.iter().any(|w| *w != r.worker_sid));
+        if task.assignment_status == TaskStatus::Reserved && !others_pending {
+            task.assignment_status = TaskStatus::Pending;
+        }
+        task.version += 1;
+        task.date_updated = now;
+        let mut writes: Vec<Write<'_>> = vec![Write::Reservation(&r), Write::Task(&task)];
+        if let Some((w, version)) = &worker {
+            writes.push(Write::Worker {
+                worker: w,
+                expected_version: *version,
+            });
+        }
+        self.store.write(&writes).await?;
+        self.release(locked, std::slice::from_ref(&r), now);
+        let model = locked.model();
+        if let Some(t) = model.tasks.get_mut(&task.sid) {
+            t.refused_by.insert(r.worker_sid.clone());
+        }
+        if let Some((w, _)) = &worker {
+            set_activity(model, w);
+            if let Some(state) = model.workers.get_mut(&w.sid).filter(|_| w.available) {
+                state.idle_since = now;
+            }
+        }
+        self.persist_idle(locked, &r.worker_sid).await?;
+        triggers.tasks.push(task.sid.clone());
+        triggers.workers.push(r.worker_sid.clone());
+        Ok(r)
+    }
+
+    /// The assignment callback could not be delivered to either URL: the reservation is
+    /// canceled and the task routed on.
+    pub async fn cancel_undeliverable(
+        &self,
+        ws: &WorkspaceSid,
+        sid: &ReservationSid,
+        task: &switchyard_core::sid::TaskSid,
+    ) -> Result<()> {
+        let workspace = self.store_workspace(ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        let Some(r) = self
+            .store
+            .get_reservation(ws, &ReservationScope::Task(task.clone()), sid)
+            .await?
+        else {
+            return Ok(());
+        };
+        if r.status != ReservationStatus::Pending {
+            return Ok(());
+        }
+        let mut triggers = Triggers::default();
+        let now = self.now();
+        let result = self
+            .reject_locked(
+                &mut locked,
+                r,
+                ReservationStatus::Canceled,
+                None,
+                &mut triggers,
+                now,
+            )
+            .await;
+        self.finish(locked, triggers).await?;
+        result.map(|_| ())
+    }
+}

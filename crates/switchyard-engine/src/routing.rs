@@ -1,0 +1,672 @@
+//! Routing: one in-memory [`Model`] per workspace, decisions serialized per workspace, every
+//! decision committed before anyone hears of it.
+//!
+//! Operations that can change who gets which task (tasks, reservations, workers, queues,
+//! workflows) run under the workspace's lock: they write the store, update the model to match,
+//! and then ask the model for the reservations the change makes possible. Each reservation is
+//! one transaction (reservation, task, worker). Notifications go out after the lock is released.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex as SyncMutex};
+
+use serde_json::Value;
+use switchyard_core::expr::{Expr, Scoped};
+use switchyard_core::model::{
+    Reservation, Task, Worker, Workflow, Workspace, MAX_ASSIGNMENT_COUNT,
+};
+use switchyard_core::routing::{
+    taskrouter_vars, ChannelState, Model, QueueState, ReservationStatus, Route, StepRef, TaskState,
+    TaskStatus, WorkerState,
+};
+use switchyard_core::sid::{
+    TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
+};
+use switchyard_core::workflow::WorkflowConfig;
+use switchyard_core::Timestamp;
+use switchyard_store::Write;
+use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
+
+use crate::{mint, Engine, Error, Result};
+
+/// Something that happened which someone outside the engine acts on.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Notification {
+    /// A reservation was created: the worker is offered the task (the assignment callback).
+    ReservationCreated(Box<ReservationCreated>),
+}
+
+/// A new reservation with everything an assignment callback carries.
+#[derive(Debug, Clone)]
+pub struct ReservationCreated {
+    /// The workspace (with its account).
+    pub workspace: Workspace,
+    /// The reservation.
+    pub reservation: Reservation,
+    /// The task, as reserved.
+    pub task: Task,
+    /// The worker, as reserved.
+    pub worker: Worker,
+    /// The workflow routing the task, if any.
+    pub workflow: Option<Workflow>,
+}
+
+/// Per-workspace models and the notification subscribers.
+#[derive(Default)]
+pub(crate) struct Routing {
+    models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Option<Model>>>>>,
+    subscribers: SyncMutex<Vec<mpsc::UnboundedSender<Notification>>>,
+}
+
+/// What an operation asks routing to look at once its own change is applied.
+#[derive(Debug, Default)]
+pub(crate) struct Triggers {
+    pub(crate) tasks: Vec<TaskSid>,
+    pub(crate) workers: Vec<WorkerSid>,
+    pub(crate) sweep: bool,
+}
+
+/// The workspace's model, locked for one operation; loaded from the store on first use.
+pub(crate) struct Locked {
+    guard: OwnedMutexGuard<Option<Model>>,
+    pub(crate) workspace: Workspace,
+    pub(crate) out: Vec<Notification>,
+}
+
+impl Locked {
+    pub(crate) fn model(&mut self) -> &mut Model {
+        self.guard.get_or_insert_with(Model::default)
+    }
+}
+
+/// Compiles a stored expression; one that no longer parses matches nobody rather than failing.
+fn compile(text: &str) -> Expr {
+    Expr::parse(text)
+        .unwrap_or_else(|_| Expr::parse("1 == 0").expect("a constant expression parses"))
+}
+
+impl Engine {
+    /// Receives every notification from now on. Dropping the receiver unsubscribes.
+    pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Notification> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.routing
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
+
+    fn publish(&self, notifications: Vec<Notification>) {
+        if notifications.is_empty() {
+            return;
+        }
+        let mut subs = self
+            .routing
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        subs.retain(|s| !s.is_closed());
+        for n in notifications {
+            for s in subs.iter() {
+                let _ = s.send(n.clone());
+            }
+        }
+    }
+
+    /// Locks the workspace's routing state, loading the model if needed.
+    pub(crate) async fn lock(&self, workspace: Workspace) -> Result<Locked> {
+        let cell = {
+            let mut models = self
+                .routing
+                .models
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            models.entry(workspace.sid.clone()).or_default().clone()
+        };
+        let mut guard = cell.lock_owned().await;
+        if guard.is_none() {
+            *guard = Some(self.load_model(&workspace).await?);
+        }
+        Ok(Locked {
+            guard,
+            workspace,
+            out: Vec::new(),
+        })
+    }
+
+    /// Runs the routing the triggers call for, then releases the lock and publishes.
+    pub(crate) async fn finish(&self, mut locked: Locked, triggers: Triggers) -> Result<()> {
+        let result = self.route(&mut locked, triggers).await;
+        if result.is_err() {
+            // The model may now disagree with the store: rebuild it on next use.
+            *locked.guard = None;
+        }
+        let out = std::mem::take(&mut locked.out);
+        drop(locked);
+        self.publish(out);
+        result
+    }
+
+    /// Drops the workspace's model after a configuration change and re-routes everything.
+    pub(crate) async fn reload(&self, workspace: Workspace) -> Result<()> {
+        let mut locked = self.lock(workspace).await?;
+        *locked.guard = None;
+        let model = self.load_model(&locked.workspace).await?;
+        *locked.guard = Some(model);
+        self.finish(
+            locked,
+            Triggers {
+                sweep: true,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Forgets a deleted workspace's model.
+    pub(crate) fn forget(&self, ws: &WorkspaceSid) {
+        self.routing
+            .models
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ws);
+    }
+
+    async fn load_model(&self, workspace: &Workspace) -> Result<Model> {
+        let ws = &workspace.sid;
+        let mut model = Model {
+            multi_task: workspace.multi_task_enabled,
+            prioritize: workspace.prioritize_queue_order,
+            ..Default::default()
+        };
+        let activities = self
+            .store
+            .list_activities(ws, &Default::default(), Default::default(), 10_000)
+            .await?;
+        for (_, a) in activities.items {
+            model
+                .activities
+                .insert(a.sid, (a.friendly_name, a.available));
+        }
+        let live = self.store.live_reservations(ws).await?;
+        let mut channels: HashMap<WorkerSid, HashMap<TaskChannelSid, ChannelState>> =
+            HashMap::new();
+        for c in self.store.all_worker_channels(ws).await? {
+            channels.entry(c.worker_sid.clone()).or_default().insert(
+                c.task_channel_sid.clone(),
+                ChannelState {
+                    unique_name: c.task_channel_unique_name,
+                    capacity: c.configured_capacity,
+                    available: c.available,
+                    pending: 0,
+                    assigned: 0,
+                    wrapping: 0,
+                },
+            );
+        }
+        for r in &live {
+            if let Some(c) = channels
+                .get_mut(&r.worker_sid)
+                .and_then(|m| m.get_mut(&r.task_channel_sid))
+            {
+                match r.status {
+                    ReservationStatus::Pending => c.pending += 1,
+                    ReservationStatus::Accepted => c.assigned += 1,
+                    ReservationStatus::Wrapping => c.wrapping += 1,
+                    _ => {}
+                }
+            }
+        }
+        for (_, q) in self
+            .store
+            .list_task_queues(ws, &Default::default(), Default::default(), None)
+            .await?
+        {
+            model.put_queue(queue_state(&q));
+        }
+        for w in self.store.all_workers(ws).await? {
+            let chans = channels.remove(&w.sid).unwrap_or_default();
+            model.put_worker(worker_state(&w, chans));
+        }
+        for f in self.store.all_workflows(ws).await? {
+            match WorkflowConfig::parse(&f.configuration) {
+                Ok(c) => {
+                    model.workflows.insert(f.sid, c);
+                }
+                Err(e) => {
+                    tracing::warn!(workflow = %f.sid, error = %e, "stored workflow configuration does not parse")
+                }
+            }
+        }
+        let mut pending: HashMap<TaskSid, HashSet<WorkerSid>> = HashMap::new();
+        for r in live
+            .iter()
+            .filter(|r| r.status == ReservationStatus::Pending)
+        {
+            pending
+                .entry(r.task_sid.clone())
+                .or_default()
+                .insert(r.worker_sid.clone());
+        }
+        let mut refused: HashMap<TaskSid, HashSet<WorkerSid>> = HashMap::new();
+        for (t, w) in self.store.refusals(ws).await? {
+            refused.entry(t).or_default().insert(w);
+        }
+        for (seq, t) in self.store.active_tasks(ws).await? {
+            if t.assignment_status.is_routing() {
+                let mut state = task_state(&t, seq);
+                state.pending = pending.remove(&t.sid).unwrap_or_default();
+                state.refused_by = refused.remove(&t.sid).unwrap_or_default();
+                model.tasks.insert(t.sid.clone(), state);
+            }
+        }
+        Ok(model)
+    }
+
+    async fn route(&self, locked: &mut Locked, triggers: Triggers) -> Result<()> {
+        let now = self.now();
+        let mut tasks = triggers.tasks;
+        if triggers.sweep {
+            tasks.extend(locked.model().tasks_by_priority());
+        }
+        for t in tasks {
+            self.route_task(locked, &t, now).await?;
+        }
+        let mut workers = triggers.workers;
+        if triggers.sweep {
+            workers.extend(locked.model().workers.keys().cloned());
+        }
+        for w in workers {
+            // Each reservation adds load to the worker, so this loop ends when it is full or
+            // nothing is left for it.
+            while let Some(t) = locked.model().task_for_worker(&w, now) {
+                self.reserve(locked, &t, &w, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers a task to the workers the model picks; when nobody can take it and the step says
+    /// `skip_if`, moves it on.
+    async fn route_task(&self, locked: &mut Locked, sid: &TaskSid, now: Timestamp) -> Result<()> {
+        // Each skip moves at least one step forward, so this bounds the loop.
+        for _ in 0..64 {
+            let picks = locked.model().workers_for_task(sid, now);
+            if !picks.is_empty() {
+                for w in picks {
+                    self.reserve(locked, sid, &w, now).await?;
+                }
+                return Ok(());
+            }
+            let model = locked.model();
+            let Some(t) = model.tasks.get(sid) else {
+                return Ok(());
+            };
+            if !t.pending.is_empty() || !model.should_skip(t) {
+                return Ok(());
+            }
+            let Route::Workflow { workflow, step } = t.route.clone() else {
+                return Ok(());
+            };
+            let next = {
+                let vars = taskrouter_vars(now);
+                let scopes = [("taskrouter", &vars)];
+                let ctx = Scoped::new(&scopes).with_fallback(&t.attributes);
+                model
+                    .workflows
+                    .get(&workflow)
+                    .and_then(|c| c.after_skip(&ctx, step))
+            };
+            let mut task = self.store_task(&locked.workspace.sid, sid).await?;
+            match next {
+                Some(next) => {
+                    self.enter_step(locked, &mut task, &workflow, next, now)
+                        .await?
+                }
+                None => {
+                    self.cancel_locked(
+                        locked,
+                        task,
+                        Some("Workflow skipped: no step could take the task"),
+                        now,
+                    )
+                    .await?;
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn store_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Task> {
+        self.store
+            .get_task(ws, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Task", sid))
+    }
+
+    /// Moves a routing task into workflow step `at`: its queue, priority and route change.
+    pub(crate) async fn enter_step(
+        &self,
+        locked: &mut Locked,
+        task: &mut Task,
+        workflow: &WorkflowSid,
+        at: StepRef,
+        now: Timestamp,
+    ) -> Result<()> {
+        let (queue, priority) = {
+            let model = locked.model();
+            let step = model.workflows.get(workflow).and_then(|c| c.step(at));
+            (
+                step.map(|s| s.queue.clone()),
+                step.and_then(|s| s.target.priority),
+            )
+        };
+        self.place(task, queue.as_ref(), now).await?;
+        task.step = Some(at);
+        if let Some(p) = priority {
+            task.priority = p;
+        }
+        task.version += 1;
+        task.date_updated = now;
+        self.store.write(&[Write::Task(task)]).await?;
+        if let Some(t) = locked.model().tasks.get_mut(&task.sid) {
+            t.route = Route::Workflow {
+                workflow: workflow.clone(),
+                step: at,
+            };
+            t.queue = queue;
+            t.priority = task.priority;
+        }
+        Ok(())
+    }
+
+    /// Sets the task's queue (with its name and entry date when it changes).
+    pub(crate) async fn place(
+        &self,
+        task: &mut Task,
+        queue: Option<&TaskQueueSid>,
+        now: Timestamp,
+    ) -> Result<()> {
+        let current = task.task_queue.as_ref().map(|(s, _)| s);
+        if current == queue {
+            return Ok(());
+        }
+        task.task_queue = match queue {
+            Some(q) => {
+                let name = self
+                    .store
+                    .get_task_queue(&task.workspace_sid, q)
+                    .await?
+                    .map(|q| q.friendly_name)
+                    .unwrap_or_default();
+                Some((q.clone(), name))
+            }
+            None => None,
+        };
+        task.task_queue_entered_date = queue.map(|_| now);
+        Ok(())
+    }
+
+    /// Where a task enters its workflow, given its attributes.
+    pub(crate) fn workflow_entry(
+        model: &Model,
+        workflow: &WorkflowSid,
+        attrs: &Value,
+        now: Timestamp,
+    ) -> Option<StepRef> {
+        let config = model.workflows.get(workflow)?;
+        let vars = taskrouter_vars(now);
+        let scopes = [("taskrouter", &vars)];
+        config.entry(&Scoped::new(&scopes).with_fallback(attrs))
+    }
+
+    /// Creates a pending reservation of `worker` for `task`, in one transaction.
+    async fn reserve(
+        &self,
+        locked: &mut Locked,
+        task_sid: &TaskSid,
+        worker_sid: &WorkerSid,
+        now: Timestamp,
+    ) -> Result<()> {
+        let ws = locked.workspace.sid.clone();
+        let mut task = self.store_task(&ws, task_sid).await?;
+        if task.assignment_count >= MAX_ASSIGNMENT_COUNT {
+            return self
+                .cancel_locked(
+                    locked,
+                    task,
+                    Some("Task TTL Exceeded or Max assignment count exceeded"),
+                    now,
+                )
+                .await;
+        }
+        let mut worker = self
+            .store
+            .get_worker(&ws, worker_sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Worker", worker_sid))?;
+        let queue_sid = task.task_queue.as_ref().map(|(q, _)| q.clone());
+        let reservation_activity = queue_sid
+            .as_ref()
+            .and_then(|q| locked.model().queues.get(q))
+            .and_then(|q| q.reservation_activity.clone());
+        let mut previous_activity = None;
+        let worker_version = worker.version;
+        let moves_worker = !locked.workspace.multi_task_enabled
+            && reservation_activity
+                .as_ref()
+                .is_some_and(|a| *a != worker.activity_sid);
+        if moves_worker {
+            let a = reservation_activity.clone().expect("checked above");
+            let (name, available) = locked
+                .model()
+                .activities
+                .get(&a)
+                .cloned()
+                .unwrap_or_default();
+            previous_activity = Some(worker.activity_sid.clone());
+            worker.activity_sid = a;
+            worker.activity_name = name;
+            worker.available = available;
+            worker.date_status_changed = now;
+            worker.version += 1;
+            worker.date_updated = now;
+        } else if !locked.workspace.multi_task_enabled {
+            previous_activity = Some(worker.activity_sid.clone());
+        }
+        let reservation = Reservation {
+            sid: mint(),
+            workspace_sid: ws.clone(),
+            task_sid: task.sid.clone(),
+            worker_sid: worker.sid.clone(),
+            worker_name: worker.friendly_name.clone(),
+            task_queue_sid: queue_sid,
+            task_channel_sid: task.task_channel.0.clone(),
+            status: ReservationStatus::Pending,
+            previous_activity_sid: previous_activity,
+            instruction: None,
+            version: 0,
+            date_created: now,
+            date_updated: now,
+        };
+        task.assignment_status = TaskStatus::Reserved;
+        task.assignment_count += 1;
+        task.version += 1;
+        task.date_updated = now;
+        let mut writes = vec![Write::Task(&task), Write::Reservation(&reservation)];
+        if moves_worker {
+            writes.push(Write::Worker {
+                worker: &worker,
+                expected_version: worker_version,
+            });
+        }
+        self.store.write(&writes).await?;
+        let model = locked.model();
+        model.reserve(task_sid, worker_sid);
+        if moves_worker {
+            set_activity(model, &worker);
+        }
+        let workflow = match &task.workflow {
+            Some((w, _)) => self.store.get_workflow(&ws, w).await?,
+            None => None,
+        };
+        locked.out.push(Notification::ReservationCreated(Box::new(
+            ReservationCreated {
+                workspace: locked.workspace.clone(),
+                reservation,
+                task,
+                worker,
+                workflow,
+            },
+        )));
+        Ok(())
+    }
+
+    /// Cancels a task that is still being routed: its pending reservations are canceled and
+    /// their workers freed.
+    pub(crate) async fn cancel_locked(
+        &self,
+        locked: &mut Locked,
+        mut task: Task,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Result<()> {
+        task.assignment_status = TaskStatus::Canceled;
+        task.reason = reason.map(str::to_owned);
+        task.version += 1;
+        task.date_updated = now;
+        let ended = self
+            .end_pending(locked, &task.sid, ReservationStatus::Canceled, now)
+            .await?;
+        let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
+        writes.push(Write::Task(&task));
+        self.store.write(&writes).await?;
+        self.release(locked, &ended, now);
+        locked.model().tasks.remove(&task.sid);
+        Ok(())
+    }
+
+    /// The task's pending reservations, moved to `status` (not yet written).
+    pub(crate) async fn end_pending(
+        &self,
+        locked: &mut Locked,
+        task: &TaskSid,
+        status: ReservationStatus,
+        now: Timestamp,
+    ) -> Result<Vec<Reservation>> {
+        let mut ended = Vec::new();
+        for mut r in self
+            .store
+            .task_reservations(&locked.workspace.sid, task)
+            .await?
+        {
+            if r.status == ReservationStatus::Pending {
+                r.status = status;
+                r.version += 1;
+                r.date_updated = now;
+                ended.push(r);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Tells the model that pending reservations ended (after they were written).
+    pub(crate) fn release(&self, locked: &mut Locked, ended: &[Reservation], now: Timestamp) {
+        let model = locked.model();
+        for r in ended {
+            if let Some(t) = model.tasks.get_mut(&r.task_sid) {
+                t.pending.remove(&r.worker_sid);
+            }
+            model.move_load(
+                &r.worker_sid,
+                &r.task_channel_sid,
+                ReservationStatus::Pending,
+                r.status,
+                now,
+            );
+        }
+    }
+}
+
+/// Mirrors a worker's activity in the model.
+pub(crate) fn set_activity(model: &mut Model, worker: &Worker) {
+    if let Some(w) = model.workers.get_mut(&worker.sid) {
+        w.activity_sid = worker.activity_sid.clone();
+        w.activity_name = worker.activity_name.clone();
+        w.available = worker.available;
+        w.refresh();
+    }
+}
+
+pub(crate) fn channel_state(unique_name: String, capacity: i64, available: bool) -> ChannelState {
+    ChannelState {
+        unique_name,
+        capacity,
+        available,
+        pending: 0,
+        assigned: 0,
+        wrapping: 0,
+    }
+}
+
+pub(crate) fn queue_state(q: &switchyard_core::model::TaskQueue) -> QueueState {
+    QueueState {
+        sid: q.sid.clone(),
+        target: compile(&q.target_workers),
+        order: q.task_order,
+        max_reserved: q.max_reserved_workers,
+        reservation_activity: q.reservation_activity.as_ref().map(|(s, _)| s.clone()),
+        assignment_activity: q.assignment_activity.as_ref().map(|(s, _)| s.clone()),
+        members: HashSet::new(),
+    }
+}
+
+pub(crate) fn worker_state(
+    w: &Worker,
+    channels: HashMap<TaskChannelSid, ChannelState>,
+) -> WorkerState {
+    let attrs = serde_json::from_str(&w.attributes).unwrap_or(Value::Null);
+    WorkerState::new(
+        w.sid.clone(),
+        w.friendly_name.clone(),
+        attrs,
+        (w.activity_sid.clone(), w.activity_name.clone(), w.available),
+        channels,
+        w.idle_since,
+    )
+}
+
+pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
+    let route = match (&t.routing_target, &t.workflow, t.step) {
+        (Some(target), _, _) if target.starts_with("WK") => match target.parse() {
+            Ok(worker) => Route::Worker {
+                worker,
+                ignore_capacity: t.ignore_capacity.unwrap_or(true),
+            },
+            Err(_) => Route::Unrouted,
+        },
+        (Some(target), _, _) if target.starts_with("WQ") => match target.parse() {
+            Ok(q) => Route::Queue(q),
+            Err(_) => Route::Unrouted,
+        },
+        (_, Some((workflow, _)), Some(step)) => Route::Workflow {
+            workflow: workflow.clone(),
+            step,
+        },
+        _ => Route::Unrouted,
+    };
+    TaskState {
+        sid: t.sid.clone(),
+        attributes: serde_json::from_str(&t.attributes).unwrap_or(Value::Null),
+        priority: t.priority,
+        channel: t.task_channel.0.clone(),
+        route,
+        queue: t.task_queue.as_ref().map(|(q, _)| q.clone()),
+        virtual_start_time: t.virtual_start_time,
+        seq,
+        pending: HashSet::new(),
+        refused_by: HashSet::new(),
+    }
+}

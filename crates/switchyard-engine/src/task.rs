@@ -1,0 +1,561 @@
+//! Tasks.
+
+use serde_json::Value;
+use switchyard_core::expr::Expr;
+use switchyard_core::model::{
+    parse_attributes, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY, MAX_TASK_TIMEOUT_SECS,
+};
+use switchyard_core::routing::{ReservationStatus, Route, TaskStatus};
+use switchyard_core::sid::{
+    AccountSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
+};
+use switchyard_core::Timestamp;
+use switchyard_store::{TaskFilter, Write};
+
+use crate::routing::{task_state, Locked, Triggers};
+use crate::{filtered_page, mint, Engine, Error, Page, PageRequest, Result};
+
+/// Parameters of a new task.
+#[derive(Debug, Clone, Default)]
+pub struct CreateTask {
+    /// Attributes JSON object; `{}` when absent.
+    pub attributes: Option<String>,
+    /// The workflow; optional when the workspace has exactly one.
+    pub workflow_sid: Option<WorkflowSid>,
+    /// Priority, 0 to 2,147,483,647; 0 when absent.
+    pub priority: Option<i64>,
+    /// Seconds it may wait for assignment; 86,400 when absent, at most 1,209,600.
+    pub timeout: Option<i64>,
+    /// Task channel SID or unique name; `default` when absent.
+    pub task_channel: Option<String>,
+    /// Ordering time; the creation time when absent.
+    pub virtual_start_time: Option<Timestamp>,
+    /// A worker, queue or workflow SID to route to directly.
+    pub routing_target: Option<String>,
+    /// With a worker routing target: reserve even without capacity (default true).
+    pub ignore_capacity: Option<bool>,
+    /// A queue to route to directly (as `RoutingTarget=WQ…`).
+    pub task_queue_sid: Option<TaskQueueSid>,
+}
+
+/// Changes to a task.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTask {
+    /// New attributes; a pending task is re-routed through its workflow.
+    pub attributes: Option<String>,
+    /// New priority.
+    pub priority: Option<i64>,
+    /// New task channel (SID or unique name).
+    pub task_channel: Option<String>,
+    /// New status: `canceled`, `wrapping` or `completed`.
+    pub assignment_status: Option<TaskStatus>,
+    /// Why it was canceled or completed.
+    pub reason: Option<String>,
+    /// New ordering time.
+    pub virtual_start_time: Option<Timestamp>,
+    /// Apply only if the task's version (ETag) is this.
+    pub if_match: Option<String>,
+}
+
+/// Filters of the task list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskQuery {
+    /// Filters SQL answers.
+    pub filter: TaskFilter,
+    /// Expression over task attributes.
+    pub evaluate_task_attributes: Option<String>,
+}
+
+fn priority(p: i64) -> Result<i64> {
+    if (0..=MAX_PRIORITY).contains(&p) {
+        Ok(p)
+    } else {
+        Err(Error::invalid(format!(
+            "Priority must be between 0 and {MAX_PRIORITY}, got {p}"
+        )))
+    }
+}
+
+fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
+    // 1900-01-01T00:00:00Z
+    const EARLIEST: i64 = -2_208_988_800_000;
+    if t > now {
+        return Err(Error::invalid("VirtualStartTime must not be in the future"));
+    }
+    if t.as_millis() < EARLIEST {
+        return Err(Error::invalid("VirtualStartTime must not be before 1900"));
+    }
+    Ok(t)
+}
+
+/// Parses an `If-Match` value: the ETag, quoted or bare.
+pub(crate) fn etag_matches(tag: &str, version: i64) -> bool {
+    tag.trim().trim_start_matches("W/").trim_matches('"') == version.to_string()
+}
+
+impl Engine {
+    /// Creates a task and routes it. Returns the task as created (routing follows at once).
+    pub async fn create_task(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        p: CreateTask,
+    ) -> Result<Task> {
+        let workspace = self.workspace(account, ws).await?;
+        let now = self.now();
+        let attributes = p.attributes.unwrap_or_else(|| "{}".to_owned());
+        let attrs = parse_attributes(&attributes).map_err(Error::invalid)?;
+        let priority = priority(p.priority.unwrap_or(0))?;
+        let timeout = p.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT_SECS);
+        if !(1..=MAX_TASK_TIMEOUT_SECS).contains(&timeout) {
+            return Err(Error::invalid(format!(
+                "Timeout must be between 1 and {MAX_TASK_TIMEOUT_SECS} seconds, got {timeout}"
+            )));
+        }
+        let channel_key = p.task_channel.unwrap_or_else(|| "default".to_owned());
+        let channel = self
+            .store
+            .get_task_channel(ws, &channel_key)
+            .await?
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "TaskChannel {channel_key} is not a task channel of workspace {ws}"
+                ))
+            })?;
+        let virtual_start_time =
+            check_virtual_start_time(p.virtual_start_time.unwrap_or(now), now)?;
+
+        // Where it goes: a direct target, or a workflow.
+        let routing_target = p
+            .routing_target
+            .filter(|t| !t.is_empty())
+            .or(p.task_queue_sid.map(|q| q.to_string()));
+        let mut workflow_sid = p.workflow_sid;
+        let mut direct_queue = None;
+        if let Some(target) = &routing_target {
+            if let Ok(w) = target.parse::<WorkerSid>() {
+                self.store.get_worker(ws, &w).await?.ok_or_else(|| {
+                    Error::invalid(format!(
+                        "RoutingTarget {w} is not a Worker of workspace {ws}"
+                    ))
+                })?;
+            } else if let Ok(q) = target.parse::<TaskQueueSid>() {
+                self.store.get_task_queue(ws, &q).await?.ok_or_else(|| {
+                    Error::invalid(format!(
+                        "RoutingTarget {q} is not a TaskQueue of workspace {ws}"
+                    ))
+                })?;
+                direct_queue = Some(q);
+            } else if let Ok(f) = target.parse::<WorkflowSid>() {
+                workflow_sid = Some(f);
+            } else {
+                return Err(Error::invalid(format!(
+                    "RoutingTarget must be a Worker, TaskQueue or Workflow SID, got '{target}'"
+                )));
+            }
+        }
+        let direct_worker = routing_target
+            .as_deref()
+            .is_some_and(|t| t.starts_with("WK"));
+        if p.ignore_capacity.is_some() && !direct_worker {
+            return Err(Error::invalid(
+                "IgnoreCapacity is only valid with a Worker RoutingTarget",
+            ));
+        }
+        if workflow_sid.is_none() && routing_target.is_none() {
+            let workflows = self.store.all_workflows(ws).await?;
+            match workflows.as_slice() {
+                [only] => workflow_sid = Some(only.sid.clone()),
+                [] => {
+                    return Err(Error::invalid(
+                        "WorkflowSid is required: the workspace has no workflow",
+                    ))
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        "WorkflowSid is required when the workspace has more than one workflow",
+                    ))
+                }
+            }
+        }
+        let workflow = match &workflow_sid {
+            Some(f) => Some(self.store.get_workflow(ws, f).await?.ok_or_else(|| {
+                Error::invalid(format!(
+                    "WorkflowSid {f} is not a Workflow of workspace {ws}"
+                ))
+            })?),
+            None => None,
+        };
+
+        let mut locked = self.lock(workspace).await?;
+        let mut task = Task {
+            sid: mint(),
+            workspace_sid: ws.clone(),
+            workflow: workflow
+                .as_ref()
+                .map(|f| (f.sid.clone(), f.friendly_name.clone())),
+            attributes,
+            assignment_status: TaskStatus::Pending,
+            priority,
+            timeout,
+            task_channel: (channel.sid, channel.unique_name),
+            task_queue: None,
+            task_queue_entered_date: None,
+            virtual_start_time,
+            reason: None,
+            routing_target,
+            ignore_capacity: if direct_worker {
+                Some(p.ignore_capacity.unwrap_or(true))
+            } else {
+                None
+            },
+            step: None,
+            assignment_count: 0,
+            addons: "{}".to_owned(),
+            version: 0,
+            date_created: now,
+            date_updated: now,
+        };
+        if let Some(q) = &direct_queue {
+            self.place(&mut task, Some(q), now).await?;
+        } else if let (Some(f), false) = (&workflow, direct_worker) {
+            if let Some(at) = Engine::workflow_entry(locked.model(), &f.sid, &attrs, now) {
+                let step = locked
+                    .model()
+                    .workflows
+                    .get(&f.sid)
+                    .and_then(|c| c.step(at))
+                    .map(|s| (s.queue.clone(), s.target.priority));
+                if let Some((queue, step_priority)) = step {
+                    self.place(&mut task, Some(&queue), now).await?;
+                    if let Some(p) = step_priority {
+                        task.priority = p;
+                    }
+                }
+                task.step = Some(at);
+            }
+        }
+        self.store.write(&[Write::Task(&task)]).await?;
+        let seq = self.store.task_seq(&task.sid).await?;
+        locked
+            .model()
+            .tasks
+            .insert(task.sid.clone(), task_state(&task, seq));
+        let created = task.clone();
+        self.finish(
+            locked,
+            Triggers {
+                tasks: vec![task.sid],
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(created)
+    }
+
+    /// A task of the workspace.
+    pub async fn task(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        sid: &TaskSid,
+    ) -> Result<Task> {
+        self.workspace(account, ws).await?;
+        self.store_task(ws, sid).await
+    }
+
+    /// A page of the workspace's tasks.
+    pub async fn list_tasks(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        query: &TaskQuery,
+        page: PageRequest,
+    ) -> Result<Page<Task>> {
+        self.workspace(account, ws).await?;
+        let expression = query
+            .evaluate_task_attributes
+            .as_deref()
+            .map(|e| {
+                Expr::parse(e).map_err(|err| {
+                    Error::invalid(format!(
+                        "EvaluateTaskAttributes is not a valid expression: {err}"
+                    ))
+                })
+            })
+            .transpose()?;
+        let keep = |t: &Task| {
+            expression.as_ref().is_none_or(|e| {
+                serde_json::from_str::<Value>(&t.attributes).is_ok_and(|a| e.eval(&a))
+            })
+        };
+        filtered_page(page, expression.is_some().then_some(&keep as _), |limit| {
+            self.store.list_tasks(ws, &query.filter, page.cursor, limit)
+        })
+        .await
+    }
+
+    /// Changes a task: attributes, priority, channel, ordering time, or its status.
+    pub async fn update_task(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        sid: &TaskSid,
+        p: UpdateTask,
+    ) -> Result<Task> {
+        let workspace = self.workspace(account, ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        let mut task = self.store_task(ws, sid).await?;
+        if let Some(tag) = &p.if_match {
+            if !etag_matches(tag, task.version) {
+                return Err(Error::PreconditionFailed(format!(
+                    "If-Match {tag} does not match the current version of Task {sid}"
+                )));
+            }
+        }
+        let now = self.now();
+        let mut triggers = Triggers::default();
+        let routing = task.assignment_status.is_routing();
+
+        if let Some(text) = p.attributes {
+            let attrs = parse_attributes(&text).map_err(Error::invalid)?;
+            task.attributes = text;
+            if let Some(t) = locked.model().tasks.get_mut(sid) {
+                t.attributes = attrs.clone();
+            }
+            // A pending task goes through its workflow again with its new attributes.
+            if task.assignment_status == TaskStatus::Pending {
+                if let (Some((workflow, _)), None) = (task.workflow.clone(), &task.routing_target) {
+                    match Engine::workflow_entry(locked.model(), &workflow, &attrs, now) {
+                        Some(at) => {
+                            self.enter_step(&mut locked, &mut task, &workflow, at, now)
+                                .await?
+                        }
+                        None => {
+                            self.place(&mut task, None, now).await?;
+                            task.step = None;
+                            if let Some(t) = locked.model().tasks.get_mut(sid) {
+                                t.route = Route::Unrouted;
+                                t.queue = None;
+                            }
+                        }
+                    }
+                }
+                triggers.tasks.push(sid.clone());
+            }
+        }
+        if let Some(pr) = p.priority {
+            task.priority = priority(pr)?;
+            if let Some(t) = locked.model().tasks.get_mut(sid) {
+                t.priority = task.priority;
+            }
+            if routing {
+                triggers.tasks.push(sid.clone());
+            }
+        }
+        if let Some(key) = p.task_channel {
+            let channel = self
+                .store
+                .get_task_channel(ws, &key)
+                .await?
+                .ok_or_else(|| {
+                    Error::invalid(format!(
+                        "TaskChannel {key} is not a task channel of workspace {ws}"
+                    ))
+                })?;
+            if channel.sid != task.task_channel.0 {
+                if task.assignment_status != TaskStatus::Pending {
+                    return Err(Error::invalid(format!(
+                        "TaskChannel can only change while the task is pending; it is {}",
+                        task.assignment_status.as_str()
+                    )));
+                }
+                if let Some(t) = locked.model().tasks.get_mut(sid) {
+                    t.channel = channel.sid.clone();
+                }
+                task.task_channel = (channel.sid, channel.unique_name);
+                triggers.tasks.push(sid.clone());
+            }
+        }
+        if let Some(vst) = p.virtual_start_time {
+            task.virtual_start_time = check_virtual_start_time(vst, now)?;
+            if let Some(t) = locked.model().tasks.get_mut(sid) {
+                t.virtual_start_time = vst;
+            }
+        }
+        if p.reason.is_some() && p.assignment_status.is_none() {
+            task.reason = p.reason.clone();
+        }
+
+        match p.assignment_status {
+            None => {
+                task.version += 1;
+                task.date_updated = now;
+                self.store.write(&[Write::Task(&task)]).await?;
+            }
+            Some(to) => {
+                task = self
+                    .move_task(
+                        &mut locked,
+                        task,
+                        to,
+                        p.reason.as_deref(),
+                        &mut triggers,
+                        now,
+                    )
+                    .await?;
+            }
+        }
+        self.finish(locked, triggers).await?;
+        Ok(task)
+    }
+
+    /// Moves a task to a new status, with the effects on its reservations and workers.
+    pub(crate) async fn move_task(
+        &self,
+        locked: &mut Locked,
+        mut task: Task,
+        to: TaskStatus,
+        reason: Option<&str>,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<Task> {
+        use TaskStatus as S;
+        let from = task.assignment_status;
+        let allowed = matches!(
+            (from, to),
+            (S::Pending | S::Reserved, S::Canceled)
+                | (S::Assigned, S::Wrapping | S::Completed)
+                | (S::Wrapping, S::Completed)
+        );
+        if !allowed {
+            return Err(Error::invalid(format!(
+                "Task {} cannot move from {} to {}",
+                task.sid,
+                from.as_str(),
+                to.as_str()
+            )));
+        }
+        if to == S::Canceled {
+            let workers: Vec<WorkerSid> = locked
+                .model()
+                .tasks
+                .get(&task.sid)
+                .map(|t| t.pending.iter().cloned().collect())
+                .unwrap_or_default();
+            self.cancel_locked(locked, task.clone(), reason, now)
+                .await?;
+            triggers.workers.extend(workers);
+            return self.store_task(&locked.workspace.sid, &task.sid).await;
+        }
+        // Assigned or wrapping: the accepted (or wrapping) reservation follows the task.
+        let (res_from, res_to) = match to {
+            S::Wrapping => (
+                vec![ReservationStatus::Accepted],
+                ReservationStatus::Wrapping,
+            ),
+            _ => (
+                vec![ReservationStatus::Accepted, ReservationStatus::Wrapping],
+                ReservationStatus::Completed,
+            ),
+        };
+        let mut moved = Vec::new();
+        for mut r in self
+            .store
+            .task_reservations(&locked.workspace.sid, &task.sid)
+            .await?
+        {
+            if res_from.contains(&r.status) {
+                moved.push((r.status, r.clone()));
+                r.status = res_to;
+                r.version += 1;
+                r.date_updated = now;
+                moved.last_mut().expect("just pushed").1 = r;
+            }
+        }
+        task.assignment_status = to;
+        if to == S::Completed {
+            task.reason = reason.map(str::to_owned);
+        }
+        task.version += 1;
+        task.date_updated = now;
+        let mut writes: Vec<Write<'_>> = moved.iter().map(|(_, r)| Write::Reservation(r)).collect();
+        writes.push(Write::Task(&task));
+        self.store.write(&writes).await?;
+        for (before, r) in &moved {
+            locked
+                .model()
+                .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
+            self.persist_idle(locked, &r.worker_sid).await?;
+            triggers.workers.push(r.worker_sid.clone());
+        }
+        Ok(task)
+    }
+
+    /// Records a worker's idle time when its last reservation ended, for longest-idle choice
+    /// after a restart.
+    pub(crate) async fn persist_idle(&self, locked: &mut Locked, worker: &WorkerSid) -> Result<()> {
+        if let Some(w) = locked.model().workers.get(worker) {
+            let idle_since = w.idle_since;
+            self.store.set_worker_idle_since(worker, idle_since).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a task; its pending reservations are canceled first.
+    pub async fn delete_task(
+        &self,
+        account: &AccountSid,
+        ws: &WorkspaceSid,
+        sid: &TaskSid,
+        if_match: Option<&str>,
+    ) -> Result<()> {
+        let workspace = self.workspace(account, ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        let task = self.store_task(ws, sid).await?;
+        if let Some(tag) = if_match {
+            if !etag_matches(tag, task.version) {
+                return Err(Error::PreconditionFailed(format!(
+                    "If-Match {tag} does not match the current version of Task {sid}"
+                )));
+            }
+        }
+        let now = self.now();
+        let mut triggers = Triggers::default();
+        let ended = self
+            .end_pending(&mut locked, sid, ReservationStatus::Canceled, now)
+            .await?;
+        // Accepted or wrapping work ends with the task too, freeing the worker's capacity.
+        let mut finished = Vec::new();
+        for mut r in self.store.task_reservations(ws, sid).await? {
+            if matches!(
+                r.status,
+                ReservationStatus::Accepted | ReservationStatus::Wrapping
+            ) {
+                let before = r.status;
+                r.status = ReservationStatus::Completed;
+                r.version += 1;
+                r.date_updated = now;
+                finished.push((before, r));
+            }
+        }
+        let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
+        writes.extend(finished.iter().map(|(_, r)| Write::Reservation(r)));
+        writes.push(Write::DeleteTask(sid));
+        self.store.write(&writes).await?;
+        self.release(&mut locked, &ended, now);
+        for (before, r) in &finished {
+            locked
+                .model()
+                .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
+        }
+        locked.model().tasks.remove(sid);
+        triggers
+            .workers
+            .extend(ended.iter().map(|r| r.worker_sid.clone()));
+        triggers
+            .workers
+            .extend(finished.iter().map(|(_, r)| r.worker_sid.clone()));
+        self.finish(locked, triggers).await
+    }
+}

@@ -1,0 +1,523 @@
+//! Tasks and reservations, and the atomic write of one routing decision.
+
+use sqlx::SqliteConnection;
+use switchyard_core::model::{Reservation, Task, Worker};
+use switchyard_core::routing::{ReservationStatus, StepRef, TaskStatus};
+use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
+use switchyard_core::Timestamp;
+
+use crate::{opt_sid, push_cursor, sid, Cursor, Result, Store, StoreError};
+
+/// Filters of the task list that SQL answers (`EvaluateTaskAttributes` is the engine's).
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    /// Any of these statuses; all when empty.
+    pub statuses: Vec<TaskStatus>,
+    /// Routed by this workflow.
+    pub workflow_sid: Option<String>,
+    /// Routed by the workflow of this name.
+    pub workflow_name: Option<String>,
+    /// In this queue.
+    pub task_queue_sid: Option<String>,
+    /// In the queue of this name.
+    pub task_queue_name: Option<String>,
+    /// With this priority.
+    pub priority: Option<i64>,
+}
+
+/// Which reservations to list.
+#[derive(Debug, Clone)]
+pub enum ReservationScope {
+    /// A task's reservations.
+    Task(TaskSid),
+    /// A worker's reservations.
+    Worker(WorkerSid),
+}
+
+/// One change of a routing decision; [`Store::write`] applies a batch in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Write<'a> {
+    /// Insert or replace a task.
+    Task(&'a Task),
+    /// Insert or replace a reservation.
+    Reservation(&'a Reservation),
+    /// Update a worker whose stored version is `expected_version`.
+    Worker {
+        /// The new state.
+        worker: &'a Worker,
+        /// The version it replaces.
+        expected_version: i64,
+    },
+    /// Delete a task.
+    DeleteTask(&'a TaskSid),
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    seq: i64,
+    sid: String,
+    workspace_sid: String,
+    workflow_sid: Option<String>,
+    workflow_friendly_name: Option<String>,
+    attributes: String,
+    assignment_status: String,
+    priority: i64,
+    timeout: i64,
+    task_channel_sid: String,
+    task_channel_unique_name: String,
+    task_queue_sid: Option<String>,
+    task_queue_friendly_name: Option<String>,
+    task_queue_entered_date: Option<i64>,
+    virtual_start_time: i64,
+    reason: Option<String>,
+    routing_target: Option<String>,
+    ignore_capacity: Option<bool>,
+    step_filter: Option<i64>,
+    step_index: Option<i64>,
+    assignment_count: i64,
+    addons: String,
+    version: i64,
+    date_created: i64,
+    date_updated: i64,
+}
+
+const SELECT_TASK: &str =
+    "SELECT t.seq, t.sid, t.workspace_sid, t.workflow_sid, t.workflow_friendly_name,
+        t.attributes, t.assignment_status, t.priority, t.timeout, t.task_channel_sid,
+        t.task_channel_unique_name, t.task_queue_sid, t.task_queue_friendly_name,
+        t.task_queue_entered_date, t.virtual_start_time, t.reason, t.routing_target,
+        t.ignore_capacity, t.step_filter, t.step_index, t.assignment_count, t.addons, t.version,
+        t.date_created, t.date_updated
+    FROM tasks t";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+impl TryFrom<TaskRow> for (i64, Task) {
+    type Error = StoreError;
+    fn try_from(r: TaskRow) -> Result<Self> {
+        let step = match (r.step_filter, r.step_index) {
+            (Some(f), Some(s)) => Some(StepRef {
+                filter: usize::try_from(f).ok(),
+                step: usize::try_from(s).map_err(|_| corrupt("step_index"))?,
+            }),
+            _ => None,
+        };
+        let workflow = match (
+            opt_sid(r.workflow_sid.as_deref())?,
+            r.workflow_friendly_name,
+        ) {
+            (Some(s), name) => Some((s, name.unwrap_or_default())),
+            (None, _) => None,
+        };
+        let task_queue = match (
+            opt_sid(r.task_queue_sid.as_deref())?,
+            r.task_queue_friendly_name,
+        ) {
+            (Some(s), name) => Some((s, name.unwrap_or_default())),
+            (None, _) => None,
+        };
+        Ok((
+            r.seq,
+            Task {
+                sid: sid(&r.sid)?,
+                workspace_sid: sid(&r.workspace_sid)?,
+                workflow,
+                attributes: r.attributes,
+                assignment_status: TaskStatus::parse(&r.assignment_status)
+                    .ok_or_else(|| corrupt(&r.assignment_status))?,
+                priority: r.priority,
+                timeout: r.timeout,
+                task_channel: (sid(&r.task_channel_sid)?, r.task_channel_unique_name),
+                task_queue,
+                task_queue_entered_date: r.task_queue_entered_date.map(Timestamp::from_millis),
+                virtual_start_time: Timestamp::from_millis(r.virtual_start_time),
+                reason: r.reason,
+                routing_target: r.routing_target,
+                ignore_capacity: r.ignore_capacity,
+                step,
+                assignment_count: r.assignment_count,
+                addons: r.addons,
+                version: r.version,
+                date_created: Timestamp::from_millis(r.date_created),
+                date_updated: Timestamp::from_millis(r.date_updated),
+            },
+        ))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ReservationRow {
+    seq: i64,
+    sid: String,
+    workspace_sid: String,
+    task_sid: String,
+    worker_sid: String,
+    worker_name: String,
+    task_queue_sid: Option<String>,
+    task_channel_sid: String,
+    reservation_status: String,
+    previous_activity_sid: Option<String>,
+    instruction: Option<String>,
+    version: i64,
+    date_created: i64,
+    date_updated: i64,
+}
+
+const SELECT_RESERVATION: &str = "SELECT r.seq, r.sid, r.workspace_sid, r.task_sid, r.worker_sid,
+        r.worker_name, r.task_queue_sid, r.task_channel_sid, r.reservation_status,
+        r.previous_activity_sid, r.instruction, r.version, r.date_created, r.date_updated
+    FROM reservations r";
+
+impl TryFrom<ReservationRow> for (i64, Reservation) {
+    type Error = StoreError;
+    fn try_from(r: ReservationRow) -> Result<Self> {
+        Ok((
+            r.seq,
+            Reservation {
+                sid: sid(&r.sid)?,
+                workspace_sid: sid(&r.workspace_sid)?,
+                task_sid: sid(&r.task_sid)?,
+                worker_sid: sid(&r.worker_sid)?,
+                worker_name: r.worker_name,
+                task_queue_sid: opt_sid(r.task_queue_sid.as_deref())?,
+                task_channel_sid: sid(&r.task_channel_sid)?,
+                status: ReservationStatus::parse(&r.reservation_status)
+                    .ok_or_else(|| corrupt(&r.reservation_status))?,
+                previous_activity_sid: opt_sid(r.previous_activity_sid.as_deref())?,
+                instruction: r.instruction,
+                version: r.version,
+                date_created: Timestamp::from_millis(r.date_created),
+                date_updated: Timestamp::from_millis(r.date_updated),
+            },
+        ))
+    }
+}
+
+async fn put_task(conn: &mut SqliteConnection, t: &Task) -> Result<()> {
+    let (step_filter, step_index) = match t.step {
+        Some(s) => (Some(s.filter.map_or(-1, |f| f as i64)), Some(s.step as i64)),
+        None => (None, None),
+    };
+    sqlx::query(
+        "INSERT INTO tasks (sid, workspace_sid, workflow_sid, workflow_friendly_name, attributes,
+            assignment_status, priority, timeout, task_channel_sid, task_channel_unique_name,
+            task_queue_sid, task_queue_friendly_name, task_queue_entered_date, virtual_start_time,
+            reason, routing_target, ignore_capacity, step_filter, step_index, assignment_count,
+            addons, version, date_created, date_updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sid) DO UPDATE SET
+            workflow_sid = excluded.workflow_sid,
+            workflow_friendly_name = excluded.workflow_friendly_name,
+            attributes = excluded.attributes,
+            assignment_status = excluded.assignment_status,
+            priority = excluded.priority,
+            timeout = excluded.timeout,
+            task_channel_sid = excluded.task_channel_sid,
+            task_channel_unique_name = excluded.task_channel_unique_name,
+            task_queue_sid = excluded.task_queue_sid,
+            task_queue_friendly_name = excluded.task_queue_friendly_name,
+            task_queue_entered_date = excluded.task_queue_entered_date,
+            virtual_start_time = excluded.virtual_start_time,
+            reason = excluded.reason,
+            step_filter = excluded.step_filter,
+            step_index = excluded.step_index,
+            assignment_count = excluded.assignment_count,
+            version = excluded.version,
+            date_updated = excluded.date_updated",
+    )
+    .bind(t.sid.as_str())
+    .bind(t.workspace_sid.as_str())
+    .bind(t.workflow.as_ref().map(|(s, _)| s.as_str()))
+    .bind(t.workflow.as_ref().map(|(_, n)| n.as_str()))
+    .bind(&t.attributes)
+    .bind(t.assignment_status.as_str())
+    .bind(t.priority)
+    .bind(t.timeout)
+    .bind(t.task_channel.0.as_str())
+    .bind(&t.task_channel.1)
+    .bind(t.task_queue.as_ref().map(|(s, _)| s.as_str()))
+    .bind(t.task_queue.as_ref().map(|(_, n)| n.as_str()))
+    .bind(t.task_queue_entered_date.map(Timestamp::as_millis))
+    .bind(t.virtual_start_time.as_millis())
+    .bind(&t.reason)
+    .bind(&t.routing_target)
+    .bind(t.ignore_capacity)
+    .bind(step_filter)
+    .bind(step_index)
+    .bind(t.assignment_count)
+    .bind(&t.addons)
+    .bind(t.version)
+    .bind(t.date_created.as_millis())
+    .bind(t.date_updated.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn put_reservation(conn: &mut SqliteConnection, r: &Reservation) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO reservations (sid, workspace_sid, task_sid, worker_sid, worker_name,
+            task_queue_sid, task_channel_sid, reservation_status, previous_activity_sid,
+            instruction, version, date_created, date_updated)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (sid) DO UPDATE SET
+            reservation_status = excluded.reservation_status,
+            instruction = excluded.instruction,
+            version = excluded.version,
+            date_updated = excluded.date_updated",
+    )
+    .bind(r.sid.as_str())
+    .bind(r.workspace_sid.as_str())
+    .bind(r.task_sid.as_str())
+    .bind(r.worker_sid.as_str())
+    .bind(&r.worker_name)
+    .bind(r.task_queue_sid.as_ref().map(|s| s.as_str()))
+    .bind(r.task_channel_sid.as_str())
+    .bind(r.status.as_str())
+    .bind(r.previous_activity_sid.as_ref().map(|s| s.as_str()))
+    .bind(&r.instruction)
+    .bind(r.version)
+    .bind(r.date_created.as_millis())
+    .bind(r.date_updated.as_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// Applies every change of one decision in one transaction: all or nothing.
+    pub async fn write(&self, writes: &[Write<'_>]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for w in writes {
+            match *w {
+                Write::Task(t) => put_task(&mut tx, t).await?,
+                Write::Reservation(r) => put_reservation(&mut tx, r).await?,
+                Write::Worker {
+                    worker,
+                    expected_version,
+                } => {
+                    if !crate::worker::update(&mut tx, worker, expected_version).await? {
+                        return Err(StoreError::Conflict(format!(
+                            "worker {} changed concurrently",
+                            worker.sid
+                        )));
+                    }
+                }
+                Write::DeleteTask(sid) => {
+                    sqlx::query("DELETE FROM tasks WHERE sid = ?")
+                        .bind(sid.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The task, if it is in the workspace.
+    pub async fn get_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
+        let row: Option<TaskRow> = sqlx::query_as(&format!(
+            "{SELECT_TASK} WHERE t.sid = ? AND t.workspace_sid = ?"
+        ))
+        .bind(sid.as_str())
+        .bind(ws.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| <(i64, Task)>::try_from(r).map(|(_, t)| t))
+            .transpose()
+    }
+
+    /// How many workflows the workspace has (a task may omit `WorkflowSid` when it is one).
+    pub async fn count_workflows(&self, ws: &WorkspaceSid) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM workflows WHERE workspace_sid = ?")
+            .bind(ws.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    /// Tasks of the workspace matching `filter`, in cursor direction, at most `limit` of them;
+    /// newest first when `descending`.
+    pub async fn list_tasks(
+        &self,
+        ws: &WorkspaceSid,
+        filter: &TaskFilter,
+        cursor: Cursor,
+        limit: Option<usize>,
+    ) -> Result<Vec<(i64, Task)>> {
+        let mut qb = sqlx::QueryBuilder::new(SELECT_TASK);
+        qb.push(" WHERE t.workspace_sid = ").push_bind(ws.as_str());
+        if !filter.statuses.is_empty() {
+            qb.push(" AND t.assignment_status IN (");
+            let mut sep = qb.separated(", ");
+            for s in &filter.statuses {
+                sep.push_bind(s.as_str());
+            }
+            qb.push(")");
+        }
+        if let Some(w) = &filter.workflow_sid {
+            qb.push(" AND t.workflow_sid = ").push_bind(w);
+        }
+        if let Some(w) = &filter.workflow_name {
+            qb.push(" AND t.workflow_friendly_name = ").push_bind(w);
+        }
+        if let Some(q) = &filter.task_queue_sid {
+            qb.push(" AND t.task_queue_sid = ").push_bind(q);
+        }
+        if let Some(q) = &filter.task_queue_name {
+            qb.push(" AND t.task_queue_friendly_name = ").push_bind(q);
+        }
+        if let Some(p) = filter.priority {
+            qb.push(" AND t.priority = ").push_bind(p);
+        }
+        push_cursor(&mut qb, "t", cursor, limit);
+        let rows: Vec<TaskRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Every task of the workspace still being routed or worked on (not completed or canceled).
+    pub async fn active_tasks(&self, ws: &WorkspaceSid) -> Result<Vec<(i64, Task)>> {
+        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+            "{SELECT_TASK} WHERE t.workspace_sid = ? AND t.assignment_status NOT IN ('completed', 'canceled') ORDER BY t.seq"
+        ))
+        .bind(ws.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The `seq` of a task, for routing tie-breaks.
+    pub async fn task_seq(&self, sid: &TaskSid) -> Result<i64> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM tasks WHERE sid = ?")
+            .bind(sid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq)
+    }
+
+    /// Reservations of the workspace holding capacity (pending, accepted or wrapping).
+    pub async fn live_reservations(&self, ws: &WorkspaceSid) -> Result<Vec<Reservation>> {
+        let rows: Vec<ReservationRow> = sqlx::query_as(&format!(
+            "{SELECT_RESERVATION} WHERE r.workspace_sid = ?
+                AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
+        ))
+        .bind(ws.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
+            .collect()
+    }
+
+    /// A task's refusals: workers whose reservation for it was rejected or timed out.
+    pub async fn refusals(&self, ws: &WorkspaceSid) -> Result<Vec<(TaskSid, WorkerSid)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT r.task_sid, r.worker_sid FROM reservations r JOIN tasks t ON t.sid = r.task_sid
+             WHERE r.workspace_sid = ? AND r.reservation_status IN ('rejected', 'timeout')
+                AND t.assignment_status IN ('pending', 'reserved')",
+        )
+        .bind(ws.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(t, w)| Ok((sid(&t)?, sid(&w)?)))
+            .collect()
+    }
+
+    /// The reservation, if it belongs to the task or worker of `scope` in the workspace.
+    pub async fn get_reservation(
+        &self,
+        ws: &WorkspaceSid,
+        scope: &ReservationScope,
+        sid: &ReservationSid,
+    ) -> Result<Option<Reservation>> {
+        let (column, owner) = match scope {
+            ReservationScope::Task(t) => ("task_sid", t.as_str()),
+            ReservationScope::Worker(w) => ("worker_sid", w.as_str()),
+        };
+        let row: Option<ReservationRow> = sqlx::query_as(&format!(
+            "{SELECT_RESERVATION} WHERE r.sid = ? AND r.workspace_sid = ? AND r.{column} = ?"
+        ))
+        .bind(sid.as_str())
+        .bind(ws.as_str())
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
+            .transpose()
+    }
+
+    /// Reservations of a task or worker, optionally of one status and worker, in cursor direction.
+    pub async fn list_reservations(
+        &self,
+        ws: &WorkspaceSid,
+        scope: &ReservationScope,
+        status: Option<ReservationStatus>,
+        worker: Option<&WorkerSid>,
+        cursor: Cursor,
+        limit: Option<usize>,
+    ) -> Result<Vec<(i64, Reservation)>> {
+        let mut qb = sqlx::QueryBuilder::new(SELECT_RESERVATION);
+        qb.push(" WHERE r.workspace_sid = ").push_bind(ws.as_str());
+        match scope {
+            ReservationScope::Task(t) => qb.push(" AND r.task_sid = ").push_bind(t.as_str()),
+            ReservationScope::Worker(w) => qb.push(" AND r.worker_sid = ").push_bind(w.as_str()),
+        };
+        if let Some(s) = status {
+            qb.push(" AND r.reservation_status = ")
+                .push_bind(s.as_str());
+        }
+        if let Some(w) = worker {
+            qb.push(" AND r.worker_sid = ").push_bind(w.as_str());
+        }
+        push_cursor(&mut qb, "r", cursor, limit);
+        let rows: Vec<ReservationRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// Reservations of a task, oldest first.
+    pub async fn task_reservations(
+        &self,
+        ws: &WorkspaceSid,
+        task: &TaskSid,
+    ) -> Result<Vec<Reservation>> {
+        Ok(self
+            .list_reservations(
+                ws,
+                &ReservationScope::Task(task.clone()),
+                None,
+                None,
+                Cursor::Start,
+                None,
+            )
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+
+    /// Reservations of a worker in one status, oldest first.
+    pub async fn worker_reservations(
+        &self,
+        ws: &WorkspaceSid,
+        worker: &WorkerSid,
+        status: ReservationStatus,
+    ) -> Result<Vec<Reservation>> {
+        Ok(self
+            .list_reservations(
+                ws,
+                &ReservationScope::Worker(worker.clone()),
+                Some(status),
+                None,
+                Cursor::Start,
+                None,
+            )
+            .await?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
+}
