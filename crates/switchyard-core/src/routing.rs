@@ -316,6 +316,8 @@ pub struct WorkerState {
     pub channels: HashMap<TaskChannelSid, ChannelState>,
     /// Since when it has had nothing to do (for longest-idle choice).
     pub idle_since: Timestamp,
+    /// Creation order: the last tie-break between equally idle workers.
+    pub seq: i64,
     /// The document target expressions see as `worker.*`: attributes plus built-ins.
     doc: Value,
 }
@@ -339,6 +341,7 @@ impl WorkerState {
             available: activity.2,
             channels,
             idle_since,
+            seq: 0,
             doc: Value::Null,
         };
         w.refresh();
@@ -669,6 +672,7 @@ impl Model {
         eligible.sort_by(|a, b| {
             compare_order_by(order_by, a, b)
                 .then(a.idle_since.cmp(&b.idle_since))
+                .then(a.seq.cmp(&b.seq))
                 .then(a.sid.cmp(&b.sid))
         });
         eligible

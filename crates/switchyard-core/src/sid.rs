@@ -130,6 +130,8 @@ sid_types! {
     ReservationSid => "WR", "Reservation";
     /// An event (`EV…`).
     EventSid => "EV", "Event";
+    /// A voice call (`CA…`), named by call-control instructions.
+    CallSid => "CA", "Call";
 }
 
 #[cfg(test)]

@@ -155,6 +155,8 @@ fn keys() {
     ] {
         check(src, canonical);
     }
+    let e = Expr::parse("'es' IN languages").unwrap();
+    assert_eq!(e.root(), &cmp(string("es"), Op::In, key(&["languages"])));
     let e = Expr::parse("a.b[2].c == 1").unwrap();
     assert_eq!(e.root(), &cmp(key(&["a", "b", "2", "c"]), Op::Eq, int(1)));
 }

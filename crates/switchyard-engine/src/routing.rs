@@ -225,9 +225,11 @@ impl Engine {
         {
             model.put_queue(queue_state(&q));
         }
-        for w in self.store.all_workers(ws).await? {
+        for (seq, w) in self.store.all_workers(ws).await? {
             let chans = channels.remove(&w.sid).unwrap_or_default();
-            model.put_worker(worker_state(&w, chans));
+            let mut state = worker_state(&w, chans);
+            state.seq = seq;
+            model.put_worker(state);
         }
         for f in self.store.all_workflows(ws).await? {
             match WorkflowConfig::parse(&f.configuration) {

@@ -160,7 +160,9 @@ impl Engine {
                 )
             })
             .collect();
-        locked.model().put_worker(worker_state(&worker, channels));
+        let mut state = worker_state(&worker, channels);
+        state.seq = self.store.worker_seq(&worker.sid).await?;
+        locked.model().put_worker(state);
         self.finish(
             locked,
             Triggers {
@@ -309,13 +311,20 @@ impl Engine {
                 "Worker {sid} was changed concurrently; retry"
             )));
         }
-        let channels = locked
+        let (channels, seq) = locked
             .model()
             .workers
             .get(sid)
-            .map(|s| s.channels.clone())
+            .map(|s| (s.channels.clone(), s.seq))
             .unwrap_or_default();
-        locked.model().put_worker(worker_state(&w, channels));
+        let mut state = worker_state(&w, channels);
+        state.seq = seq;
+        state.idle_since = locked
+            .model()
+            .workers
+            .get(sid)
+            .map_or(w.idle_since, |s| s.idle_since.max(w.idle_since));
+        locked.model().put_worker(state);
         let mut triggers = Triggers {
             workers: vec![sid.clone()],
             ..Default::default()

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
+pub mod callback;
 pub mod error;
 pub mod paging;
 pub mod params;
@@ -40,6 +41,18 @@ pub use error::{ApiError, ApiResult};
 pub struct ServerConfig {
     /// Base of every absolute URL written into responses, without a trailing slash.
     pub public_url: String,
+    /// How long an assignment callback may take to answer.
+    pub callback_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Settings with Twilio's 5-second assignment callback deadline.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        ServerConfig {
+            public_url: public_url.into(),
+            callback_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Shared state of every handler.
@@ -61,6 +74,7 @@ impl AppState {
         let accounts = engine.accounts().await?.into_iter().collect();
         let config = ServerConfig {
             public_url: config.public_url.trim_end_matches('/').to_owned(),
+            ..config
         };
         Ok(AppState {
             engine,
@@ -183,12 +197,20 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
+/// Assignment callbacks are delivered meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
+    let callbacks = callback::spawn(
+        state.engine.clone(),
+        state.accounts.clone(),
+        state.config.callback_timeout,
+    );
+    let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    callbacks.abort();
+    result
 }

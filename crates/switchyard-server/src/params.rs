@@ -142,6 +142,67 @@ impl Params {
             })
             .transpose()
     }
+    /// An ISO 8601 date-time (`2014-05-14T10:50:02Z`, or with an offset or fractions).
+    pub fn date(&self, name: &str) -> Result<Option<switchyard_core::Timestamp>, ApiError> {
+        let Some(v) = self.str(name).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let parsed = chrono::DateTime::parse_from_rfc3339(v)
+            .map(|d| d.timestamp_millis())
+            .or_else(|_| {
+                chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S")
+                    .map(|d| d.and_utc().timestamp_millis())
+            })
+            .or_else(|_| {
+                chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map(|d| {
+                    d.and_hms_opt(0, 0, 0)
+                        .map_or(0, |d| d.and_utc().timestamp_millis())
+                })
+            })
+            .map_err(|_| {
+                ApiError::Invalid(format!("{name} must be an ISO 8601 date, got '{v}'"))
+            })?;
+        Ok(Some(switchyard_core::Timestamp::from_millis(parsed)))
+    }
+    /// A value parsed with `parse`, where `expected` says what is allowed.
+    pub fn parsed_with<T>(
+        &self,
+        name: &str,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Option<T>, ApiError> {
+        self.str(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                parse(v).ok_or_else(|| {
+                    ApiError::Invalid(format!("{name} must be {expected}, got '{v}'"))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// Checks a task list `Ordering`: `Attribute:order` pairs over `DateCreated`, `Priority` and
+/// `VirtualStartTime`.
+pub fn check_ordering(value: &str) -> Result<(), ApiError> {
+    let mut seen = Vec::new();
+    for pair in value.split(',') {
+        let (attr, order) = pair.trim().split_once(':').unwrap_or((pair.trim(), "asc"));
+        if !matches!(attr, "DateCreated" | "Priority" | "VirtualStartTime")
+            || !matches!(order, "asc" | "desc")
+        {
+            return Err(ApiError::Invalid(format!(
+                "Ordering must be Attribute:order pairs over DateCreated, Priority and VirtualStartTime with asc or desc, got '{value}'"
+            )));
+        }
+        seen.push(attr);
+    }
+    if seen.contains(&"DateCreated") && seen.contains(&"VirtualStartTime") {
+        return Err(ApiError::Invalid(
+            "Ordering cannot use DateCreated and VirtualStartTime together".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

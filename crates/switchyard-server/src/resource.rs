@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use switchyard_core::model::{
-    Activity, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow, Workspace,
+    Activity, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow, Workspace,
 };
 use switchyard_core::sid::AccountSid;
 use switchyard_core::Timestamp;
@@ -405,5 +405,128 @@ mod tests {
             date(Timestamp::from_millis(1_400_064_602_999)),
             "2014-05-14T10:50:02Z"
         );
+    }
+}
+
+/// A task.
+#[derive(Serialize)]
+pub struct TaskResource {
+    account_sid: String,
+    addons: String,
+    age: i64,
+    assignment_status: &'static str,
+    attributes: String,
+    date_created: String,
+    date_updated: String,
+    ignore_capacity: Option<bool>,
+    priority: i64,
+    reason: Option<String>,
+    routing_target: Option<String>,
+    sid: String,
+    task_channel_sid: String,
+    task_channel_unique_name: String,
+    task_queue_entered_date: Option<String>,
+    task_queue_friendly_name: Option<String>,
+    task_queue_sid: Option<String>,
+    timeout: i64,
+    url: String,
+    virtual_start_time: String,
+    workflow_friendly_name: Option<String>,
+    workflow_sid: Option<String>,
+    workspace_sid: String,
+    links: Links,
+}
+
+impl TaskResource {
+    /// Renders `t` as seen at `now` (for `age`).
+    pub fn new(t: Task, now: Timestamp, ctx: Ctx<'_>) -> Self {
+        let ws = &t.workspace_sid;
+        let me = format!("/Tasks/{}", t.sid);
+        let mut links = Links::from([
+            ("workspace", ctx.ws(ws, "")),
+            ("reservations", ctx.ws(ws, &format!("{me}/Reservations"))),
+        ]);
+        if let Some((q, _)) = &t.task_queue {
+            links.insert("task_queue", ctx.ws(ws, &format!("/TaskQueues/{q}")));
+        }
+        if let Some((w, _)) = &t.workflow {
+            links.insert("workflow", ctx.ws(ws, &format!("/Workflows/{w}")));
+        }
+        let (task_queue_sid, task_queue_friendly_name) = split(t.task_queue);
+        let (workflow_sid, workflow_friendly_name) = split(t.workflow);
+        TaskResource {
+            url: ctx.ws(ws, &me),
+            links,
+            account_sid: ctx.account.to_string(),
+            addons: t.addons,
+            age: now.secs_since(t.date_created),
+            assignment_status: t.assignment_status.as_str(),
+            attributes: t.attributes,
+            date_created: date(t.date_created),
+            date_updated: date(t.date_updated),
+            ignore_capacity: t.ignore_capacity,
+            priority: t.priority,
+            reason: t.reason,
+            routing_target: t.routing_target,
+            sid: t.sid.to_string(),
+            task_channel_sid: t.task_channel.0.to_string(),
+            task_channel_unique_name: t.task_channel.1,
+            task_queue_entered_date: t.task_queue_entered_date.map(date),
+            task_queue_friendly_name,
+            task_queue_sid,
+            timeout: t.timeout,
+            virtual_start_time: date(t.virtual_start_time),
+            workflow_friendly_name,
+            workflow_sid,
+            workspace_sid: t.workspace_sid.to_string(),
+        }
+    }
+}
+
+/// A reservation, seen from its task or from its worker (only `url` differs).
+#[derive(Serialize)]
+pub struct ReservationResource {
+    account_sid: String,
+    date_created: String,
+    date_updated: String,
+    reservation_status: &'static str,
+    sid: String,
+    task_sid: String,
+    worker_name: String,
+    worker_sid: String,
+    workspace_sid: String,
+    url: String,
+    links: Links,
+}
+
+impl ReservationResource {
+    /// Renders `r`; `by_worker` picks the worker-scoped URL.
+    pub fn new(r: Reservation, by_worker: bool, ctx: Ctx<'_>) -> Self {
+        let ws = &r.workspace_sid;
+        let url = if by_worker {
+            ctx.ws(
+                ws,
+                &format!("/Workers/{}/Reservations/{}", r.worker_sid, r.sid),
+            )
+        } else {
+            ctx.ws(ws, &format!("/Tasks/{}/Reservations/{}", r.task_sid, r.sid))
+        };
+        ReservationResource {
+            url,
+            links: Links::from([
+                ("task", ctx.ws(ws, &format!("/Tasks/{}", r.task_sid))),
+                ("worker", ctx.ws(ws, &format!("/Workers/{}", r.worker_sid))),
+                ("workspace", ctx.ws(ws, "")),
+            ]),
+            account_sid: ctx.account.to_string(),
+            date_created: date(r.date_created),
+            date_updated: date(r.date_updated),
+            reservation_status: r.status.as_str(),
+            sid: r.sid.to_string(),
+            task_sid: r.task_sid.to_string(),
+            worker_name: r.worker_name,
+            worker_sid: r.worker_sid.to_string(),
+            workspace_sid: r.workspace_sid.to_string(),
+        }
     }
 }

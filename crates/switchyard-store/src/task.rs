@@ -23,6 +23,8 @@ pub struct TaskFilter {
     pub task_queue_name: Option<String>,
     /// With this priority.
     pub priority: Option<i64>,
+    /// Created with this `RoutingTarget`.
+    pub routing_target: Option<String>,
 }
 
 /// Which reservations to list.
@@ -372,6 +374,9 @@ impl Store {
         }
         if let Some(p) = filter.priority {
             qb.push(" AND t.priority = ").push_bind(p);
+        }
+        if let Some(r) = &filter.routing_target {
+            qb.push(" AND t.routing_target = ").push_bind(r);
         }
         push_cursor(&mut qb, "t", cursor, limit);
         let rows: Vec<TaskRow> = qb.build_query_as().fetch_all(&self.pool).await?;

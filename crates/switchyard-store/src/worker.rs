@@ -313,13 +313,18 @@ impl Store {
     }
 
     /// Every worker of the workspace, oldest first.
-    pub async fn all_workers(&self, ws: &WorkspaceSid) -> Result<Vec<Worker>> {
-        Ok(self
-            .list_workers(ws, &WorkerFilter::default(), Cursor::Start, None)
-            .await?
-            .into_iter()
-            .map(|(_, w)| w)
-            .collect())
+    pub async fn all_workers(&self, ws: &WorkspaceSid) -> Result<Vec<(i64, Worker)>> {
+        self.list_workers(ws, &WorkerFilter::default(), Cursor::Start, None)
+            .await
+    }
+
+    /// The `seq` of a worker, its creation order.
+    pub async fn worker_seq(&self, sid: &WorkerSid) -> Result<i64> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM workers WHERE sid = ?")
+            .bind(sid.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq)
     }
 
     /// Every worker channel of the workspace.

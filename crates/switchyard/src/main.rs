@@ -191,14 +191,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| listening.clone());
-    let state = AppState::new(
-        engine.clone(),
-        ServerConfig {
-            public_url: public_url.clone(),
-        },
-    )
-    .await
-    .context("loading accounts")?;
+    let state = AppState::new(engine.clone(), ServerConfig::new(public_url.clone()))
+        .await
+        .context("loading accounts")?;
 
     println!("Switchyard listening on {listening}");
     if public_url != listening {

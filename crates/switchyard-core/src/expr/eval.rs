@@ -48,16 +48,21 @@ pub fn walk<'v>(root: &'v Value, path: &[PathSegment]) -> Option<&'v Value> {
     })
 }
 
-/// `map.get(name)`, faster for the small objects attributes usually are: a linear scan compares
-/// lengths before bytes, where the map's ordered search compares bytes of every key on its way.
+/// `map.get(name)`, faster for the small objects attributes usually are. `get` walks the sorted keys
+/// comparing the bytes of each (a `memcmp` call apiece); a linear scan compares lengths first and
+/// bytes only on a length match. Keys are sorted, so names late in the alphabet are scanned for from
+/// the end.
 #[inline]
 fn member<'v>(map: &'v serde_json::Map<String, Value>, name: &str) -> Option<&'v Value> {
     const LINEAR_SCAN_MAX: usize = 16;
-    if map.len() <= LINEAR_SCAN_MAX {
-        map.iter()
-            .find_map(|(key, value)| str_eq(key, name).then_some(value))
+    if map.len() > LINEAR_SCAN_MAX {
+        return map.get(name);
+    }
+    let hit = |(key, value): (&'v String, &'v Value)| str_eq(key, name).then_some(value);
+    if name.as_bytes().first().is_some_and(|&b| b > b'm') {
+        map.iter().rev().find_map(hit)
     } else {
-        map.get(name)
+        map.iter().find_map(hit)
     }
 }
 
@@ -107,7 +112,7 @@ impl<'a> Scoped<'a> {
 impl Lookup for Scoped<'_> {
     fn lookup(&self, path: &[PathSegment]) -> Option<&Value> {
         if let Some((PathSegment::Field(name), rest)) = path.split_first() {
-            if let Some((_, doc)) = self.scopes.iter().find(|(scope, _)| *scope == &**name) {
+            if let Some((_, doc)) = self.scopes.iter().find(|(scope, _)| str_eq(scope, name)) {
                 return walk(doc, rest);
             }
         }

@@ -203,7 +203,7 @@ fn syntax_error(src: &str, err: pest::error::Error<Rule>) -> ExprError {
     };
     // pest reports the innermost rules it tried, which depends on how far each alternative got;
     // normalise to what is valid at this point of the grammar.
-    let after_dot = src[..pos].ends_with('.');
+    let after_dot = src.get(..pos).is_some_and(|s| s.ends_with('.'));
     let term_start = positives.iter().any(|r| {
         matches!(
             r,

@@ -12,8 +12,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
 mod activities;
+mod reservations;
 mod task_channels;
 mod task_queues;
+mod tasks;
 mod workers;
 mod workflows;
 mod workspaces;
@@ -59,6 +61,30 @@ pub(crate) fn router() -> Router<AppState> {
             get(workers::fetch)
                 .post(workers::update)
                 .delete(workers::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/{sid}/Reservations",
+            get(reservations::list_for_worker),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/{sid}/Reservations/{reservation}",
+            get(reservations::fetch_for_worker).post(reservations::update_for_worker),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Tasks",
+            get(tasks::list).post(tasks::create),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Tasks/{sid}",
+            get(tasks::fetch).post(tasks::update).delete(tasks::delete),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Tasks/{sid}/Reservations",
+            get(reservations::list_for_task),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Tasks/{sid}/Reservations/{reservation}",
+            get(reservations::fetch_for_task).post(reservations::update_for_task),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/{sid}/Channels",

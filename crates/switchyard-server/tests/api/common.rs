@@ -54,7 +54,8 @@ impl Server {
         let state = AppState::new(
             engine.clone(),
             ServerConfig {
-                public_url: base.clone(),
+                callback_timeout: std::time::Duration::from_millis(500),
+                ..ServerConfig::new(base.clone())
             },
         )
         .await
@@ -220,4 +221,161 @@ pub fn assert_error(got: &(StatusCode, Value), status: u16, code: u64, message_p
         message.contains(message_part),
         "message {message:?} lacks {message_part:?}"
     );
+}
+
+/// One assignment callback as the app received it.
+#[derive(Debug, Clone)]
+pub struct Callback {
+    pub url: String,
+    pub params: std::collections::HashMap<String, String>,
+    pub pairs: Vec<(String, String)>,
+    pub signature: String,
+}
+
+/// How the fake app answers: status, content type, body, and a delay before answering.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+    pub delay_ms: u64,
+}
+
+impl Reply {
+    pub fn json(body: &str) -> Reply {
+        Reply {
+            status: 200,
+            body: body.to_owned(),
+            delay_ms: 0,
+        }
+    }
+    pub fn status(status: u16) -> Reply {
+        Reply {
+            status,
+            body: String::new(),
+            delay_ms: 0,
+        }
+    }
+}
+
+/// A fake app server on 127.0.0.1 that records assignment callbacks and answers them.
+pub struct Receiver {
+    pub url: String,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Callback>,
+    reply: Arc<std::sync::Mutex<Reply>>,
+}
+
+impl Receiver {
+    pub async fn start(reply: Reply) -> Receiver {
+        use axum::extract::State as AxState;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/assignment", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let reply = Arc::new(std::sync::Mutex::new(reply));
+        type Shared = (
+            tokio::sync::mpsc::UnboundedSender<Callback>,
+            Arc<std::sync::Mutex<Reply>>,
+            String,
+        );
+        async fn handle(
+            AxState((tx, reply, url)): AxState<Shared>,
+            uri: axum::http::Uri,
+            headers: axum::http::HeaderMap,
+            body: String,
+        ) -> axum::response::Response {
+            let url = url.replace("/assignment", uri.path());
+            use axum::response::IntoResponse;
+            let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+                .into_owned()
+                .collect();
+            let signature = headers
+                .get("x-twilio-signature")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let r = reply.lock().unwrap().clone();
+            let _ = tx.send(Callback {
+                url: url.clone(),
+                params: pairs.iter().cloned().collect(),
+                pairs,
+                signature,
+            });
+            if r.delay_ms > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(r.delay_ms)).await;
+            }
+            let status = axum::http::StatusCode::from_u16(r.status).unwrap();
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                r.body,
+            )
+                .into_response()
+        }
+        let app = axum::Router::new()
+            .route("/assignment", axum::routing::post(handle))
+            .route("/fallback", axum::routing::post(handle))
+            .with_state((tx, reply.clone(), url.clone()));
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { url, rx, reply }
+    }
+
+    pub fn fallback_url(&self) -> String {
+        self.url.replace("/assignment", "/fallback")
+    }
+
+    pub fn set_reply(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
+    }
+
+    /// The next callback, within 5 seconds.
+    pub async fn next(&mut self) -> Callback {
+        tokio::time::timeout(std::time::Duration::from_secs(5), self.rx.recv())
+            .await
+            .expect("a callback within 5 s")
+            .expect("receiver open")
+    }
+
+    /// Asserts no callback arrives within `ms`.
+    pub async fn none_within(&mut self, ms: u64) {
+        if let Ok(Some(cb)) =
+            tokio::time::timeout(std::time::Duration::from_millis(ms), self.rx.recv()).await
+        {
+            panic!("unexpected callback: {cb:?}");
+        }
+    }
+}
+
+impl Server {
+    /// Polls `path` until `check` holds on the body (callbacks act asynchronously), for up to 5 s.
+    pub async fn eventually(&self, path: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let (_, body) = self.get(path).await;
+            if check(&body) {
+                return body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "condition never held; last body: {body}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn create(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.post(path, form).await;
+        assert_eq!(status, StatusCode::CREATED, "{path}: {body}");
+        body
+    }
+
+    pub async fn ok(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let (status, body) = self.post(path, form).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    }
+}
+
+pub fn sid_of(v: &Value) -> String {
+    v["sid"].as_str().expect("a sid").to_owned()
 }

@@ -7,6 +7,7 @@ mod activities;
 mod auth_and_errors;
 mod paging;
 mod persistence;
+mod routing;
 mod task_channels;
 mod task_queues;
 mod workers;
