@@ -79,7 +79,8 @@ export async function startServer({ accountSid, authToken, name = 'server' } = {
   ];
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { RUST_LOG: 'info', ...process.env },
+    // Drop settings that would change URLs or accounts behind the suite's back.
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !['SWITCHYARD_PUBLIC_URL', 'SWITCHYARD_ACCOUNTS', 'SWITCHYARD_BIND', 'SWITCHYARD_DATABASE_URL'].includes(k))),
   });
 
   // Keep server output: a per-file log under logs/ plus the last 64 KiB of stderr
@@ -218,10 +219,10 @@ export function useServer() {
  * Minimal raw request (Basic auth, form-encoded body) for the few cases the SDK
  * cannot send, e.g. a parameter the SDK does not expose. Returns status, headers, JSON.
  */
-export async function rawRequest(baseUrl, method, p, { auth, form, query } = {}) {
+export async function rawRequest(baseUrl, method, p, { auth, form, query, headers: extraHeaders } = {}) {
   const url = new URL(baseUrl + p);
   for (const [k, v] of Object.entries(query ?? {})) url.searchParams.append(k, v);
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', ...extraHeaders };
   if (auth) headers.Authorization = 'Basic ' + Buffer.from(auth.join(':')).toString('base64');
   let body;
   if (form) {

@@ -85,11 +85,9 @@ fn eval(c: &mut Criterion) {
         b.iter(|| black_box(&workers).iter().filter(|w| expr.eval(*w)).count())
     });
 
-    let one = &workers[3];
-    group.bench_function("TMP_same_doc", |b| {
-        b.iter(|| (0..WORKERS).filter(|_| expr.eval(black_box(one))).count())
-    });
-    group.bench_function("TMP_handwritten", |b| {
+    // The same test written by hand against `serde_json`, for scale: the evaluator should cost about
+    // as much as code that knows the expression in advance.
+    group.bench_function("handwritten_baseline", |b| {
         b.iter(|| {
             black_box(&workers)
                 .iter()
@@ -107,30 +105,7 @@ fn eval(c: &mut Criterion) {
                 .count()
         })
     });
-    for (label, scan) in [("TMP_get3", false), ("TMP_scan3", true)] {
-        group.bench_function(label, |b| {
-            b.iter(|| {
-                black_box(&workers)
-                    .iter()
-                    .filter(|w| {
-                        let m = w.as_object().unwrap();
-                        let f = |k: &str| {
-                            if scan {
-                                m.iter().find_map(|(kk, v)| {
-                                    (kk.len() == k.len() && kk == k).then_some(v)
-                                })
-                            } else {
-                                m.get(k)
-                            }
-                        };
-                        f(black_box("skills")).is_some()
-                            && f(black_box("level")).is_some()
-                            && f(black_box("language")).is_some()
-                    })
-                    .count()
-            })
-        });
-    }
+
     let task = json!({"requested_agent": "agent7", "language": "es", "required_skill": "caption"});
     let target = Expr::parse("task.language == worker.language AND task.required_skill IN worker.skills AND worker.level > 2")
         .expect("valid expression");

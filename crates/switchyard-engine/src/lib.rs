@@ -44,7 +44,7 @@ pub use switchyard_store::{
     WorkspaceFilter,
 };
 pub use switchyard_store::{ReservationScope, TaskFilter};
-pub use task::{CreateTask, TaskQuery, UpdateTask};
+pub use task::{CreateTask, TaskOrder, TaskQuery, UpdateTask};
 pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};
 pub use task_queue::{CreateTaskQueue, TaskQueueQuery, UpdateTaskQueue};
 pub use worker::{CreateWorker, UpdateWorker, UpdateWorkerChannel, WorkerQuery};
@@ -219,6 +219,9 @@ where
         Some(keep) => {
             let mut rows = fetch(None).await?;
             rows.retain(|(_, t)| keep(t));
+            if let Cursor::Offset(n) = page.cursor {
+                rows.drain(..n.min(rows.len()));
+            }
             rows.truncate(page.size + 1);
             rows
         }

@@ -164,6 +164,66 @@ impl Engine {
         .await
     }
 
+    /// After a workflow's configuration changed: reloads the model and sends the workflow's
+    /// pending tasks through it again — all of them when `all`, else those whose step no longer
+    /// exists — then re-routes everything.
+    pub(crate) async fn reevaluate(
+        &self,
+        workspace: Workspace,
+        workflow: &WorkflowSid,
+        all: bool,
+    ) -> Result<()> {
+        let mut locked = self.lock(workspace).await?;
+        let model = self.load_model(&locked.workspace).await?;
+        *locked.guard = Some(model);
+        let now = self.now();
+        let model = locked.model();
+        let candidates: Vec<(TaskSid, Value, bool)> = model
+            .tasks
+            .values()
+            .filter(|t| t.pending.is_empty())
+            .filter(|t| matches!(&t.route, Route::Workflow { workflow: w, .. } if w == workflow))
+            .map(|t| {
+                (
+                    t.sid.clone(),
+                    t.attributes.clone(),
+                    model.step_of(t).is_none(),
+                )
+            })
+            .collect();
+        for (sid, attrs, stale) in candidates {
+            if !all && !stale {
+                continue;
+            }
+            let mut task = self.store_task(&locked.workspace.sid, &sid).await?;
+            match Engine::workflow_entry(locked.model(), workflow, &attrs, now) {
+                Some(at) => {
+                    self.enter_step(&mut locked, &mut task, workflow, at, now)
+                        .await?
+                }
+                None => {
+                    self.place(&mut task, None, now).await?;
+                    task.step = None;
+                    task.version += 1;
+                    task.date_updated = now;
+                    self.store.write(&[Write::Task(&task)]).await?;
+                    if let Some(t) = locked.model().tasks.get_mut(&sid) {
+                        t.route = Route::Unrouted;
+                        t.queue = None;
+                    }
+                }
+            }
+        }
+        self.finish(
+            locked,
+            Triggers {
+                sweep: true,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
     /// Forgets a deleted workspace's model.
     pub(crate) fn forget(&self, ws: &WorkspaceSid) {
         self.routing

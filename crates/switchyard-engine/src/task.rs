@@ -10,7 +10,7 @@ use switchyard_core::sid::{
     AccountSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
 };
 use switchyard_core::Timestamp;
-use switchyard_store::{TaskFilter, Write};
+use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::routing::{task_state, Locked, Triggers};
 use crate::{filtered_page, mint, Engine, Error, Page, PageRequest, Result};
@@ -64,6 +64,19 @@ pub struct TaskQuery {
     pub filter: TaskFilter,
     /// Expression over task attributes.
     pub evaluate_task_attributes: Option<String>,
+    /// Sort keys, each descending or not; creation order when empty.
+    pub ordering: Vec<(TaskOrder, bool)>,
+}
+
+/// What a task list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskOrder {
+    /// Creation time.
+    DateCreated,
+    /// Priority.
+    Priority,
+    /// Ordering time.
+    VirtualStartTime,
 }
 
 fn priority(p: i64) -> Result<i64> {
@@ -289,10 +302,44 @@ impl Engine {
                 serde_json::from_str::<Value>(&t.attributes).is_ok_and(|a| e.eval(&a))
             })
         };
-        filtered_page(page, expression.is_some().then_some(&keep as _), |limit| {
-            self.store.list_tasks(ws, &query.filter, page.cursor, limit)
-        })
-        .await
+        if query.ordering.is_empty() || query.ordering == [(TaskOrder::DateCreated, false)] {
+            return filtered_page(page, expression.is_some().then_some(&keep as _), |limit| {
+                self.store.list_tasks(ws, &query.filter, page.cursor, limit)
+            })
+            .await;
+        }
+        // Any other order: sort the whole filtered list and page through it by position.
+        let mut rows = self
+            .store
+            .list_tasks(ws, &query.filter, Cursor::Start, None)
+            .await?;
+        rows.retain(|(_, t)| keep(t));
+        rows.sort_by(|(a_seq, a), (b_seq, b)| {
+            query
+                .ordering
+                .iter()
+                .map(|(key, desc)| {
+                    let ord = match key {
+                        TaskOrder::DateCreated => a_seq.cmp(b_seq),
+                        TaskOrder::Priority => a.priority.cmp(&b.priority),
+                        TaskOrder::VirtualStartTime => {
+                            a.virtual_start_time.cmp(&b.virtual_start_time)
+                        }
+                    };
+                    if *desc {
+                        ord.reverse()
+                    } else {
+                        ord
+                    }
+                })
+                .find(|o| o.is_ne())
+                .unwrap_or(a_seq.cmp(b_seq))
+        });
+        let offset = match page.cursor {
+            Cursor::Offset(n) => n,
+            _ => 0,
+        };
+        Ok(Page::from_sorted(rows, offset, page.size))
     }
 
     /// Changes a task: attributes, priority, channel, ordering time, or its status.

@@ -68,7 +68,12 @@ fn max_reserved_workers(n: i64) -> Result<i64> {
     }
 }
 
+/// Checks a `TargetWorkers` expression. An empty one is allowed and selects nobody: as Twilio
+/// documents, tasks then wait in the queue until they are moved or deleted.
 fn target_workers(text: String) -> Result<String> {
+    if text.trim().is_empty() {
+        return Ok(String::new());
+    }
     parse_expression(&text, "TargetWorkers")?;
     Ok(text)
 }
@@ -85,8 +90,8 @@ impl Engine {
         let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
         self.check_queue_name_free(ws, &name, None).await?;
         let target = match p.target_workers {
-            Some(t) if !t.trim().is_empty() => target_workers(t)?,
-            _ => DEFAULT_TARGET_WORKERS.to_owned(),
+            Some(t) => target_workers(t)?,
+            None => DEFAULT_TARGET_WORKERS.to_owned(),
         };
         let now = self.now();
         let queue = TaskQueue {
@@ -176,11 +181,7 @@ impl Engine {
             q.friendly_name = name;
         }
         if let Some(t) = p.target_workers {
-            q.target_workers = if t.trim().is_empty() {
-                DEFAULT_TARGET_WORKERS.to_owned()
-            } else {
-                target_workers(t)?
-            };
+            q.target_workers = target_workers(t)?;
         }
         if let Some(n) = p.max_reserved_workers {
             q.max_reserved_workers = max_reserved_workers(n)?;

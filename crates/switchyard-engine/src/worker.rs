@@ -220,17 +220,18 @@ impl Engine {
                 {
                     Some((_, q)) => Some(q),
                     // No such queue: nobody is eligible for it.
-                    None => {
-                        return Ok(Page {
-                            items: Vec::new(),
-                            has_next: false,
-                            has_previous: false,
-                        })
-                    }
+                    None => return Ok(Page::empty()),
                 }
             }
             (None, None) => None,
         };
+        if queue
+            .as_ref()
+            .is_some_and(|q| q.target_workers.trim().is_empty())
+        {
+            // An empty TargetWorkers selects nobody.
+            return Ok(Page::empty());
+        }
         let target = queue
             .map(|q| parse_expression(&q.target_workers, "TargetWorkers"))
             .transpose()?;

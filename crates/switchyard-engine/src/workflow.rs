@@ -172,7 +172,9 @@ impl Engine {
         }
         f.date_updated = self.now();
         self.store.update_workflow(&f).await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        let all = p.re_evaluate_tasks == Some(true);
+        self.reevaluate(self.workspace(account, ws).await?, sid, all)
+            .await?;
         Ok(f)
     }
 

@@ -34,11 +34,21 @@ fn encode(prefix: &str, seq: i64) -> String {
 
 fn decode(token: &str) -> Option<Cursor> {
     let (prefix, rest) = token.split_at_checked(2)?;
-    let seq = i64::from_str_radix(rest, 16).ok().filter(|s| *s >= 0)?;
+    let n = i64::from_str_radix(rest, 16).ok().filter(|s| *s >= 0)?;
     match prefix {
-        "PA" => Some(Cursor::After(seq)),
-        "PB" => Some(Cursor::Before(seq)),
+        "PA" => Some(Cursor::After(n)),
+        "PB" => Some(Cursor::Before(n)),
+        "PO" => Some(Cursor::Offset(n as usize)),
         _ => None,
+    }
+}
+
+fn token(cursor: Cursor) -> Option<String> {
+    match cursor {
+        Cursor::Start => None,
+        Cursor::After(s) => Some(encode("PA", s)),
+        Cursor::Before(s) => Some(encode("PB", s)),
+        Cursor::Offset(n) => Some(encode("PO", n as i64)),
     }
 }
 
@@ -61,6 +71,8 @@ impl ListRequest {
             None => 0,
         };
         let cursor = match q.str("PageToken") {
+            // Absolute paging: Twilio deprecated it, but the SDKs still send it for a page number.
+            None | Some("") if index > 0 => Cursor::Offset(index as usize * size as usize),
             None | Some("") => Cursor::Start,
             Some(t) => {
                 decode(t).ok_or_else(|| ApiError::Invalid(format!("PageToken '{t}' is invalid")))?
@@ -103,26 +115,14 @@ impl ListRequest {
         page: Page<T>,
         to_resource: impl Fn(T) -> R,
     ) -> Value {
-        let first_seq = page.items.first().map(|(s, _)| *s);
-        let last_seq = page.items.last().map(|(s, _)| *s);
-        let this_token = match self.page.cursor {
-            Cursor::Start => None,
-            Cursor::After(s) => Some(encode("PA", s)),
-            Cursor::Before(s) => Some(encode("PB", s)),
+        let this_token = token(self.page.cursor);
+        let next = match page.next {
+            Some(c) => Value::String(self.url(list_url, self.index + 1, token(c))),
+            None => Value::Null,
         };
-        let next = match (page.has_next, last_seq) {
-            (true, Some(s)) => {
-                Value::String(self.url(list_url, self.index + 1, Some(encode("PA", s))))
-            }
-            _ => Value::Null,
-        };
-        let previous = match (page.has_previous, first_seq) {
-            (true, Some(s)) => Value::String(self.url(
-                list_url,
-                self.index.saturating_sub(1),
-                Some(encode("PB", s)),
-            )),
-            _ => Value::Null,
+        let previous = match page.previous {
+            Some(c) => Value::String(self.url(list_url, self.index.saturating_sub(1), token(c))),
+            None => Value::Null,
         };
         let items: Vec<Value> = page
             .items

@@ -182,27 +182,38 @@ impl Params {
     }
 }
 
-/// Checks a task list `Ordering`: `Attribute:order` pairs over `DateCreated`, `Priority` and
-/// `VirtualStartTime`.
-pub fn check_ordering(value: &str) -> Result<(), ApiError> {
-    let mut seen = Vec::new();
-    for pair in value.split(',') {
-        let (attr, order) = pair.trim().split_once(':').unwrap_or((pair.trim(), "asc"));
-        if !matches!(attr, "DateCreated" | "Priority" | "VirtualStartTime")
-            || !matches!(order, "asc" | "desc")
-        {
-            return Err(ApiError::Invalid(format!(
-                "Ordering must be Attribute:order pairs over DateCreated, Priority and VirtualStartTime with asc or desc, got '{value}'"
-            )));
-        }
-        seen.push(attr);
+/// Parses a task list `Ordering`: `Attribute:order` pairs over `DateCreated`, `Priority` and
+/// `VirtualStartTime`, `asc` or `desc`.
+pub fn ordering(value: &str) -> Result<Vec<(switchyard_engine::TaskOrder, bool)>, ApiError> {
+    use switchyard_engine::TaskOrder;
+    let bad = || {
+        ApiError::Invalid(format!(
+            "Ordering must be Attribute:order pairs over DateCreated, Priority and VirtualStartTime with asc or desc, got '{value}'"
+        ))
+    };
+    let mut keys = Vec::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (attr, order) = pair.split_once(':').unwrap_or((pair, "asc"));
+        let key = match attr {
+            "DateCreated" => TaskOrder::DateCreated,
+            "Priority" => TaskOrder::Priority,
+            "VirtualStartTime" => TaskOrder::VirtualStartTime,
+            _ => return Err(bad()),
+        };
+        let desc = match order.to_ascii_lowercase().as_str() {
+            "asc" => false,
+            "desc" => true,
+            _ => return Err(bad()),
+        };
+        keys.push((key, desc));
     }
-    if seen.contains(&"DateCreated") && seen.contains(&"VirtualStartTime") {
+    let has = |k| keys.iter().any(|(key, _)| *key == k);
+    if has(TaskOrder::DateCreated) && has(TaskOrder::VirtualStartTime) {
         return Err(ApiError::Invalid(
             "Ordering cannot use DateCreated and VirtualStartTime together".into(),
         ));
     }
-    Ok(())
+    Ok(keys)
 }
 
 #[cfg(test)]

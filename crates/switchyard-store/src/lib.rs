@@ -79,44 +79,69 @@ pub enum Cursor {
     After(i64),
     /// Rows before this `seq` (the previous page).
     Before(i64),
+    /// Rows from this position of a list sorted by something other than creation order.
+    Offset(usize),
 }
 
-/// One page of rows, each with its `seq`, in list order.
+/// One page of rows, each with its `seq`, in list order, with where its neighbours start.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     /// The rows.
     pub items: Vec<(i64, T)>,
-    /// Whether rows exist after the last one.
-    pub has_next: bool,
-    /// Whether rows exist before the first one.
-    pub has_previous: bool,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+    /// Where the previous page starts, if there is one.
+    pub previous: Option<Cursor>,
 }
 
 impl<T> Page<T> {
+    /// An empty page with no neighbours.
+    pub fn empty() -> Page<T> {
+        Page {
+            items: Vec::new(),
+            next: None,
+            previous: None,
+        }
+    }
+
     /// Builds a page from rows fetched in cursor direction (descending for `Before`) and
     /// already filtered, holding at most `size + 1` rows: the extra one only says "there is more".
     pub fn from_fetched(mut rows: Vec<(i64, T)>, cursor: Cursor, size: usize) -> Page<T> {
         let more = rows.len() > size;
         rows.truncate(size);
-        match cursor {
+        let (has_next, has_previous) = match cursor {
             Cursor::Before(_) => {
                 rows.reverse();
-                Page {
-                    items: rows,
-                    has_next: true,
-                    has_previous: more,
-                }
+                (true, more)
             }
-            Cursor::After(_) => Page {
-                items: rows,
-                has_next: more,
-                has_previous: true,
-            },
-            Cursor::Start => Page {
-                items: rows,
-                has_next: more,
-                has_previous: false,
-            },
+            Cursor::After(_) => (more, true),
+            Cursor::Start | Cursor::Offset(_) => (more, false),
+        };
+        let next = has_next
+            .then(|| rows.last().map(|(s, _)| Cursor::After(*s)))
+            .flatten();
+        let previous = match cursor {
+            // Absolute paging (`Page` without a token) steps back by position.
+            Cursor::Offset(n) if n > 0 => Some(Cursor::Offset(n.saturating_sub(size))),
+            _ => has_previous
+                .then(|| rows.first().map(|(s, _)| Cursor::Before(*s)))
+                .flatten(),
+        };
+        Page {
+            items: rows,
+            next,
+            previous,
+        }
+    }
+
+    /// A page of a fully sorted list, `size` rows from `offset`.
+    pub fn from_sorted(rows: Vec<(i64, T)>, offset: usize, size: usize) -> Page<T> {
+        let total = rows.len();
+        let items: Vec<(i64, T)> = rows.into_iter().skip(offset).take(size).collect();
+        Page {
+            next: (offset + size < total).then_some(Cursor::Offset(offset + size)),
+            previous: (offset > 0).then(|| Cursor::Offset(offset.saturating_sub(size))),
+            items,
         }
     }
 
@@ -124,8 +149,8 @@ impl<T> Page<T> {
     pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Page<U> {
         Page {
             items: self.items.into_iter().map(|(s, t)| (s, f(t))).collect(),
-            has_next: self.has_next,
-            has_previous: self.has_previous,
+            next: self.next,
+            previous: self.previous,
         }
     }
 }
@@ -138,7 +163,7 @@ pub(crate) fn push_cursor(
     limit: Option<usize>,
 ) {
     match cursor {
-        Cursor::Start => {
+        Cursor::Start | Cursor::Offset(_) => {
             qb.push(format!(" ORDER BY {table}.seq ASC"));
         }
         Cursor::After(seq) => {
@@ -152,6 +177,10 @@ pub(crate) fn push_cursor(
     }
     if let Some(limit) = limit {
         qb.push(" LIMIT ").push_bind(limit as i64);
+        // Without a limit the caller filters in Rust and skips the offset itself.
+        if let Cursor::Offset(n) = cursor {
+            qb.push(" OFFSET ").push_bind(n as i64);
+        }
     }
 }
 

@@ -143,3 +143,13 @@ test('delete responses are 204 with an empty body', async () => {
   assert.equal(res.status, 204);
   assert.equal(res.text, '');
 });
+
+test('unsupported methods are 405', async () => {
+  const { raw, client } = ctx;
+  const { ws } = await newWorkspace(client);
+  const put = await raw('PUT', `/v1/Workspaces/${ws.sid}`, { form: { FriendlyName: 'x' } });
+  assert.equal(put.status, 405, put.text);
+  const del = await raw('DELETE', `/v1/Workspaces/${ws.sid}/Workers`);
+  assert.equal(del.status, 405, del.text);
+  assert.equal(del.json?.status, 405);
+});

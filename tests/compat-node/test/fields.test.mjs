@@ -104,3 +104,32 @@ test('responses are JSON with the right status codes', async () => {
   const removed = await tr.workers(created.body.sid).removeWithHttpInfo();
   assert.equal(removed.statusCode, 204);
 });
+
+test('form and query encoding: "+" and %20 are spaces, UTF-8 round-trips', async () => {
+  const { client, raw } = ctx;
+  const { ws, tr } = await newWorkspace(client);
+  // twilio-node (qs) encodes spaces as %20; other official clients (python requests) send "+".
+  const res = await fetch(`${ctx.baseUrl}/v1/Workspaces/${ws.sid}/Workers`, {
+    method: 'POST',
+    headers: {
+      Authorization: 'Basic ' + Buffer.from(`${ctx.accountSid}:${ctx.authToken}`).toString('base64'),
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Accept: 'application/json',
+    },
+    body: 'FriendlyName=Plus+Sign+Name&Attributes=%7B%22a%22%3A%22x+y%22%7D',
+  });
+  assert.equal(res.status, 201);
+  const created = await res.json();
+  assert.equal(created.friendly_name, 'Plus Sign Name');
+  assert.deepEqual(JSON.parse(created.attributes), { a: 'x y' });
+  const url = `${ctx.baseUrl}/v1/Workspaces/${ws.sid}/Workers?FriendlyName=Plus+Sign+Name`;
+  const listed = await raw('GET', new URL(url).pathname + new URL(url).search);
+  assert.equal(listed.status, 200);
+  assert.deepEqual(listed.json.workers.map((w) => w.sid), [created.sid], 'query "+" decodes to a space');
+
+  const name = 'Zoë Ångström 🚀';
+  const w = await tr.workers.create({ friendlyName: name, attributes: JSON.stringify({ city: 'São Paulo' }) });
+  assert.equal(w.friendlyName, name);
+  assert.deepEqual(JSON.parse(w.attributes), { city: 'São Paulo' });
+  assert.deepEqual((await tr.workers.list({ friendlyName: name })).map((x) => x.sid), [w.sid]);
+});

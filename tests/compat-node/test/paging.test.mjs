@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useServer, uniq, newWorkspace, walkPages } from '../harness.mjs';
+import { useServer, uniq, newWorkspace, walkPages, expectRestError } from '../harness.mjs';
 
 const ctx = useServer();
 
@@ -165,4 +165,37 @@ test('empty list page', async () => {
   assert.equal(raw.meta.next_page_url, null);
   assert.equal(raw.meta.previous_page_url, null);
   assert.ok(raw.meta.url.startsWith(`${baseUrl}/v1/Workspaces/${ws.sid}/Workers?`), raw.meta.url);
+});
+
+test('PageSize must be within 1..1000', async () => {
+  const { client } = ctx;
+  const { tr } = await newWorkspace(client);
+  await tr.workers.create({ friendlyName: uniq('w') });
+  // The SDK refuses pageSize <= 0 itself (Version.readLimits), so 0 only reaches the server through page().
+  await expectRestError(tr.workers.page({ pageSize: 0 }), { status: 400 });
+  await expectRestError(tr.workers.page({ pageSize: 1001 }), { status: 400 });
+  assert.equal((await tr.workers.page({ pageSize: 1000 })).instances.length, 1);
+});
+
+test('absolute paging (Page without PageToken) is refused or returns the page it claims', async () => {
+  const { client } = ctx;
+  const { tr, workers } = await workspaceWithWorkers(client, 5);
+  const http = client.httpClient;
+  // twilio-node sends Page=<pageNumber> without a PageToken when asked to. TaskRouter deprecated this
+  // (debugger 40153, 400 for Workers since 2021-12-01). Either a 400, or items that match meta.page.
+  let page;
+  try {
+    page = await tr.workers.page({ pageSize: 2, pageNumber: 1 });
+  } catch (e) {
+    assert.equal(e.status, 400, `absolute paging should be a 400 if refused, got ${e.status} ${e.message}`);
+    return;
+  }
+  const meta = http.last.body.meta;
+  const all = (await tr.workers.list()).map((w) => w.sid);
+  assert.deepEqual(
+    page.instances.map((w) => w.sid),
+    all.slice(2 * meta.page, 2 * meta.page + 2),
+    `GET …/Workers?PageSize=2&Page=1 (no PageToken) answered meta.page=${meta.page} but its items are not those at offset ${2 * meta.page}`,
+  );
+  assert.equal(workers.length, 5);
 });

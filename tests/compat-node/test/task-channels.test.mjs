@@ -107,3 +107,13 @@ test('delete by unique name', async () => {
   assert.equal(await tr.taskChannels(c.uniqueName).remove(), true);
   await expectRestError(tr.taskChannels(c.sid).fetch(), { status: 404, code: 20404 });
 });
+
+test('UniqueName rules: letters, digits, _ and $, not starting with a digit', async () => {
+  const { client } = ctx;
+  const { tr } = await newWorkspace(client);
+  for (const bad of ['bad-name', '1abc', 'has space', '']) {
+    await expectRestError(tr.taskChannels.create({ friendlyName: 'x', uniqueName: bad }), { status: 400 });
+  }
+  const ok = await tr.taskChannels.create({ friendlyName: 'x', uniqueName: 'a$b_c9' });
+  assert.equal(ok.uniqueName, 'a$b_c9');
+});

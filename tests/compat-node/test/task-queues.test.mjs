@@ -161,6 +161,8 @@ test('list filters: FriendlyName, EvaluateWorkerAttributes, WorkerSid', async ()
     sids([qAll, qVip]), 'EvaluateWorkerAttributes level 5',
   );
 
+  await expectRestError(tr.taskQueues.list({ evaluateWorkerAttributes: '{not json' }), { status: 400 });
+
   const w = await tr.workers.create({ friendlyName: uniq('w'), attributes: JSON.stringify({ language: 'es', level: 4 }) });
   const w2 = await tr.workers.create({ friendlyName: uniq('w'), attributes: JSON.stringify({ language: 'en' }) });
   assert.deepEqual(sids(await tr.taskQueues.list({ workerSid: w.sid })), sids([qEs, qAll, qVip]), 'WorkerSid (es, level 4)');
@@ -194,4 +196,15 @@ test('a queue used by a workflow cannot be deleted (400) until the workflow is g
   assert.equal((await tr.taskQueues(q.sid).fetch()).sid, q.sid, 'queue still exists');
   assert.equal(await tr.workflows(wf.sid).remove(), true);
   assert.equal(await tr.taskQueues(q.sid).remove(), true);
+});
+
+test("TargetWorkers='' is kept empty: no worker belongs to the queue", async () => {
+  const { client } = ctx;
+  const { tr } = await newWorkspace(client);
+  // Spec (CreateTaskQueueRequest.TargetWorkers): "The default value is `1==1`. If this value is empty,
+  // Tasks will wait in the TaskQueue until they are deleted or moved to another TaskQueue."
+  await tr.workers.create({ friendlyName: uniq('w') });
+  const q = await tr.taskQueues.create({ friendlyName: uniq('parking'), targetWorkers: '' });
+  assert.ok(q.targetWorkers === '' || q.targetWorkers === null, `target_workers should stay empty, got ${JSON.stringify(q.targetWorkers)}`);
+  assert.deepEqual(await tr.workers.list({ taskQueueSid: q.sid }), [], 'no worker is eligible for an empty TargetWorkers');
 });

@@ -310,3 +310,48 @@ test('worker channel errors: negative capacity 400, unknown channel 404', async 
   const other = await tr.workers.create({ friendlyName: uniq('wc2') });
   await expectRestError(tr.workers(other.sid).workerChannels(c.sid).fetch(), { status: 404, code: 20404 });
 });
+
+test('attributes are limited to 4096 characters', async () => {
+  const { client } = ctx;
+  const { tr } = await newWorkspace(client);
+  const at = (n) => JSON.stringify({ x: 'y'.repeat(n - 8) }); // {"x":"…"} is n characters
+  assert.equal(at(4096).length, 4096);
+  const w = await tr.workers.create({ friendlyName: uniq('big'), attributes: at(4096) });
+  assert.equal(w.attributes.length, 4096);
+  await expectRestError(tr.workers.create({ friendlyName: uniq('big'), attributes: at(4097) }), { status: 400 });
+  await expectRestError(tr.workers(w.sid).update({ attributes: at(5000) }), { status: 400 });
+});
+
+test('RejectPendingReservations is only valid when moving to an unavailable activity', async () => {
+  const { client } = ctx;
+  const { act, tr } = await newWorkspace(client);
+  const w = await tr.workers.create({ friendlyName: uniq('rp') });
+  await expectRestError(tr.workers(w.sid).update({ activitySid: act.Available.sid, rejectPendingReservations: true }), { status: 400 });
+  const u = await tr.workers(w.sid).update({ activitySid: act.Unavailable.sid, rejectPendingReservations: true });
+  assert.equal(u.activityName, 'Unavailable');
+});
+
+test('If-Match accepts the ETag quoted or bare', async () => {
+  const { client, raw } = ctx;
+  const { ws, tr } = await newWorkspace(client);
+  const w = await tr.workers.create({ friendlyName: uniq('q') });
+  const etag = (await tr.workers(w.sid).fetchWithHttpInfo()).headers.etag;
+  assert.ok(etag, 'ETag header');
+  const bare = etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+  const quoted = `"${bare}"`;
+  const r1 = await raw('POST', `/v1/Workspaces/${ws.sid}/Workers/${w.sid}`, { form: { FriendlyName: uniq('q1') }, headers: { 'If-Match': quoted } });
+  assert.equal(r1.status, 200, `quoted If-Match ${quoted}: ${r1.status} ${r1.text}`);
+  const etag2 = r1.headers.get('etag');
+  const bare2 = etag2.replace(/^W\//, '').replace(/^"|"$/g, '');
+  const r2 = await raw('POST', `/v1/Workspaces/${ws.sid}/Workers/${w.sid}`, { form: { FriendlyName: uniq('q2') }, headers: { 'If-Match': bare2 } });
+  assert.equal(r2.status, 200, `bare If-Match ${bare2}: ${r2.status} ${r2.text}`);
+});
+
+test('worker channel capacity is limited to 50', async () => {
+  const { client } = ctx;
+  const { tr } = await newWorkspace(client);
+  const w = await tr.workers.create({ friendlyName: uniq('cap') });
+  const [c] = await tr.workers(w.sid).workerChannels.list();
+  assert.equal((await tr.workers(w.sid).workerChannels(c.sid).update({ capacity: 50 })).configuredCapacity, 50);
+  await expectRestError(tr.workers(w.sid).workerChannels(c.sid).update({ capacity: 51 }), { status: 400 });
+});

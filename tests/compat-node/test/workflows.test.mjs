@@ -143,6 +143,10 @@ test('invalid configurations are rejected with 400 naming the problem', async ()
     ['JSON but not an object', '[1,2,3]', /configuration|task_routing|object/i],
     ['unknown queue', JSON.stringify({ task_routing: { default_filter: { queue: missingQueue } } }), new RegExp(missingQueue)],
     ['bad filter expression', JSON.stringify({ task_routing: { filters: [{ expression: "type == ", targets: [{ queue: q1.sid }] }] } }), /expression|type ==|pars|syntax/i],
+    ['first target without queue', JSON.stringify({ task_routing: { filters: [{ expression: '1==1', targets: [{ priority: 1 }] }] } }), /queue/i],
+    ['non-positive step timeout', JSON.stringify({ task_routing: { filters: [{ expression: '1==1', targets: [{ queue: q1.sid, timeout: -5 }, { queue: q1.sid }] }] } }), /timeout/i],
+    ['both known_worker_sid and known_worker_friendly_name', JSON.stringify({ task_routing: { filters: [{ expression: '1==1', targets: [{ queue: q1.sid, known_worker_sid: 'task.a', known_worker_friendly_name: 'task.b' }] }] } }), /known_worker/i],
+    ['bad skip_if', JSON.stringify({ task_routing: { filters: [{ expression: '1==1', targets: [{ queue: q1.sid, skip_if: 'workers.available ==' }] }] } }), /skip_if|expression|pars|syntax/i],
     ['bad target expression', JSON.stringify({ task_routing: { filters: [{ expression: '1==1', targets: [{ queue: q1.sid, expression: 'worker.level >' }] }] } }), /expression|worker\.level|pars|syntax/i],
   ];
   for (const [what, configuration, message] of cases) {

@@ -228,3 +228,11 @@ test('delete: SDK returns true (HTTP 204), then fetch is 404 and children are go
   assert.equal(await client.taskrouter.v1.workspaces(ws2.sid).remove(), true, 'remove() resolves to true');
   await expectRestError(client.taskrouter.v1.workspaces(ws2.sid).remove(), { status: 404, code: 20404 });
 });
+
+test('Template and PrioritizeQueueOrder only take their enum values', async () => {
+  const { client } = ctx;
+  await expectRestError(client.taskrouter.v1.workspaces.create({ friendlyName: uniq('ws'), template: 'XYZ' }), { status: 400 });
+  await expectRestError(client.taskrouter.v1.workspaces.create({ friendlyName: uniq('ws'), prioritizeQueueOrder: 'RANDOM' }), { status: 400 });
+  const { ws } = await newWorkspace(client);
+  await expectRestError(client.taskrouter.v1.workspaces(ws.sid).update({ prioritizeQueueOrder: 'RANDOM' }), { status: 400 });
+});

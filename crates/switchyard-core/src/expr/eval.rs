@@ -378,3 +378,37 @@ fn numeric_string(s: &str) -> Option<Num> {
     }
     s.parse::<f64>().ok().map(Num::F)
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn str_eq_is_string_equality(a in "[ab]{0,20}", b in "[ab]{0,20}") {
+            prop_assert_eq!(str_eq(&a, &b), a == b);
+        }
+
+        #[test]
+        fn str_eq_notices_any_differing_byte(s in ".{0,24}", at in any::<prop::sample::Index>()) {
+            prop_assert!(str_eq(&s, &s.clone()));
+            if !s.is_empty() {
+                let mut bytes = s.clone().into_bytes();
+                let i = at.index(bytes.len());
+                bytes[i] ^= 0x01;
+                let other = String::from_utf8_lossy(&bytes).into_owned();
+                prop_assert_eq!(str_eq(&s, &other), s == other);
+            }
+        }
+
+        #[test]
+        fn member_is_map_get(keys in prop::collection::btree_set("[a-z_A-Z]{0,10}", 0..40), probe in "[a-z_A-Z]{0,10}") {
+            let map: serde_json::Map<String, Value> = keys.iter().map(|k| (k.clone(), Value::String(k.clone()))).collect();
+            for key in keys.iter().chain([&probe]) {
+                prop_assert_eq!(member(&map, key), map.get(key.as_str()));
+            }
+        }
+    }
+}

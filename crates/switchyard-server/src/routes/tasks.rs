@@ -32,9 +32,6 @@ pub(crate) async fn list(
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
     let req = ListRequest::from_query(&q)?;
-    if let Some(o) = q.str("Ordering") {
-        crate::params::check_ordering(o)?;
-    }
     let query = TaskQuery {
         filter: TaskFilter {
             statuses: statuses(&q)?,
@@ -46,6 +43,7 @@ pub(crate) async fn list(
             routing_target: q.string("RoutingTarget"),
         },
         evaluate_task_attributes: q.string("EvaluateTaskAttributes"),
+        ordering: crate::params::ordering(q.str("Ordering").unwrap_or(""))?,
     };
     let page = st
         .engine

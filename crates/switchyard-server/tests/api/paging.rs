@@ -113,3 +113,41 @@ async fn page_size_and_token_are_validated() {
     assert_eq!(list["meta"]["page_size"], 1000);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_page_number_without_a_token_returns_that_page() {
+    let s = Server::start().await;
+    let ws = s.workspace("W").await;
+    let path = format!("/Workspaces/{ws}/Workers");
+    for i in 0..5 {
+        s.post(&path, &[("FriendlyName", &format!("w{i}"))]).await;
+    }
+    let names = |v: &Value| -> Vec<String> {
+        v["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["friendly_name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, page1) = s.get(&format!("{path}?PageSize=2&Page=1")).await;
+    assert_eq!(names(&page1), ["w2", "w3"]);
+    assert_eq!(page1["meta"]["page"], 1);
+    let (_, prev) = s
+        .get(page1["meta"]["previous_page_url"].as_str().unwrap())
+        .await;
+    assert_eq!(names(&prev), ["w0", "w1"]);
+    let (_, next) = s
+        .get(page1["meta"]["next_page_url"].as_str().unwrap())
+        .await;
+    assert_eq!(names(&next), ["w4"]);
+    assert_eq!(next["meta"]["next_page_url"], Value::Null);
+    // With a filter evaluated in Rust too.
+    let (_, filtered) = s
+        .get(&format!(
+            "{path}?PageSize=2&Page=2&TargetWorkersExpression=1%3D%3D1"
+        ))
+        .await;
+    assert_eq!(names(&filtered), ["w4"]);
+    s.stop().await;
+}

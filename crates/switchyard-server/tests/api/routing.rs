@@ -1238,3 +1238,124 @@ async fn routing_resumes_after_a_restart() {
     let _ = json!(null);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn task_lists_can_be_ordered_and_paged() {
+    let s = Server::start().await;
+    let (ws, _, _) = simple_workspace(&s, None, "1").await;
+    let w = format!("/Workspaces/{ws}");
+    for (p, vst) in [
+        ("1", "2014-05-14T10:00:03Z"),
+        ("9", "2014-05-14T10:00:01Z"),
+        ("5", "2014-05-14T10:00:02Z"),
+        ("9", "2014-05-14T10:00:00Z"),
+    ] {
+        s.create(
+            &format!("{w}/Tasks"),
+            &[("Priority", p), ("VirtualStartTime", vst)],
+        )
+        .await;
+    }
+    let order = |list: &Value| -> Vec<(i64, String)> {
+        list["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["priority"].as_i64().unwrap(),
+                    t["virtual_start_time"].as_str().unwrap()[17..19].to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (_, list) = s
+        .get(&format!(
+            "{w}/Tasks?Ordering=Priority:desc,VirtualStartTime:asc&PageSize=3"
+        ))
+        .await;
+    assert_eq!(
+        order(&list),
+        [(9, "00".into()), (9, "01".into()), (5, "02".into())]
+    );
+    let next = list["meta"]["next_page_url"].as_str().unwrap();
+    assert!(
+        next.contains("Ordering=Priority%3Adesc%2CVirtualStartTime%3Aasc"),
+        "{next}"
+    );
+    let (_, rest) = s.get(next).await;
+    assert_eq!(order(&rest), [(1, "03".into())]);
+    assert_eq!(rest["meta"]["next_page_url"], Value::Null);
+    let (_, back) = s
+        .get(rest["meta"]["previous_page_url"].as_str().unwrap())
+        .await;
+    assert_eq!(order(&back).len(), 3);
+    let (_, list) = s.get(&format!("{w}/Tasks?Ordering=DateCreated:desc")).await;
+    assert_eq!(
+        order(&list),
+        [
+            (9, "00".into()),
+            (5, "02".into()),
+            (9, "01".into()),
+            (1, "03".into())
+        ]
+    );
+    assert_error(
+        &s.get(&format!("{w}/Tasks?Ordering=Age:asc")).await,
+        400,
+        20001,
+        "Ordering",
+    );
+    assert_error(
+        &s.get(&format!(
+            "{w}/Tasks?Ordering=DateCreated:asc,VirtualStartTime:desc"
+        ))
+        .await,
+        400,
+        20001,
+        "together",
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn re_evaluate_tasks_sends_pending_tasks_through_the_new_configuration() {
+    let s = Server::start().await;
+    let (ws, first, workflow) = simple_workspace(&s, None, "1").await;
+    let w = format!("/Workspaces/{ws}");
+    let second = sid_of(
+        &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Second")])
+            .await,
+    );
+    let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
+    assert_eq!(
+        s.get(&format!("{w}/Tasks/{task}")).await.1["task_queue_sid"],
+        first.as_str()
+    );
+    let config = format!(r#"{{"task_routing":{{"default_filter":{{"queue":"{second}"}}}}}}"#);
+    s.ok(
+        &format!("{w}/Workflows/{workflow}"),
+        &[("Configuration", &config)],
+    )
+    .await;
+    assert_eq!(
+        s.get(&format!("{w}/Tasks/{task}")).await.1["task_queue_sid"],
+        first.as_str(),
+        "without ReEvaluateTasks the task stays"
+    );
+    s.ok(
+        &format!("{w}/Workflows/{workflow}"),
+        &[("Configuration", &config), ("ReEvaluateTasks", "true")],
+    )
+    .await;
+    let t = s.get(&format!("{w}/Tasks/{task}")).await.1;
+    assert_eq!(t["task_queue_sid"], second.as_str());
+    assert_eq!(t["task_queue_friendly_name"], "Second");
+    // A worker for the new queue gets it.
+    available_worker(&s, &ws, "a").await;
+    assert_eq!(
+        status(&s.get(&format!("{w}/Tasks/{task}")).await.1),
+        "reserved"
+    );
+    s.stop().await;
+}

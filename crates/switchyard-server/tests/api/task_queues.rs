@@ -235,3 +235,45 @@ async fn a_queue_a_workflow_routes_to_cannot_be_deleted() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_empty_target_workers_selects_nobody() {
+    let s = Server::start().await;
+    let ws = s.workspace("W").await;
+    s.post(
+        &format!("/Workspaces/{ws}/Workers"),
+        &[("FriendlyName", "A")],
+    )
+    .await;
+    let (status, q) = s
+        .post(
+            &format!("/Workspaces/{ws}/TaskQueues"),
+            &[("FriendlyName", "Parked"), ("TargetWorkers", "")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{q}");
+    assert_eq!(q["target_workers"], "");
+    let queue = q["sid"].as_str().unwrap();
+    let (_, workers) = s
+        .get(&format!("/Workspaces/{ws}/Workers?TaskQueueSid={queue}"))
+        .await;
+    assert_eq!(workers["workers"].as_array().unwrap().len(), 0);
+    let (_, queues) = s
+        .get(&format!(
+            "/Workspaces/{ws}/TaskQueues?EvaluateWorkerAttributes=%7B%7D"
+        ))
+        .await;
+    assert_eq!(names(&queues), Vec::<String>::new());
+    let (_, q) = s
+        .post(
+            &format!("/Workspaces/{ws}/TaskQueues/{queue}"),
+            &[("TargetWorkers", "1==1")],
+        )
+        .await;
+    assert_eq!(q["target_workers"], "1==1");
+    let (_, workers) = s
+        .get(&format!("/Workspaces/{ws}/Workers?TaskQueueSid={queue}"))
+        .await;
+    assert_eq!(workers["workers"].as_array().unwrap().len(), 1);
+    s.stop().await;
+}
