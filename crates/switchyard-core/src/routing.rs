@@ -459,9 +459,40 @@ pub struct TaskState {
     pub seq: i64,
     /// Workers holding a pending reservation for it.
     pub pending: HashSet<WorkerSid>,
+    /// When each pending reservation was created (its timeout counts from there).
+    pub reserved_at: HashMap<WorkerSid, Timestamp>,
     /// Workers who rejected it or let a reservation time out: not offered it again.
     pub refused_by: HashSet<WorkerSid>,
+    /// Creation time: TTL and step timeouts count from here.
+    pub date_created: Timestamp,
+    /// Seconds it may wait for assignment (`Timeout`).
+    pub ttl_secs: i64,
 }
+
+/// A timer of a task being routed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timer {
+    /// A pending reservation reached the workflow's `TaskReservationTimeout`.
+    Reservation {
+        /// The task.
+        task: TaskSid,
+        /// The reserved worker.
+        worker: WorkerSid,
+    },
+    /// The task's workflow step reached its `timeout` (counted from the task's creation).
+    Step {
+        /// The task.
+        task: TaskSid,
+    },
+    /// The task was not assigned within its `Timeout` (TTL).
+    Ttl {
+        /// The task.
+        task: TaskSid,
+    },
+}
+
+/// Reservation timeout when the task has no workflow (it was routed straight to a queue or worker).
+pub const DEFAULT_RESERVATION_TIMEOUT_SECS: i64 = 120;
 
 /// Counts `skip_if` sees: `workers.available`, `workers.unavailable`, `workers.<ActivitySid>`.
 fn skip_doc<'a>(members: impl Iterator<Item = &'a WorkerState>) -> Value {
@@ -524,6 +555,8 @@ pub struct Model {
     pub queues: HashMap<TaskQueueSid, QueueState>,
     /// Workflow configurations.
     pub workflows: HashMap<WorkflowSid, WorkflowConfig>,
+    /// Each workflow's `TaskReservationTimeout`, in seconds.
+    pub reservation_timeouts: HashMap<WorkflowSid, i64>,
     /// Tasks being routed (pending or reserved).
     pub tasks: HashMap<TaskSid, TaskState>,
 }
@@ -754,11 +787,12 @@ impl Model {
     }
 
     /// Records a new pending reservation of `worker` for `task`.
-    pub fn reserve(&mut self, task: &TaskSid, worker: &WorkerSid) {
+    pub fn reserve(&mut self, task: &TaskSid, worker: &WorkerSid, now: Timestamp) {
         let Some(t) = self.tasks.get_mut(task) else {
             return;
         };
         t.pending.insert(worker.clone());
+        t.reserved_at.insert(worker.clone(), now);
         let channel = t.channel.clone();
         if let Some(w) = self.workers.get_mut(worker) {
             if let Some(c) = w.channels.get_mut(&channel) {
@@ -789,6 +823,114 @@ impl Model {
             w.idle_since = now;
         }
         w.refresh();
+    }
+}
+
+impl Model {
+    /// Whether the task's current step still admits `w` (queue membership, known worker and
+    /// step expression), leaving out capacity and availability: after a step change, a
+    /// reservation the worker already holds stays only if this holds.
+    pub fn allows(&self, t: &TaskState, w: &WorkerState, now: Timestamp) -> bool {
+        let mut probe = t.clone();
+        probe.pending.remove(&w.sid);
+        probe.refused_by.remove(&w.sid);
+        let mut free = w.clone();
+        free.available = true;
+        for c in free.channels.values_mut() {
+            (c.pending, c.assigned, c.wrapping) = (0, 0, 0);
+            c.available = true;
+            c.capacity = c.capacity.max(1);
+        }
+        self.eligible(&probe, &free, now)
+    }
+
+    /// Forgets a pending reservation of `worker` for `task` (it ended, whatever way).
+    pub fn end_pending(&mut self, task: &TaskSid, worker: &WorkerSid) {
+        if let Some(t) = self.tasks.get_mut(task) {
+            t.pending.remove(worker);
+            t.reserved_at.remove(worker);
+        }
+    }
+
+    fn reservation_timeout(&self, t: &TaskState) -> i64 {
+        match &t.route {
+            Route::Workflow { workflow, .. } => self
+                .reservation_timeouts
+                .get(workflow)
+                .copied()
+                .unwrap_or(DEFAULT_RESERVATION_TIMEOUT_SECS),
+            _ => DEFAULT_RESERVATION_TIMEOUT_SECS,
+        }
+    }
+
+    /// Every timer of every task being routed, with its deadline.
+    fn timers(&self) -> impl Iterator<Item = (Timestamp, i64, u8, Timer)> + '_ {
+        use crate::time::Duration;
+        self.tasks.values().flat_map(move |t| {
+            let mut out = Vec::with_capacity(2 + t.reserved_at.len());
+            let timeout = Duration::from_secs(self.reservation_timeout(t));
+            for (worker, at) in &t.reserved_at {
+                out.push((
+                    *at + timeout,
+                    t.seq,
+                    0,
+                    Timer::Reservation {
+                        task: t.sid.clone(),
+                        worker: worker.clone(),
+                    },
+                ));
+            }
+            if let Route::Workflow { workflow, step } = &t.route {
+                if let Some(deadline) = self
+                    .workflows
+                    .get(workflow)
+                    .and_then(|c| c.step_deadline(*step, t.date_created))
+                {
+                    out.push((
+                        deadline,
+                        t.seq,
+                        1,
+                        Timer::Step {
+                            task: t.sid.clone(),
+                        },
+                    ));
+                }
+            }
+            out.push((
+                t.date_created + Duration::from_secs(t.ttl_secs),
+                t.seq,
+                2,
+                Timer::Ttl {
+                    task: t.sid.clone(),
+                },
+            ));
+            out
+        })
+    }
+
+    /// When the next timer falls due, if any.
+    pub fn next_deadline(&self) -> Option<Timestamp> {
+        self.timers().map(|(at, ..)| at).min()
+    }
+
+    /// The earliest timer due at `now`: deadlines first, ties in task creation order, a task's
+    /// reservation before its step and its step before its TTL.
+    pub fn next_due(&self, now: Timestamp) -> Option<(Timestamp, Timer)> {
+        self.timers()
+            .filter(|(at, ..)| *at <= now)
+            .min_by(|a, b| {
+                (a.0, a.1, a.2)
+                    .cmp(&(b.0, b.1, b.2))
+                    .then_with(|| timer_worker(&a.3).cmp(&timer_worker(&b.3)))
+            })
+            .map(|(at, _, _, timer)| (at, timer))
+    }
+}
+
+fn timer_worker(t: &Timer) -> Option<&WorkerSid> {
+    match t {
+        Timer::Reservation { worker, .. } => Some(worker),
+        _ => None,
     }
 }
 
@@ -1003,6 +1145,9 @@ mod tests {
             seq: n as i64,
             pending: HashSet::new(),
             refused_by: HashSet::new(),
+            reserved_at: HashMap::new(),
+            date_created: ts(start),
+            ttl_secs: 86_400,
         };
         m.tasks.insert(t.sid.clone(), t);
         sid(n)
@@ -1020,7 +1165,7 @@ mod tests {
         let t = task(&mut m, 1, json!({"lang": "es"}), 0, 100);
         assert_eq!(m.workers_for_task(&t, ts(200)), vec![sid::<WorkerSid>(2)]);
         // Once w2 holds it, w2 has no room and the task wants no more workers.
-        m.reserve(&t, &sid(2));
+        m.reserve(&t, &sid(2), ts(0));
         assert!(m.workers_for_task(&t, ts(200)).is_empty());
         let t2 = task(&mut m, 2, json!({"lang": "es"}), 0, 100);
         assert_eq!(m.workers_for_task(&t2, ts(200)), vec![sid::<WorkerSid>(1)]);
@@ -1038,9 +1183,9 @@ mod tests {
         let a = task(&mut m, 1, json!({}), 0, 1);
         let b = task(&mut m, 2, json!({}), 0, 2);
         let c = task(&mut m, 3, json!({}), 0, 3);
-        m.reserve(&a, &sid(1));
+        m.reserve(&a, &sid(1), ts(0));
         assert_eq!(m.workers_for_task(&b, ts(10)), vec![sid::<WorkerSid>(1)]);
-        m.reserve(&b, &sid(1));
+        m.reserve(&b, &sid(1), ts(0));
         assert!(
             m.workers_for_task(&c, ts(10)).is_empty(),
             "capacity 2 reached"
@@ -1075,7 +1220,7 @@ mod tests {
         m.put_worker(w);
         let a = task(&mut m, 1, json!({}), 0, 1);
         let b = task(&mut m, 2, json!({}), 0, 2);
-        m.reserve(&a, &sid(1));
+        m.reserve(&a, &sid(1), ts(0));
         assert!(m.workers_for_task(&b, ts(10)).is_empty());
     }
 
@@ -1150,7 +1295,7 @@ mod tests {
             m.workers_for_task(&t, ts(10)),
             vec![sid::<WorkerSid>(1), sid(2)]
         );
-        m.reserve(&t, &sid(1));
+        m.reserve(&t, &sid(1), ts(0));
         assert_eq!(m.workers_for_task(&t, ts(10)), vec![sid::<WorkerSid>(2)]);
     }
 
@@ -1192,5 +1337,79 @@ mod tests {
             ignore_capacity: false,
         };
         assert!(m.workers_for_task(&t, ts(1)).is_empty());
+    }
+
+    #[test]
+    fn timers_fall_due_by_deadline_then_creation_order() {
+        let wf = r#"{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"Q1","timeout":300},{"priority":5}]}]}}"#;
+        let mut m = model(wf);
+        m.reservation_timeouts.insert(sid(9), 120);
+        m.put_worker(worker(1, json!({}), true, 0));
+        let t = task(&mut m, 1, json!({}), 0, 0);
+        m.tasks.get_mut(&t).unwrap().ttl_secs = 1000;
+        // Created at 0: the step ends at 300 (task age), the TTL at 1000.
+        assert_eq!(m.next_deadline(), Some(ts(300)));
+        assert_eq!(m.next_due(ts(299)), None);
+        assert_eq!(
+            m.next_due(ts(300)),
+            Some((ts(300), Timer::Step { task: t.clone() }))
+        );
+        // A reservation made at 250 times out at 370, after the step.
+        m.reserve(&t, &sid(1), ts(250));
+        assert_eq!(
+            m.next_due(ts(400)),
+            Some((ts(300), Timer::Step { task: t.clone() }))
+        );
+        m.tasks.get_mut(&t).unwrap().route = Route::Workflow {
+            workflow: sid(9),
+            step: StepRef {
+                filter: Some(0),
+                step: 1,
+            },
+        };
+        assert_eq!(
+            m.next_due(ts(400)),
+            Some((
+                ts(370),
+                Timer::Reservation {
+                    task: t.clone(),
+                    worker: sid(1)
+                }
+            ))
+        );
+        m.end_pending(&t, &sid(1));
+        // The last step has no timeout: only the TTL is left.
+        assert_eq!(m.next_deadline(), Some(ts(1000)));
+        assert_eq!(
+            m.next_due(ts(1000)),
+            Some((ts(1000), Timer::Ttl { task: t.clone() }))
+        );
+        // Ties: the older task first.
+        let u = task(&mut m, 2, json!({}), 0, 0);
+        m.tasks.get_mut(&u).unwrap().ttl_secs = 1000;
+        m.tasks.get_mut(&u).unwrap().route = Route::Workflow {
+            workflow: sid(9),
+            step: StepRef {
+                filter: Some(0),
+                step: 1,
+            },
+        };
+        assert_eq!(
+            m.next_due(ts(1000)),
+            Some((ts(1000), Timer::Ttl { task: t }))
+        );
+    }
+
+    #[test]
+    fn direct_routes_use_the_default_reservation_timeout() {
+        let mut m = model(SIMPLE);
+        m.put_worker(worker(1, json!({}), false, 0));
+        let t = task(&mut m, 1, json!({}), 0, 0);
+        m.tasks.get_mut(&t).unwrap().route = Route::Worker {
+            worker: sid(1),
+            ignore_capacity: true,
+        };
+        m.reserve(&t, &sid(1), ts(10));
+        assert_eq!(m.next_deadline(), Some(ts(130)));
     }
 }

@@ -10,6 +10,11 @@ use switchyard_core::Timestamp;
 pub trait Clock: Send + Sync + 'static {
     /// The current time.
     fn now(&self) -> Timestamp;
+
+    /// This clock as a manual one, if it is.
+    fn manual(&self) -> Option<&ManualClock> {
+        None
+    }
 }
 
 /// The machine's wall clock.
@@ -58,6 +63,10 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millis(self.now.load(Ordering::SeqCst))
+    }
+
+    fn manual(&self) -> Option<&ManualClock> {
+        Some(self)
     }
 }
 

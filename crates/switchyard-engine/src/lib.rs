@@ -30,6 +30,7 @@ mod routing;
 mod task;
 mod task_channel;
 mod task_queue;
+mod timer;
 mod worker;
 mod workflow;
 mod workspace;
@@ -39,6 +40,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use reservation::{ReservationAction, UpdateReservation};
 pub use routing::{Notification, ReservationCreated};
+pub use switchyard_core::routing::Timer;
 pub use switchyard_store::{
     ActivityFilter, Cursor, Page, Store, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,
     WorkspaceFilter,
@@ -47,6 +49,7 @@ pub use switchyard_store::{ReservationScope, TaskFilter};
 pub use task::{CreateTask, TaskOrder, TaskQuery, UpdateTask};
 pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};
 pub use task_queue::{CreateTaskQueue, TaskQueueQuery, UpdateTaskQueue};
+pub use timer::{FiredTimer, TTL_EXCEEDED, WORKFLOW_TIMEOUT};
 pub use worker::{CreateWorker, UpdateWorker, UpdateWorkerChannel, WorkerQuery};
 pub use workflow::{CreateWorkflow, UpdateWorkflow};
 pub use workspace::{ActivitySet, CreateWorkspace, UpdateWorkspace};

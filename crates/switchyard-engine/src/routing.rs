@@ -56,6 +56,32 @@ pub struct ReservationCreated {
 pub(crate) struct Routing {
     models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Option<Model>>>>>,
     subscribers: SyncMutex<Vec<mpsc::UnboundedSender<Notification>>>,
+    /// Signaled after every routing change: a timer may now be due sooner.
+    pub(crate) changed: tokio::sync::Notify,
+    /// Held while a manual clock is being advanced, so advances do not interleave.
+    pub(crate) advancing: Mutex<()>,
+}
+
+impl Routing {
+    /// Every loaded workspace's model cell.
+    pub(crate) fn cells(&self) -> Vec<Arc<Mutex<Option<Model>>>> {
+        self.models
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Every loaded workspace's model cell, with its workspace.
+    pub(crate) fn cells_by_workspace(&self) -> Vec<(WorkspaceSid, Arc<Mutex<Option<Model>>>)> {
+        self.models
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
 }
 
 /// What an operation asks routing to look at once its own change is applied.
@@ -144,6 +170,7 @@ impl Engine {
         }
         let out = std::mem::take(&mut locked.out);
         drop(locked);
+        self.routing.changed.notify_one();
         self.publish(out);
         result
     }
@@ -292,6 +319,9 @@ impl Engine {
             model.put_worker(state);
         }
         for f in self.store.all_workflows(ws).await? {
+            model
+                .reservation_timeouts
+                .insert(f.sid.clone(), f.task_reservation_timeout);
             match WorkflowConfig::parse(&f.configuration) {
                 Ok(c) => {
                     model.workflows.insert(f.sid, c);
@@ -301,7 +331,7 @@ impl Engine {
                 }
             }
         }
-        let mut pending: HashMap<TaskSid, HashSet<WorkerSid>> = HashMap::new();
+        let mut pending: HashMap<TaskSid, HashMap<WorkerSid, Timestamp>> = HashMap::new();
         for r in live
             .iter()
             .filter(|r| r.status == ReservationStatus::Pending)
@@ -309,7 +339,7 @@ impl Engine {
             pending
                 .entry(r.task_sid.clone())
                 .or_default()
-                .insert(r.worker_sid.clone());
+                .insert(r.worker_sid.clone(), r.date_created);
         }
         let mut refused: HashMap<TaskSid, HashSet<WorkerSid>> = HashMap::new();
         for (t, w) in self.store.refusals(ws).await? {
@@ -318,7 +348,8 @@ impl Engine {
         for (seq, t) in self.store.active_tasks(ws).await? {
             if t.assignment_status.is_routing() {
                 let mut state = task_state(&t, seq);
-                state.pending = pending.remove(&t.sid).unwrap_or_default();
+                state.reserved_at = pending.remove(&t.sid).unwrap_or_default();
+                state.pending = state.reserved_at.keys().cloned().collect();
                 state.refused_by = refused.remove(&t.sid).unwrap_or_default();
                 model.tasks.insert(t.sid.clone(), state);
             }
@@ -566,7 +597,7 @@ impl Engine {
         }
         self.store.write(&writes).await?;
         let model = locked.model();
-        model.reserve(task_sid, worker_sid);
+        model.reserve(task_sid, worker_sid, now);
         if moves_worker {
             set_activity(model, &worker);
         }
@@ -638,9 +669,7 @@ impl Engine {
     pub(crate) fn release(&self, locked: &mut Locked, ended: &[Reservation], now: Timestamp) {
         let model = locked.model();
         for r in ended {
-            if let Some(t) = model.tasks.get_mut(&r.task_sid) {
-                t.pending.remove(&r.worker_sid);
-            }
+            model.end_pending(&r.task_sid, &r.worker_sid);
             model.move_load(
                 &r.worker_sid,
                 &r.task_channel_sid,
@@ -729,6 +758,9 @@ pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
         virtual_start_time: t.virtual_start_time,
         seq,
         pending: HashSet::new(),
+        reserved_at: HashMap::new(),
         refused_by: HashSet::new(),
+        date_created: t.date_created,
+        ttl_secs: t.timeout,
     }
 }

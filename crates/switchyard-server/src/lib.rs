@@ -203,14 +203,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Rebuild routing from the store and fire what fell due while down, before serving.
+    state.engine.start().await.map_err(std::io::Error::other)?;
     let callbacks = callback::spawn(
         state.engine.clone(),
         state.accounts.clone(),
         state.config.callback_timeout,
     );
+    let engine = state.engine.clone();
+    let timers = tokio::spawn(async move { engine.run_timers().await });
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;
     callbacks.abort();
+    timers.abort();
     result
 }

@@ -526,3 +526,15 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Workspaces with tasks still being routed (pending or reserved).
+    pub async fn workspaces_with_routing_tasks(&self) -> Result<Vec<WorkspaceSid>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT workspace_sid FROM tasks WHERE assignment_status IN ('pending', 'reserved')",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|(s,)| sid(&s)).collect()
+    }
+}

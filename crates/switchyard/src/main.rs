@@ -4,8 +4,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::sync::Arc;
 use switchyard_core::sid::AccountSid;
-use switchyard_engine::{ActivitySet, Engine, EngineOptions, SystemClock};
+
+use switchyard_engine::{
+    ActivitySet, Clock, Engine, EngineOptions, ManualClock, Store, SystemClock,
+};
 use switchyard_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
 
@@ -43,6 +47,14 @@ enum Command {
     /// Check or evaluate a TaskRouter expression.
     #[command(subcommand)]
     Expr(expr_cmd::ExprCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ClockArg {
+    /// The machine's clock.
+    Real,
+    /// Stands still until moved with `POST /_switchyard/Clock`.
+    Manual,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,6 +99,9 @@ struct ServeArgs {
         hide_env_values = true
     )]
     accounts: Vec<String>,
+    /// Where time comes from: `manual` stops it until moved through `/_switchyard/Clock`.
+    #[arg(long, env = "SWITCHYARD_CLOCK", value_enum, default_value = "real")]
+    clock: ClockArg,
     /// Activities every new workspace starts with.
     #[arg(
         long,
@@ -148,9 +163,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ..EngineOptions::default()
     };
     let url = database_url(&args.database);
-    let engine = Engine::open(&url, SystemClock, options)
+    let clock: Arc<dyn Clock> = match args.clock {
+        ClockArg::Real => Arc::new(SystemClock),
+        ClockArg::Manual => Arc::new(ManualClock::new(SystemClock.now())),
+    };
+    let store = Store::open(&url)
         .await
         .with_context(|| format!("opening the database {url}"))?;
+    let engine = Engine::new(store, clock, options);
 
     let (account, token, dev) = match (args.account_sid, args.auth_token) {
         (Some(sid), Some(token)) => (sid, token, false),
@@ -200,6 +220,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("  public URL:  {public_url}");
     }
     println!("  database:    {url}");
+    if matches!(args.clock, ClockArg::Manual) {
+        println!("  clock:       manual (move it with POST /_switchyard/Clock)");
+    }
     if dev {
         println!("  credentials: {account} / {token} (development pair; set --account-sid and --auth-token to change)");
     } else {

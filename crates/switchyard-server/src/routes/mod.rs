@@ -12,6 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 
 mod activities;
+mod clock;
 mod reservations;
 mod task_channels;
 mod task_queues;
@@ -22,6 +23,7 @@ mod workspaces;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/_switchyard/Clock", get(clock::fetch).post(clock::update))
         .route(
             "/v1/Workspaces",
             get(workspaces::list).post(workspaces::create),

@@ -36,7 +36,11 @@ impl Server {
     }
 
     pub async fn start_on(url: &str, options: EngineOptions) -> Server {
-        let clock = Arc::new(ManualClock::new(START));
+        Server::start_at(url, options, START).await
+    }
+
+    pub async fn start_at(url: &str, options: EngineOptions, start: Timestamp) -> Server {
+        let clock = Arc::new(ManualClock::new(start));
         let store = switchyard_engine::Store::open(url)
             .await
             .expect("store opens");
@@ -176,7 +180,11 @@ impl Client<'_> {
     ) -> ((StatusCode, Value), reqwest::header::HeaderMap) {
         let url = if path.starts_with("http") {
             path.to_owned()
-        } else if path.starts_with('/') && !path.starts_with("/v1") && path != "/health" {
+        } else if path.starts_with('/')
+            && !path.starts_with("/v1")
+            && !path.starts_with("/_switchyard")
+            && path != "/health"
+        {
             format!("{}/v1{path}", self.server.base)
         } else {
             format!("{}{path}", self.server.base)

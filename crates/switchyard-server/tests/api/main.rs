@@ -10,6 +10,7 @@ mod persistence;
 mod routing;
 mod task_channels;
 mod task_queues;
+mod timers;
 mod workers;
 mod workflows;
 mod workspaces;

@@ -1,0 +1,331 @@
+//! Timers: reservation timeouts, task TTLs and workflow step timeouts.
+//!
+//! The core computes every deadline from the routing model ([`Model::next_due`]); this module
+//! fires them, one transaction each, in deadline order (ties in creation order), and re-routes
+//! what each firing frees. With the real clock, [`Engine::run_timers`] sleeps until the next
+//! deadline; with a [`ManualClock`](crate::ManualClock), [`Engine::advance_to`] moves time and fires
+//! every timer it passes, with the clock set to each timer's deadline as it fires.
+
+use switchyard_core::model::Reservation;
+use switchyard_core::routing::{taskrouter_vars, ReservationStatus, Route, Timer};
+use switchyard_core::sid::{TaskSid, WorkerSid, WorkspaceSid};
+use switchyard_core::Timestamp;
+use switchyard_store::Write;
+
+use crate::routing::{Locked, Triggers};
+use crate::Clock;
+use crate::{Engine, Error, Result};
+
+/// Reason of a task canceled by its TTL, as Twilio words it.
+pub const TTL_EXCEEDED: &str = "Task TTL Exceeded";
+/// Reason of a task canceled because the last step of its workflow timed out.
+pub const WORKFLOW_TIMEOUT: &str = "Workflow Timeout";
+
+/// A timer that fired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FiredTimer {
+    /// Its deadline (the clock's time when it fired).
+    pub at: Timestamp,
+    /// The workspace.
+    pub workspace_sid: WorkspaceSid,
+    /// What fired.
+    pub timer: Timer,
+}
+
+impl Engine {
+    /// Loads every workspace that has tasks being routed, so their timers run, fires the
+    /// timers that fell due while the engine was down, and routes what is waiting. Call once
+    /// at startup.
+    pub async fn start(&self) -> Result<Vec<FiredTimer>> {
+        for ws in self.store.workspaces_with_routing_tasks().await? {
+            let workspace = self.store_workspace(&ws).await?;
+            let locked = self.lock(workspace).await?;
+            self.finish(
+                locked,
+                Triggers {
+                    sweep: true,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        self.fire_due().await
+    }
+
+    /// The earliest timer deadline of any loaded workspace.
+    pub async fn next_deadline(&self) -> Option<Timestamp> {
+        let mut next: Option<Timestamp> = None;
+        for cell in self.routing.cells() {
+            let guard = cell.lock().await;
+            if let Some(at) = guard.as_ref().and_then(|m| m.next_deadline()) {
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        next
+    }
+
+    /// The workspace whose earliest due timer is earliest, with that deadline.
+    async fn earliest_due(&self, now: Timestamp) -> Option<(Timestamp, WorkspaceSid)> {
+        let mut best: Option<(Timestamp, WorkspaceSid)> = None;
+        for (ws, cell) in self.routing.cells_by_workspace() {
+            let guard = cell.lock().await;
+            if let Some((at, _)) = guard.as_ref().and_then(|m| m.next_due(now)) {
+                if best.as_ref().is_none_or(|(b, _)| at < *b) {
+                    best = Some((at, ws));
+                }
+            }
+        }
+        best
+    }
+
+    /// Fires every timer due now, in deadline order. Returns what fired.
+    pub async fn fire_due(&self) -> Result<Vec<FiredTimer>> {
+        let mut fired = Vec::new();
+        while let Some((_, ws)) = self.earliest_due(self.now()).await {
+            match self.fire_one(&ws).await? {
+                Some(f) => fired.push(f),
+                None => break,
+            }
+        }
+        Ok(fired)
+    }
+
+    /// Moves a manual clock forward to `to`, firing on the way every timer that falls due, each
+    /// with the clock at its deadline. Fails on a real clock, or when `to` is in the past.
+    pub async fn advance_to(&self, to: Timestamp) -> Result<Vec<FiredTimer>> {
+        let Some(clock) = self.clock.manual() else {
+            return Err(Error::invalid(
+                "The clock is the system clock; start with a manual clock to move it",
+            ));
+        };
+        if to < clock.now() {
+            return Err(Error::invalid("The clock only moves forward"));
+        }
+        let _one_at_a_time = self.routing.advancing.lock().await;
+        let mut fired = self.fire_due().await?;
+        while let Some(next) = self.next_deadline().await.filter(|n| *n <= to) {
+            clock.set(next.max(clock.now()));
+            let batch = self.fire_due().await?;
+            if batch.is_empty() {
+                break;
+            }
+            fired.extend(batch);
+        }
+        clock.set(to);
+        fired.extend(self.fire_due().await?);
+        Ok(fired)
+    }
+
+    /// Fires the earliest due timer of one workspace.
+    async fn fire_one(&self, ws: &WorkspaceSid) -> Result<Option<FiredTimer>> {
+        let workspace = self.store_workspace(ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        let now = self.now();
+        let Some((at, timer)) = locked.model().next_due(now) else {
+            return Ok(None);
+        };
+        let mut triggers = Triggers::default();
+        let result = match &timer {
+            Timer::Reservation { task, worker } => {
+                self.reservation_timeout(&mut locked, task, worker, &mut triggers, now)
+                    .await
+            }
+            Timer::Ttl { task } => {
+                self.ttl_exceeded(&mut locked, task, &mut triggers, now)
+                    .await
+            }
+            Timer::Step { task } => {
+                self.step_timeout(&mut locked, task, &mut triggers, now)
+                    .await
+            }
+        };
+        if let Err(e) = &result {
+            tracing::warn!(workspace = %ws, ?timer, error = %e, "a timer failed to fire");
+        }
+        self.finish(locked, triggers).await?;
+        result?;
+        Ok(Some(FiredTimer {
+            at,
+            workspace_sid: ws.clone(),
+            timer,
+        }))
+    }
+
+    async fn reservation_timeout(
+        &self,
+        locked: &mut Locked,
+        task: &TaskSid,
+        worker: &WorkerSid,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<()> {
+        let pending = self.pending_reservation(locked, task, worker).await?;
+        let Some(r) = pending else {
+            // The model thought it pending but the store disagrees: trust the store.
+            locked.model().end_pending(task, worker);
+            return Ok(());
+        };
+        let timeout_activity = locked.workspace.timeout_activity_sid.clone();
+        self.reject_locked(
+            locked,
+            r,
+            ReservationStatus::Timeout,
+            Some(timeout_activity),
+            triggers,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn pending_reservation(
+        &self,
+        locked: &Locked,
+        task: &TaskSid,
+        worker: &WorkerSid,
+    ) -> Result<Option<Reservation>> {
+        Ok(self
+            .store
+            .task_reservations(&locked.workspace.sid, task)
+            .await?
+            .into_iter()
+            .find(|r| r.worker_sid == *worker && r.status == ReservationStatus::Pending))
+    }
+
+    async fn ttl_exceeded(
+        &self,
+        locked: &mut Locked,
+        task: &TaskSid,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<()> {
+        let workers: Vec<WorkerSid> = locked
+            .model()
+            .tasks
+            .get(task)
+            .map(|t| t.pending.iter().cloned().collect())
+            .unwrap_or_default();
+        let t = self.store_task(&locked.workspace.sid, task).await?;
+        self.cancel_locked(locked, t, Some(TTL_EXCEEDED), now)
+            .await?;
+        triggers.workers.extend(workers);
+        Ok(())
+    }
+
+    /// Moves a task whose step timed out to the next step, or the next matching filter; cancels
+    /// it when the workflow is exhausted. Pending reservations the new step does not admit are
+    /// rescinded; all of it is one transaction.
+    async fn step_timeout(
+        &self,
+        locked: &mut Locked,
+        sid: &TaskSid,
+        triggers: &mut Triggers,
+        now: Timestamp,
+    ) -> Result<()> {
+        let Some(state) = locked.model().tasks.get(sid).cloned() else {
+            return Ok(());
+        };
+        let Route::Workflow { workflow, step } = state.route.clone() else {
+            return Ok(());
+        };
+        let next = {
+            let vars = taskrouter_vars(now);
+            let scopes = [("taskrouter", &vars)];
+            let ctx = switchyard_core::expr::Scoped::new(&scopes).with_fallback(&state.attributes);
+            locked
+                .model()
+                .workflows
+                .get(&workflow)
+                .and_then(|c| c.after_timeout(&ctx, step))
+        };
+        let mut task = self.store_task(&locked.workspace.sid, sid).await?;
+        let Some(next) = next else {
+            triggers.workers.extend(state.pending.iter().cloned());
+            return self
+                .cancel_locked(locked, task, Some(WORKFLOW_TIMEOUT), now)
+                .await;
+        };
+        let (queue, priority) = {
+            let model = locked.model();
+            let step = model.workflows.get(&workflow).and_then(|c| c.step(next));
+            (
+                step.map(|s| s.queue.clone()),
+                step.and_then(|s| s.target.priority),
+            )
+        };
+        self.place(&mut task, queue.as_ref(), now).await?;
+        task.step = Some(next);
+        if let Some(p) = priority {
+            task.priority = p;
+        }
+        // The model sees the task in its new step before deciding which reservations stay.
+        if let Some(t) = locked.model().tasks.get_mut(sid) {
+            t.route = Route::Workflow {
+                workflow: workflow.clone(),
+                step: next,
+            };
+            t.queue = queue.clone();
+            t.priority = task.priority;
+        }
+        let mut rescinded = Vec::new();
+        for mut r in self
+            .store
+            .task_reservations(&locked.workspace.sid, sid)
+            .await?
+        {
+            if r.status != ReservationStatus::Pending {
+                continue;
+            }
+            let model = locked.model();
+            let still = match (model.tasks.get(sid), model.workers.get(&r.worker_sid)) {
+                (Some(t), Some(w)) => model.allows(t, w, now),
+                _ => false,
+            };
+            if !still {
+                r.status = ReservationStatus::Rescinded;
+                r.version += 1;
+                r.date_updated = now;
+                rescinded.push(r);
+            }
+        }
+        if !rescinded.is_empty() && rescinded.len() == state.pending.len() {
+            task.assignment_status = switchyard_core::routing::TaskStatus::Pending;
+        }
+        task.version += 1;
+        task.date_updated = now;
+        let mut writes: Vec<Write<'_>> = rescinded.iter().map(Write::Reservation).collect();
+        writes.push(Write::Task(&task));
+        self.store.write(&writes).await?;
+        self.release(locked, &rescinded, now);
+        triggers
+            .workers
+            .extend(rescinded.iter().map(|r| r.worker_sid.clone()));
+        triggers.tasks.push(sid.clone());
+        Ok(())
+    }
+
+    /// Runs timers against the real clock until the engine is dropped: sleeps until the next
+    /// deadline (or until a change may have brought one closer) and fires what is due. With a
+    /// manual clock it does nothing; time moves through [`Engine::advance_to`].
+    pub async fn run_timers(&self) {
+        if self.clock.manual().is_some() {
+            return;
+        }
+        loop {
+            let wait = match self.next_deadline().await {
+                Some(at) => {
+                    std::time::Duration::from_millis((at - self.now()).as_millis().max(0) as u64)
+                }
+                None => std::time::Duration::from_secs(3600),
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.routing.changed.notified() => continue,
+            }
+            if let Err(e) = self.fire_due().await {
+                tracing::warn!(error = %e, "firing timers failed; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
