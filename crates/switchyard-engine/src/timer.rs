@@ -35,8 +35,15 @@ pub struct FiredTimer {
 impl Engine {
     /// Loads every workspace that has tasks being routed, so their timers run, fires the
     /// timers that fell due while the engine was down, and routes what is waiting. Call once
-    /// at startup.
+    /// at startup. A manual clock behind the latest stored change is moved up to it.
     pub async fn start(&self) -> Result<Vec<FiredTimer>> {
+        // Time never runs backward: a manual clock starts no earlier than what the store recorded.
+        if let Some(clock) = self.clock.manual() {
+            let latest = self.store.latest_time().await?;
+            if latest > clock.now() {
+                clock.set(latest);
+            }
+        }
         for ws in self.store.workspaces_with_routing_tasks().await? {
             let workspace = self.store_workspace(&ws).await?;
             let locked = self.lock(workspace).await?;

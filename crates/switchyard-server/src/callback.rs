@@ -1,11 +1,11 @@
 //! Assignment callbacks: for every new reservation, a form POST to the workflow's
 //! `AssignmentCallbackUrl`, signed as Twilio signs webhooks, and the answer acted on.
 //!
-//! The answer is an HTTP 200 whose JSON `instruction` accepts (`accept`, or a call-control
+//! The answer is an HTTP 200 (`Content-Type: application/json`) whose JSON `instruction` accepts (`accept`, or a call-control
 //! instruction, recorded as the accept's instruction) or rejects (`reject`, optional `activity_sid`)
 //! the reservation. An empty body or a JSON object without `instruction` leaves it pending for a
-//! later REST call. A failure — a non-2xx status, a body that is not JSON, no answer within the
-//! deadline — falls back to `FallbackAssignmentCallbackUrl`; when that fails too (or there is
+//! later REST call. A failure — a non-2xx status, a body that is not JSON or not declared JSON, no
+//! answer within the deadline — falls back to `FallbackAssignmentCallbackUrl`; when that fails too (or there is
 //! none), the reservation is canceled and the task routed on. Each callback runs on its own task,
 //! so a slow app never delays routing.
 
@@ -120,12 +120,26 @@ async fn post(
     if !status.is_success() {
         return Answer::Failed(format!("answered HTTP {}", status.as_u16()));
     }
+    let json_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        });
     let text = match response.text().await {
         Ok(t) => t,
         Err(e) => return Answer::Failed(format!("reading the answer failed: {e}")),
     };
     if text.trim().is_empty() {
         return Answer::Nothing;
+    }
+    // Twilio reads an answer only when it is declared JSON; anything else is ignored and the
+    // fallback URL is tried.
+    if !json_type {
+        return Answer::Failed("the answer is not Content-Type application/json".to_owned());
     }
     match serde_json::from_str::<Value>(&text) {
         Ok(Value::Object(map)) if map.contains_key("instruction") => Answer::Instruction(map),

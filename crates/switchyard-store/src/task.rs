@@ -538,3 +538,19 @@ impl Store {
         rows.into_iter().map(|(s,)| sid(&s)).collect()
     }
 }
+
+impl Store {
+    /// The latest time any stored change carries (0 for an empty store).
+    pub async fn latest_time(&self) -> Result<Timestamp> {
+        let (ms,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(m) FROM (
+                SELECT MAX(date_updated) AS m FROM tasks
+                UNION ALL SELECT MAX(date_updated) FROM reservations
+                UNION ALL SELECT MAX(date_updated) FROM workers
+                UNION ALL SELECT MAX(date_updated) FROM workspaces)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Timestamp::from_millis(ms.unwrap_or(0)))
+    }
+}

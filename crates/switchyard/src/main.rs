@@ -15,6 +15,14 @@ use tokio::net::TcpListener;
 
 mod expr_cmd;
 
+/// `writeln!` that ignores failures: output nobody reads is not an error.
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 /// The account used when none is configured: fine on a laptop or in CI, printed at startup.
 const DEV_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 const DEV_AUTH_TOKEN: &str = "switchyard-dev-token";
@@ -215,19 +223,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("loading accounts")?;
 
-    println!("Switchyard listening on {listening}");
+    // Start-up lines go to stdout for people and scripts; a closed stdout must not stop the server.
+    let mut out = std::io::stdout().lock();
+    say!(out, "Switchyard listening on {listening}");
     if public_url != listening {
-        println!("  public URL:  {public_url}");
+        say!(out, "  public URL:  {public_url}");
     }
-    println!("  database:    {url}");
+    say!(out, "  database:    {url}");
     if matches!(args.clock, ClockArg::Manual) {
-        println!("  clock:       manual (move it with POST /_switchyard/Clock)");
+        say!(
+            out,
+            "  clock:       manual (move it with POST /_switchyard/Clock)"
+        );
     }
     if dev {
-        println!("  credentials: {account} / {token} (development pair; set --account-sid and --auth-token to change)");
+        say!(out, "  credentials: {account} / {token} (development pair; set --account-sid and --auth-token to change)");
     } else {
-        println!("  credentials: {account} / (auth token as configured)");
+        say!(out, "  credentials: {account} / (auth token as configured)");
     }
+    drop(out);
     tracing::info!(%public_url, database = %url, "ready");
 
     switchyard_server::serve(listener, state, shutdown_signal())

@@ -137,7 +137,11 @@ impl Scan {
         match (hyphen, quote) {
             (Some(h), q) if q.is_none_or(|q| h < q) => Some(hyphen_error(src, h)),
             (_, Some(q)) => {
-                let mark = &src[q..].chars().next().map_or(String::new(), String::from);
+                let mark = if src.get(q..).is_some_and(|s| s.starts_with('"')) {
+                    '"'
+                } else {
+                    '\''
+                };
                 Some(ExprError::at(
                     src,
                     q,

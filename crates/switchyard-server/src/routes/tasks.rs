@@ -120,6 +120,16 @@ pub(crate) async fn update(
             }
         }),
     };
+    // Twilio: "required only if the Task is canceled or completed".
+    if matches!(
+        assignment_status,
+        Some(TaskStatus::Canceled | TaskStatus::Completed)
+    ) && f.str("Reason").is_none_or(|r| r.trim().is_empty())
+    {
+        return Err(ApiError::Invalid(
+            "Reason is required when AssignmentStatus is canceled or completed".into(),
+        ));
+    }
     let p = UpdateTask {
         attributes: f.string("Attributes"),
         priority: f.int("Priority")?,

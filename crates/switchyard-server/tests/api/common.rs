@@ -311,9 +311,14 @@ impl Receiver {
                 tokio::time::sleep(std::time::Duration::from_millis(r.delay_ms)).await;
             }
             let status = axum::http::StatusCode::from_u16(r.status).unwrap();
+            let content_type = if uri.path() == "/plain" {
+                "text/plain"
+            } else {
+                "application/json"
+            };
             (
                 status,
-                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                [(axum::http::header::CONTENT_TYPE, content_type)],
                 r.body,
             )
                 .into_response()
@@ -321,6 +326,7 @@ impl Receiver {
         let app = axum::Router::new()
             .route("/assignment", axum::routing::post(handle))
             .route("/fallback", axum::routing::post(handle))
+            .route("/plain", axum::routing::post(handle))
             .with_state((tx, reply.clone(), url.clone()));
         tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();

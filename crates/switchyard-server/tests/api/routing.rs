@@ -663,12 +663,22 @@ async fn task_status_moves_and_their_errors() {
     assert_error(
         &s.post(
             &format!("{w}/Tasks/{waiting}"),
-            &[("AssignmentStatus", "completed")],
+            &[("AssignmentStatus", "completed"), ("Reason", "done")],
         )
         .await,
         400,
         20001,
         "from pending to completed",
+    );
+    assert_error(
+        &s.post(
+            &format!("{w}/Tasks/{waiting}"),
+            &[("AssignmentStatus", "canceled")],
+        )
+        .await,
+        400,
+        20001,
+        "Reason is required",
     );
     assert_error(
         &s.post(
@@ -701,7 +711,7 @@ async fn task_status_moves_and_their_errors() {
     assert_error(
         &s.post(
             &format!("{w}/Tasks/{reserved}"),
-            &[("AssignmentStatus", "canceled")],
+            &[("AssignmentStatus", "canceled"), ("Reason", "again")],
         )
         .await,
         400,
@@ -1228,7 +1238,7 @@ async fn routing_resumes_after_a_restart() {
     .await;
     s.ok(
         &format!("{w}/Tasks/{task}"),
-        &[("AssignmentStatus", "completed")],
+        &[("AssignmentStatus", "completed"), ("Reason", "done")],
     )
     .await;
     assert_eq!(
@@ -1357,5 +1367,43 @@ async fn re_evaluate_tasks_sends_pending_tasks_through_the_new_configuration() {
         status(&s.get(&format!("{w}/Tasks/{task}")).await.1),
         "reserved"
     );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn an_answer_not_declared_json_falls_back() {
+    let s = Server::start().await;
+    let mut app = Receiver::start(Reply::json(r#"{"instruction":"accept"}"#)).await;
+    app.set_reply(Reply::json(r#"{"instruction":"accept"}"#));
+    let ws = s.workspace("W").await;
+    let w = format!("/Workspaces/{ws}");
+    let queue = sid_of(
+        &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Q")])
+            .await,
+    );
+    let config = format!(r#"{{"task_routing":{{"default_filter":{{"queue":"{queue}"}}}}}}"#);
+    // The primary URL answers JSON as text/plain (the receiver's /plain route).
+    let plain = app.url.replace("/assignment", "/plain");
+    let fallback = app.fallback_url();
+    s.create(
+        &format!("{w}/Workflows"),
+        &[
+            ("FriendlyName", "F"),
+            ("Configuration", &config),
+            ("AssignmentCallbackUrl", &plain),
+            ("FallbackAssignmentCallbackUrl", &fallback),
+        ],
+    )
+    .await;
+    available_worker(&s, &ws, "a").await;
+    let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
+    assert_eq!(app.next().await.url, plain);
+    assert_eq!(
+        app.next().await.url,
+        fallback,
+        "the text/plain answer was ignored"
+    );
+    s.eventually(&format!("{w}/Tasks/{task}"), |t| status(t) == "assigned")
+        .await;
     s.stop().await;
 }
