@@ -182,6 +182,23 @@ pub(crate) fn mint<T: Sid>() -> T {
     T::from_bytes(*uuid::Uuid::new_v4().as_bytes())
 }
 
+/// Checks an optional callback URL: an empty value clears it, anything else must be an absolute
+/// http(s) URL.
+pub(crate) fn callback_url(value: Option<String>, field: &str) -> Result<Option<String>> {
+    match value {
+        Some(u) if u.is_empty() => Ok(None),
+        Some(u) if !switchyard_core::model::is_http_url(&u) => Err(Error::invalid(format!(
+            "{field} must be an absolute http or https URL, got '{u}'"
+        ))),
+        other => Ok(other),
+    }
+}
+
+/// Whether an `If-Match` value (quoted or bare, weak or strong) names `version`.
+pub(crate) fn etag_matches(tag: &str, version: i64) -> bool {
+    tag.trim().trim_start_matches("W/").trim_matches('"') == version.to_string()
+}
+
 /// Checks a required friendly name: present, not blank, at most 64 characters.
 pub(crate) fn friendly_name(value: Option<String>, field: &str) -> Result<String> {
     match value {

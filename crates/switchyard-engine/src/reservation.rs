@@ -7,8 +7,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::{ReservationScope, Write};
 
 use crate::routing::{set_activity, Locked, Triggers};
-use crate::task::etag_matches;
-use crate::{filtered_page, Engine, Error, Page, PageRequest, Result};
+use crate::{etag_matches, filtered_page, Engine, Error, Page, PageRequest, Result};
 
 /// What to do with a reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,19 +238,8 @@ impl Engine {
                 .await?
                 .ok_or_else(|| Error::not_found("Worker", &r.worker_sid))?;
             if w.activity_sid != a {
-                let (name, available) = locked
-                    .model()
-                    .activities
-                    .get(&a)
-                    .cloned()
-                    .unwrap_or_default();
                 let version = w.version;
-                w.activity_sid = a;
-                w.activity_name = name;
-                w.available = available;
-                w.date_status_changed = now;
-                w.version += 1;
-                w.date_updated = now;
+                locked.move_to_activity(&mut w, a, now);
                 worker = Some((w, version));
             }
         }
@@ -306,19 +294,8 @@ impl Engine {
         if let Some(a) = target_activity {
             if let Some(mut w) = self.store.get_worker(&ws, &r.worker_sid).await? {
                 if w.activity_sid != a {
-                    let (name, available) = locked
-                        .model()
-                        .activities
-                        .get(&a)
-                        .cloned()
-                        .unwrap_or_default();
                     let version = w.version;
-                    w.activity_sid = a;
-                    w.activity_name = name;
-                    w.available = available;
-                    w.date_status_changed = now;
-                    w.version += 1;
-                    w.date_updated = now;
+                    locked.move_to_activity(&mut w, a, now);
                     worker = Some((w, version));
                 }
             }

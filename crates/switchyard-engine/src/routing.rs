@@ -19,7 +19,7 @@ use switchyard_core::routing::{
     TaskStatus, WorkerState,
 };
 use switchyard_core::sid::{
-    TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
+    ActivitySid, TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
 };
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_core::Timestamp;
@@ -102,6 +102,27 @@ pub(crate) struct Locked {
 impl Locked {
     pub(crate) fn model(&mut self) -> &mut Model {
         self.guard.get_or_insert_with(Model::default)
+    }
+
+    /// Moves `worker` to `activity` as of `now` (name and availability from the model).
+    pub(crate) fn move_to_activity(
+        &mut self,
+        worker: &mut Worker,
+        activity: ActivitySid,
+        now: Timestamp,
+    ) {
+        let (name, available) = self
+            .model()
+            .activities
+            .get(&activity)
+            .cloned()
+            .unwrap_or_default();
+        worker.activity_sid = activity;
+        worker.activity_name = name;
+        worker.available = available;
+        worker.date_status_changed = now;
+        worker.version += 1;
+        worker.date_updated = now;
     }
 }
 
@@ -553,19 +574,8 @@ impl Engine {
                 .is_some_and(|a| *a != worker.activity_sid);
         if moves_worker {
             let a = reservation_activity.clone().expect("checked above");
-            let (name, available) = locked
-                .model()
-                .activities
-                .get(&a)
-                .cloned()
-                .unwrap_or_default();
             previous_activity = Some(worker.activity_sid.clone());
-            worker.activity_sid = a;
-            worker.activity_name = name;
-            worker.available = available;
-            worker.date_status_changed = now;
-            worker.version += 1;
-            worker.date_updated = now;
+            locked.move_to_activity(&mut worker, a, now);
         } else if !locked.workspace.multi_task_enabled {
             previous_activity = Some(worker.activity_sid.clone());
         }

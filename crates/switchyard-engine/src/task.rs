@@ -13,7 +13,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::routing::{task_state, Locked, Triggers};
-use crate::{filtered_page, mint, Engine, Error, Page, PageRequest, Result};
+use crate::{etag_matches, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.
 #[derive(Debug, Clone, Default)]
@@ -99,11 +99,6 @@ fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
         return Err(Error::invalid("VirtualStartTime must not be before 1900"));
     }
     Ok(t)
-}
-
-/// Parses an `If-Match` value: the ETag, quoted or bare.
-pub(crate) fn etag_matches(tag: &str, version: i64) -> bool {
-    tag.trim().trim_start_matches("W/").trim_matches('"') == version.to_string()
 }
 
 impl Engine {

@@ -9,7 +9,8 @@ use switchyard_store::{Cursor, TaskQueueFilter, WorkerFilter};
 
 use crate::routing::{channel_state, worker_state, Triggers};
 use crate::{
-    filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+    etag_matches, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
+    PageRequest, Result,
 };
 
 /// Parameters of a new worker.
@@ -90,15 +91,6 @@ pub(crate) fn parse_expression(text: &str, field: &str) -> Result<Expr> {
 fn attributes(text: String) -> Result<String> {
     parse_attributes(&text).map_err(Error::invalid)?;
     Ok(text)
-}
-
-/// Parses an `If-Match` value: the ETag, quoted or bare.
-fn etag(value: &str) -> String {
-    value
-        .trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .to_owned()
 }
 
 impl Engine {
@@ -267,7 +259,7 @@ impl Engine {
             .ok_or_else(|| Error::not_found("Worker", sid))?;
         let expected = w.version;
         if let Some(tag) = &p.if_match {
-            if etag(tag) != expected.to_string() {
+            if !etag_matches(tag, expected) {
                 return Err(Error::PreconditionFailed(format!(
                     "If-Match {tag} does not match the current version of Worker {sid}"
                 )));
@@ -368,7 +360,7 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found("Worker", sid))?;
         if let Some(tag) = if_match {
-            if etag(tag) != w.version.to_string() {
+            if !etag_matches(tag, w.version) {
                 return Err(Error::PreconditionFailed(format!(
                     "If-Match {tag} does not match the current version of Worker {sid}"
                 )));

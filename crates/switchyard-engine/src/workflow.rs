@@ -1,13 +1,15 @@
 //! Workflows.
 
 use switchyard_core::model::{
-    is_http_url, Workflow, DEFAULT_RESERVATION_TIMEOUT_SECS, MAX_RESERVATION_TIMEOUT_SECS,
+    Workflow, DEFAULT_RESERVATION_TIMEOUT_SECS, MAX_RESERVATION_TIMEOUT_SECS,
 };
 use switchyard_core::sid::{AccountSid, WorkflowSid, WorkspaceSid};
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_store::WorkflowFilter;
 
-use crate::{friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result};
+use crate::{
+    callback_url, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+};
 
 /// Parameters of a new workflow.
 #[derive(Debug, Clone, Default)]
@@ -39,16 +41,6 @@ pub struct UpdateWorkflow {
     pub task_reservation_timeout: Option<i64>,
     /// Re-route the workflow's pending tasks through the new configuration.
     pub re_evaluate_tasks: Option<bool>,
-}
-
-fn url(value: Option<String>, field: &str) -> Result<Option<String>> {
-    match value {
-        Some(u) if u.is_empty() => Ok(None),
-        Some(u) if !is_http_url(&u) => Err(Error::invalid(format!(
-            "{field} must be an absolute http or https URL, got '{u}'"
-        ))),
-        other => Ok(other),
-    }
 }
 
 fn reservation_timeout(secs: i64) -> Result<i64> {
@@ -96,8 +88,11 @@ impl Engine {
             workspace_sid: ws.clone(),
             friendly_name: name,
             configuration: p.configuration,
-            assignment_callback_url: url(p.assignment_callback_url, "AssignmentCallbackUrl")?,
-            fallback_assignment_callback_url: url(
+            assignment_callback_url: callback_url(
+                p.assignment_callback_url,
+                "AssignmentCallbackUrl",
+            )?,
+            fallback_assignment_callback_url: callback_url(
                 p.fallback_assignment_callback_url,
                 "FallbackAssignmentCallbackUrl",
             )?,
@@ -159,10 +154,11 @@ impl Engine {
             f.configuration = c;
         }
         if p.assignment_callback_url.is_some() {
-            f.assignment_callback_url = url(p.assignment_callback_url, "AssignmentCallbackUrl")?;
+            f.assignment_callback_url =
+                callback_url(p.assignment_callback_url, "AssignmentCallbackUrl")?;
         }
         if p.fallback_assignment_callback_url.is_some() {
-            f.fallback_assignment_callback_url = url(
+            f.fallback_assignment_callback_url = callback_url(
                 p.fallback_assignment_callback_url,
                 "FallbackAssignmentCallbackUrl",
             )?;

@@ -1,13 +1,15 @@
 //! Workspaces.
 
 use switchyard_core::model::{
-    is_http_url, Activity, QueueOrder, TaskChannel, TaskQueue, Workflow, Workspace,
+    Activity, QueueOrder, TaskChannel, TaskQueue, Workflow, Workspace,
     DEFAULT_RESERVATION_TIMEOUT_SECS, DEFAULT_TARGET_WORKERS, DEFAULT_TASK_CHANNELS, EVENT_TYPES,
 };
 use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
 use switchyard_store::{NewWorkspace, WorkspaceFilter};
 
-use crate::{friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result};
+use crate::{
+    callback_url, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+};
 
 /// The activities a new workspace starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,16 +73,6 @@ pub struct UpdateWorkspace {
     pub multi_task_enabled: Option<bool>,
     /// New queue-order preference.
     pub prioritize_queue_order: Option<QueueOrder>,
-}
-
-fn callback_url(url: Option<String>, field: &str) -> Result<Option<String>> {
-    match url {
-        Some(u) if u.is_empty() => Ok(None),
-        Some(u) if !is_http_url(&u) => Err(Error::invalid(format!(
-            "{field} must be an absolute http or https URL, got '{u}'"
-        ))),
-        other => Ok(other),
-    }
 }
 
 fn events_filter(filter: Option<String>) -> Result<Option<String>> {
