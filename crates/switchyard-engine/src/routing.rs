@@ -163,6 +163,12 @@ impl Engine {
 
     /// Locks the workspace's routing state, loading the model if needed.
     pub(crate) async fn lock(&self, workspace: Workspace) -> Result<Locked> {
+        self.lock_with(workspace, false).await
+    }
+
+    /// Locks the workspace's routing state; with `fresh`, rebuilds the model from the store
+    /// even if one is loaded (after a configuration change).
+    async fn lock_with(&self, workspace: Workspace, fresh: bool) -> Result<Locked> {
         let cell = {
             let mut models = self
                 .routing
@@ -172,7 +178,7 @@ impl Engine {
             models.entry(workspace.sid.clone()).or_default().clone()
         };
         let mut guard = cell.lock_owned().await;
-        if guard.is_none() {
+        if fresh || guard.is_none() {
             *guard = Some(self.load_model(&workspace).await?);
         }
         Ok(Locked {
@@ -198,10 +204,7 @@ impl Engine {
 
     /// Drops the workspace's model after a configuration change and re-routes everything.
     pub(crate) async fn reload(&self, workspace: Workspace) -> Result<()> {
-        let mut locked = self.lock(workspace).await?;
-        *locked.guard = None;
-        let model = self.load_model(&locked.workspace).await?;
-        *locked.guard = Some(model);
+        let locked = self.lock_with(workspace, true).await?;
         self.finish(
             locked,
             Triggers {
@@ -221,9 +224,7 @@ impl Engine {
         workflow: &WorkflowSid,
         all: bool,
     ) -> Result<()> {
-        let mut locked = self.lock(workspace).await?;
-        let model = self.load_model(&locked.workspace).await?;
-        *locked.guard = Some(model);
+        let mut locked = self.lock_with(workspace, true).await?;
         let now = self.now();
         let model = locked.model();
         let candidates: Vec<(TaskSid, Value, bool)> = model

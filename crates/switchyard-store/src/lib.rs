@@ -144,15 +144,6 @@ impl<T> Page<T> {
             items,
         }
     }
-
-    /// Applies `f` to every row.
-    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(|(s, t)| (s, f(t))).collect(),
-            next: self.next,
-            previous: self.previous,
-        }
-    }
 }
 
 /// Appends the keyset condition and order for `cursor` to a query whose WHERE clause is open.

@@ -1,7 +1,7 @@
 //! Tasks, matching, reservations and assignment callbacks, over HTTP with a real app server.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common::*;
 
@@ -178,7 +178,6 @@ async fn quickstart_walkthrough() {
     let ws = s.workspace("Quickstart").await;
     let w = format!("/Workspaces/{ws}");
     let available = s.activity(&ws, "Available").await;
-    let offline = s.activity(&ws, "Offline").await;
     let spanish = sid_of(
         &s.create(
             &format!("{w}/TaskQueues"),
@@ -247,6 +246,8 @@ async fn quickstart_walkthrough() {
         "pending",
         "Bob is idle but does not speak Spanish"
     );
+    let (_, bobs) = s.get(&format!("{w}/Workers/{bob}/Reservations")).await;
+    assert_eq!(bobs["reservations"].as_array().unwrap().len(), 0);
     assert_eq!(t["task_queue_sid"], spanish.as_str());
 
     s.ok(
@@ -301,7 +302,6 @@ async fn quickstart_walkthrough() {
         20001,
         "is not pending: it is accepted",
     );
-    let _ = (bob, offline);
     s.stop().await;
 }
 
@@ -1018,13 +1018,9 @@ async fn task_create_validation_and_etags() {
         20001,
         "WorkflowSid is required",
     );
-    let (ws_sid, queue, _) = (
-        ws.clone(),
-        sid_of(
-            &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Q")])
-                .await,
-        ),
-        (),
+    let queue = sid_of(
+        &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Q")])
+            .await,
     );
     let config = format!(r#"{{"task_routing":{{"default_filter":{{"queue":"{queue}"}}}}}}"#);
     s.create(
@@ -1118,7 +1114,6 @@ async fn task_create_validation_and_etags() {
         s.get(&format!("{w}/Tasks/{}", sid_of(&t))).await.1["age"],
         90
     );
-    let _ = ws_sid;
     s.stop().await;
 }
 
@@ -1245,7 +1240,6 @@ async fn routing_resumes_after_a_restart() {
         status(&s.get(&format!("{w}/Tasks/{waiting}")).await.1),
         "reserved"
     );
-    let _ = json!(null);
     s.stop().await;
 }
 
