@@ -10,7 +10,7 @@
 //! [`Model::reserve`] and the other `on_*` updates, so the model always mirrors the store.
 
 use std::cmp::Ordering;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -401,6 +401,8 @@ impl WorkerState {
 pub struct QueueState {
     /// Its SID.
     pub sid: TaskQueueSid,
+    /// Its name, which tasks in it carry.
+    pub friendly_name: String,
     /// Compiled `TargetWorkers`.
     pub target: Expr,
     /// FIFO or LIFO.
@@ -554,14 +556,124 @@ pub struct Model {
     /// Queues.
     pub queues: HashMap<TaskQueueSid, QueueState>,
     /// Workflow configurations.
-    pub workflows: HashMap<WorkflowSid, WorkflowConfig>,
+    workflows: HashMap<WorkflowSid, WorkflowConfig>,
     /// Each workflow's `TaskReservationTimeout`, in seconds.
-    pub reservation_timeouts: HashMap<WorkflowSid, i64>,
+    reservation_timeouts: HashMap<WorkflowSid, i64>,
     /// Tasks being routed (pending or reserved).
-    pub tasks: HashMap<TaskSid, TaskState>,
+    tasks: HashMap<TaskSid, TaskState>,
+    /// Every timer of every task, in firing order: the next one is the first.
+    schedule: BTreeSet<TimerKey>,
+    /// Each task's entries in `schedule`, to take them out when the task changes.
+    scheduled: HashMap<TaskSid, Vec<TimerKey>>,
+}
+
+/// A timer's place in the schedule. The field order is the firing order: deadline, then task
+/// creation, then a task's reservation before its step and its step before its TTL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct TimerKey {
+    at: Timestamp,
+    seq: i64,
+    kind: TimerKind,
+    worker: Option<WorkerSid>,
+    task: TaskSid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    Reservation,
+    Step,
+    Ttl,
+}
+
+impl TimerKey {
+    fn timer(&self) -> Timer {
+        let task = self.task.clone();
+        match (self.kind, &self.worker) {
+            (TimerKind::Reservation, Some(worker)) => Timer::Reservation {
+                task,
+                worker: worker.clone(),
+            },
+            (TimerKind::Step, _) => Timer::Step { task },
+            _ => Timer::Ttl { task },
+        }
+    }
 }
 
 impl Model {
+    /// An empty model of a workspace: multitasking or not, and which queue order goes first.
+    pub fn new(multi_task: bool, prioritize: QueueOrder) -> Model {
+        Model {
+            multi_task,
+            prioritize,
+            ..Default::default()
+        }
+    }
+
+    /// A task being routed.
+    pub fn task(&self, sid: &TaskSid) -> Option<&TaskState> {
+        self.tasks.get(sid)
+    }
+
+    /// Every task being routed, in no particular order.
+    pub fn tasks(&self) -> impl Iterator<Item = &TaskState> + '_ {
+        self.tasks.values()
+    }
+
+    /// Adds or replaces a task being routed, scheduling its timers.
+    pub fn put_task(&mut self, t: TaskState) {
+        let sid = t.sid.clone();
+        self.tasks.insert(sid.clone(), t);
+        self.reschedule(&sid);
+    }
+
+    /// Forgets a task (it was assigned, canceled or deleted) and its timers.
+    pub fn remove_task(&mut self, sid: &TaskSid) -> Option<TaskState> {
+        let t = self.tasks.remove(sid);
+        self.reschedule(sid);
+        t
+    }
+
+    /// Changes a task being routed, rescheduling its timers after.
+    pub fn update_task<R>(
+        &mut self,
+        sid: &TaskSid,
+        change: impl FnOnce(&mut TaskState) -> R,
+    ) -> Option<R> {
+        let out = change(self.tasks.get_mut(sid)?);
+        self.reschedule(sid);
+        Some(out)
+    }
+
+    /// A workflow's configuration.
+    pub fn workflow(&self, sid: &WorkflowSid) -> Option<&WorkflowConfig> {
+        self.workflows.get(sid)
+    }
+
+    /// Adds or replaces a workflow: its configuration (`None` when the stored one does not
+    /// parse, which routes nothing) and its `TaskReservationTimeout` in seconds.
+    pub fn put_workflow(
+        &mut self,
+        sid: WorkflowSid,
+        config: Option<WorkflowConfig>,
+        reservation_timeout: i64,
+    ) {
+        match config {
+            Some(c) => self.workflows.insert(sid.clone(), c),
+            None => self.workflows.remove(&sid),
+        };
+        self.reservation_timeouts
+            .insert(sid.clone(), reservation_timeout);
+        let affected: Vec<TaskSid> = self
+            .tasks
+            .values()
+            .filter(|t| matches!(&t.route, Route::Workflow { workflow, .. } if *workflow == sid))
+            .map(|t| t.sid.clone())
+            .collect();
+        for t in affected {
+            self.reschedule(&t);
+        }
+    }
+
     /// Adds or replaces a worker, recomputing its queue memberships.
     pub fn put_worker(&mut self, w: WorkerState) {
         for q in self.queues.values_mut() {
@@ -788,12 +900,13 @@ impl Model {
 
     /// Records a new pending reservation of `worker` for `task`.
     pub fn reserve(&mut self, task: &TaskSid, worker: &WorkerSid, now: Timestamp) {
-        let Some(t) = self.tasks.get_mut(task) else {
+        let Some(channel) = self.update_task(task, |t| {
+            t.pending.insert(worker.clone());
+            t.reserved_at.insert(worker.clone(), now);
+            t.channel.clone()
+        }) else {
             return;
         };
-        t.pending.insert(worker.clone());
-        t.reserved_at.insert(worker.clone(), now);
-        let channel = t.channel.clone();
         if let Some(w) = self.workers.get_mut(worker) {
             if let Some(c) = w.channels.get_mut(&channel) {
                 c.pending += 1;
@@ -846,10 +959,10 @@ impl Model {
 
     /// Forgets a pending reservation of `worker` for `task` (it ended, whatever way).
     pub fn end_pending(&mut self, task: &TaskSid, worker: &WorkerSid) {
-        if let Some(t) = self.tasks.get_mut(task) {
+        self.update_task(task, |t| {
             t.pending.remove(worker);
             t.reserved_at.remove(worker);
-        }
+        });
     }
 
     fn reservation_timeout(&self, t: &TaskState) -> i64 {
@@ -863,74 +976,69 @@ impl Model {
         }
     }
 
-    /// Every timer of every task being routed, with its deadline.
-    fn timers(&self) -> impl Iterator<Item = (Timestamp, i64, u8, Timer)> + '_ {
+    /// The timers of one task, with their deadlines.
+    fn timers_of(&self, t: &TaskState) -> Vec<TimerKey> {
         use crate::time::Duration;
-        self.tasks.values().flat_map(move |t| {
-            let mut out = Vec::with_capacity(2 + t.reserved_at.len());
-            let timeout = Duration::from_secs(self.reservation_timeout(t));
-            for (worker, at) in &t.reserved_at {
-                out.push((
-                    *at + timeout,
-                    t.seq,
-                    0,
-                    Timer::Reservation {
-                        task: t.sid.clone(),
-                        worker: worker.clone(),
-                    },
-                ));
+        let key = |at, kind, worker: Option<&WorkerSid>| TimerKey {
+            at,
+            seq: t.seq,
+            kind,
+            worker: worker.cloned(),
+            task: t.sid.clone(),
+        };
+        let timeout = Duration::from_secs(self.reservation_timeout(t));
+        let mut out: Vec<TimerKey> = t
+            .reserved_at
+            .iter()
+            .map(|(worker, at)| key(*at + timeout, TimerKind::Reservation, Some(worker)))
+            .collect();
+        if let Route::Workflow { workflow, step } = &t.route {
+            if let Some(deadline) = self
+                .workflows
+                .get(workflow)
+                .and_then(|c| c.step_deadline(*step, t.date_created))
+            {
+                out.push(key(deadline, TimerKind::Step, None));
             }
-            if let Route::Workflow { workflow, step } = &t.route {
-                if let Some(deadline) = self
-                    .workflows
-                    .get(workflow)
-                    .and_then(|c| c.step_deadline(*step, t.date_created))
-                {
-                    out.push((
-                        deadline,
-                        t.seq,
-                        1,
-                        Timer::Step {
-                            task: t.sid.clone(),
-                        },
-                    ));
-                }
-            }
-            out.push((
-                t.date_created + Duration::from_secs(t.ttl_secs),
-                t.seq,
-                2,
-                Timer::Ttl {
-                    task: t.sid.clone(),
-                },
-            ));
-            out
-        })
+        }
+        out.push(key(
+            t.date_created + Duration::from_secs(t.ttl_secs),
+            TimerKind::Ttl,
+            None,
+        ));
+        out
+    }
+
+    /// Brings the schedule in line with task `sid` (or its absence).
+    fn reschedule(&mut self, sid: &TaskSid) {
+        for key in self.scheduled.remove(sid).unwrap_or_default() {
+            self.schedule.remove(&key);
+        }
+        let Some(t) = self.tasks.get(sid) else {
+            return;
+        };
+        let keys = self.timers_of(t);
+        self.schedule.extend(keys.iter().cloned());
+        self.scheduled.insert(sid.clone(), keys);
     }
 
     /// When the next timer falls due, if any.
     pub fn next_deadline(&self) -> Option<Timestamp> {
-        self.timers().map(|(at, ..)| at).min()
+        self.schedule.first().map(|k| k.at)
     }
 
     /// The earliest timer due at `now`: deadlines first, ties in task creation order, a task's
     /// reservation before its step and its step before its TTL.
     pub fn next_due(&self, now: Timestamp) -> Option<(Timestamp, Timer)> {
-        self.timers()
-            .filter(|(at, ..)| *at <= now)
-            .min_by(|a, b| {
-                (a.0, a.1, a.2)
-                    .cmp(&(b.0, b.1, b.2))
-                    .then_with(|| timer_worker(&a.3).cmp(&timer_worker(&b.3)))
-            })
-            .map(|(at, _, _, timer)| (at, timer))
+        self.schedule
+            .first()
+            .filter(|k| k.at <= now)
+            .map(|k| (k.at, k.timer()))
     }
-}
 
-fn timer_worker(t: &Timer) -> Option<&WorkerSid> {
-    match t {
-        Timer::Reservation { worker, .. } => Some(worker),
-        _ => None,
+    /// How many timers are scheduled.
+    pub fn timer_count(&self) -> usize {
+        self.schedule.len()
     }
 }
 
@@ -1108,16 +1216,14 @@ mod tests {
     }
 
     fn model(workflow: &str) -> Model {
-        let mut m = Model {
-            multi_task: true,
-            ..Default::default()
-        };
+        let mut m = Model::new(true, QueueOrder::Fifo);
         for (q, target, order) in [
             (Q1, "1==1", QueueOrder::Fifo),
             (Q2, "skills HAS 'es'", QueueOrder::Lifo),
         ] {
             m.put_queue(QueueState {
                 sid: q.parse().unwrap(),
+                friendly_name: q.into(),
                 target: Expr::parse(target).unwrap(),
                 order,
                 max_reserved: 1,
@@ -1126,14 +1232,19 @@ mod tests {
                 members: HashSet::new(),
             });
         }
-        m.workflows.insert(sid(9), config(workflow));
+        m.put_workflow(
+            sid(9),
+            Some(config(workflow)),
+            DEFAULT_RESERVATION_TIMEOUT_SECS,
+        );
         m
     }
 
     fn task(m: &mut Model, n: u8, attrs: Value, priority: i64, start: i64) -> TaskSid {
         let workflow: WorkflowSid = sid(9);
-        let step = m.workflows[&workflow].entry(&attrs).unwrap();
-        let queue = m.workflows[&workflow].step(step).unwrap().queue.clone();
+        let config = m.workflow(&workflow).unwrap();
+        let step = config.entry(&attrs).unwrap();
+        let queue = config.step(step).unwrap().queue.clone();
         let t = TaskState {
             sid: sid(n),
             attributes: attrs,
@@ -1149,7 +1260,7 @@ mod tests {
             date_created: ts(start),
             ttl_secs: 86_400,
         };
-        m.tasks.insert(t.sid.clone(), t);
+        m.put_task(t);
         sid(n)
     }
 
@@ -1170,7 +1281,7 @@ mod tests {
         let t2 = task(&mut m, 2, json!({"lang": "es"}), 0, 100);
         assert_eq!(m.workers_for_task(&t2, ts(200)), vec![sid::<WorkerSid>(1)]);
         // A refusal keeps the worker away from that task.
-        m.tasks.get_mut(&t2).unwrap().refused_by.insert(sid(1));
+        m.update_task(&t2, |t| t.refused_by.insert(sid(1)));
         assert!(m.workers_for_task(&t2, ts(200)).is_empty());
     }
 
@@ -1262,9 +1373,9 @@ mod tests {
         let new_high = task(&mut m, 2, json!({}), 5, 20);
         let _older_high = task(&mut m, 3, json!({}), 5, 30);
         assert_eq!(m.task_for_worker(&sid(1), ts(40)), Some(new_high.clone()));
-        m.tasks.remove(&new_high);
+        m.remove_task(&new_high);
         assert_eq!(m.task_for_worker(&sid(1), ts(40)), Some(sid(3)));
-        m.tasks.remove(&sid(3));
+        m.remove_task(&sid(3));
         assert_eq!(m.task_for_worker(&sid(1), ts(40)), Some(old_low));
         // LIFO queue (Q2): newest first regardless of priority; FIFO queues win by default.
         let lifo_old = task(&mut m, 4, json!({"lang": "es"}), 9, 50);
@@ -1276,7 +1387,7 @@ mod tests {
         );
         m.prioritize = QueueOrder::Lifo;
         assert_eq!(m.task_for_worker(&sid(1), ts(70)), Some(lifo_new));
-        m.tasks.remove(&sid(5));
+        m.remove_task(&sid(5));
         assert_eq!(m.task_for_worker(&sid(1), ts(70)), Some(lifo_old));
     }
 
@@ -1305,9 +1416,9 @@ mod tests {
         let mut m = model(wf);
         m.put_worker(worker(1, json!({"skills": ["es"]}), false, 0));
         let t = task(&mut m, 1, json!({}), 0, 0);
-        assert!(m.should_skip(&m.tasks[&t]));
+        assert!(m.should_skip(m.task(&t).unwrap()));
         m.put_worker(worker(2, json!({"skills": ["es"]}), true, 0));
-        assert!(!m.should_skip(&m.tasks[&t]));
+        assert!(!m.should_skip(m.task(&t).unwrap()));
     }
 
     #[test]
@@ -1327,15 +1438,19 @@ mod tests {
         let mut m = model(SIMPLE);
         m.put_worker(worker(1, json!({}), false, 0));
         let t = task(&mut m, 1, json!({}), 0, 0);
-        m.tasks.get_mut(&t).unwrap().route = Route::Worker {
-            worker: sid(1),
-            ignore_capacity: true,
-        };
+        m.update_task(&t, |t| {
+            t.route = Route::Worker {
+                worker: sid(1),
+                ignore_capacity: true,
+            }
+        });
         assert_eq!(m.workers_for_task(&t, ts(1)), vec![sid::<WorkerSid>(1)]);
-        m.tasks.get_mut(&t).unwrap().route = Route::Worker {
-            worker: sid(1),
-            ignore_capacity: false,
-        };
+        m.update_task(&t, |t| {
+            t.route = Route::Worker {
+                worker: sid(1),
+                ignore_capacity: false,
+            }
+        });
         assert!(m.workers_for_task(&t, ts(1)).is_empty());
     }
 
@@ -1343,10 +1458,9 @@ mod tests {
     fn timers_fall_due_by_deadline_then_creation_order() {
         let wf = r#"{"task_routing":{"filters":[{"expression":"1==1","targets":[{"queue":"Q1","timeout":300},{"priority":5}]}]}}"#;
         let mut m = model(wf);
-        m.reservation_timeouts.insert(sid(9), 120);
         m.put_worker(worker(1, json!({}), true, 0));
         let t = task(&mut m, 1, json!({}), 0, 0);
-        m.tasks.get_mut(&t).unwrap().ttl_secs = 1000;
+        m.update_task(&t, |t| t.ttl_secs = 1000);
         // Created at 0: the step ends at 300 (task age), the TTL at 1000.
         assert_eq!(m.next_deadline(), Some(ts(300)));
         assert_eq!(m.next_due(ts(299)), None);
@@ -1360,13 +1474,15 @@ mod tests {
             m.next_due(ts(400)),
             Some((ts(300), Timer::Step { task: t.clone() }))
         );
-        m.tasks.get_mut(&t).unwrap().route = Route::Workflow {
-            workflow: sid(9),
-            step: StepRef {
-                filter: Some(0),
-                step: 1,
-            },
-        };
+        m.update_task(&t, |t| {
+            t.route = Route::Workflow {
+                workflow: sid(9),
+                step: StepRef {
+                    filter: Some(0),
+                    step: 1,
+                },
+            }
+        });
         assert_eq!(
             m.next_due(ts(400)),
             Some((
@@ -1386,18 +1502,29 @@ mod tests {
         );
         // Ties: the older task first.
         let u = task(&mut m, 2, json!({}), 0, 0);
-        m.tasks.get_mut(&u).unwrap().ttl_secs = 1000;
-        m.tasks.get_mut(&u).unwrap().route = Route::Workflow {
-            workflow: sid(9),
-            step: StepRef {
-                filter: Some(0),
-                step: 1,
-            },
-        };
+        m.update_task(&u, |t| t.ttl_secs = 1000);
+        m.update_task(&u, |t| {
+            t.route = Route::Workflow {
+                workflow: sid(9),
+                step: StepRef {
+                    filter: Some(0),
+                    step: 1,
+                },
+            }
+        });
         assert_eq!(
             m.next_due(ts(1000)),
-            Some((ts(1000), Timer::Ttl { task: t }))
+            Some((ts(1000), Timer::Ttl { task: t.clone() }))
         );
+        // A task that leaves routing takes its timers with it.
+        m.remove_task(&t);
+        assert_eq!(
+            m.next_due(ts(1000)),
+            Some((ts(1000), Timer::Ttl { task: u.clone() }))
+        );
+        assert_eq!(m.timer_count(), 1);
+        m.remove_task(&u);
+        assert_eq!(m.next_deadline(), None);
     }
 
     #[test]
@@ -1405,10 +1532,12 @@ mod tests {
         let mut m = model(SIMPLE);
         m.put_worker(worker(1, json!({}), false, 0));
         let t = task(&mut m, 1, json!({}), 0, 0);
-        m.tasks.get_mut(&t).unwrap().route = Route::Worker {
-            worker: sid(1),
-            ignore_capacity: true,
-        };
+        m.update_task(&t, |t| {
+            t.route = Route::Worker {
+                worker: sid(1),
+                ignore_capacity: true,
+            }
+        });
         m.reserve(&t, &sid(1), ts(10));
         assert_eq!(m.next_deadline(), Some(ts(130)));
     }

@@ -162,18 +162,25 @@ impl Engine {
 
     /// The workspace, whoever owns it.
     pub(crate) async fn store_workspace(&self, ws: &WorkspaceSid) -> Result<Workspace> {
-        self.store
+        if let Some(w) = self.routing.cached_workspace(ws) {
+            return Ok(w);
+        }
+        let w = self
+            .store
             .find_workspace(ws)
             .await?
-            .ok_or_else(|| Error::not_found("Workspace", ws))
+            .ok_or_else(|| Error::not_found("Workspace", ws))?;
+        self.routing.cache_workspace(&w);
+        Ok(w)
     }
 
     /// The workspace, if it belongs to `account`; every workspace-scoped operation starts here.
     pub async fn workspace(&self, account: &AccountSid, ws: &WorkspaceSid) -> Result<Workspace> {
-        self.store
-            .get_workspace(account, ws)
-            .await?
-            .ok_or_else(|| Error::not_found("Workspace", ws))
+        match self.store_workspace(ws).await {
+            Ok(w) if w.account_sid == *account => Ok(w),
+            Ok(_) => Err(Error::not_found("Workspace", ws)),
+            Err(e) => Err(e),
+        }
     }
 }
 

@@ -261,7 +261,7 @@ impl Engine {
             ReservationStatus::Accepted,
             now,
         );
-        model.tasks.remove(&task.sid);
+        model.remove_task(&task.sid);
         if let Some((w, _)) = &worker {
             set_activity(model, w);
         }
@@ -305,8 +305,7 @@ impl Engine {
         r.date_updated = now;
         let others_pending = locked
             .model()
-            .tasks
-            .get(&task.sid)
+            .task(&task.sid)
             .is_some_and(|t| t.pending.iter().any(|w| *w != r.worker_sid));
         if task.assignment_status == TaskStatus::Reserved && !others_pending {
             task.assignment_status = TaskStatus::Pending;
@@ -323,9 +322,9 @@ impl Engine {
         self.store.write(&writes).await?;
         self.release(locked, std::slice::from_ref(&r), now);
         let model = locked.model();
-        if let Some(t) = model.tasks.get_mut(&task.sid) {
+        model.update_task(&task.sid, |t| {
             t.refused_by.insert(r.worker_sid.clone());
-        }
+        });
         if let Some((w, _)) = &worker {
             set_activity(model, w);
             if let Some(state) = model.workers.get_mut(&w.sid).filter(|_| w.available) {

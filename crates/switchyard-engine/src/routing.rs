@@ -55,6 +55,9 @@ pub struct ReservationCreated {
 #[derive(Default)]
 pub(crate) struct Routing {
     models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Option<Model>>>>>,
+    /// Workspaces as last read from the store; an entry is dropped whenever its workspace or its
+    /// activities change (every such change goes through `reload` or `forget`).
+    workspaces: SyncMutex<HashMap<WorkspaceSid, Workspace>>,
     subscribers: SyncMutex<Vec<mpsc::UnboundedSender<Notification>>>,
     /// Signaled after every routing change: a timer may now be due sooner.
     pub(crate) changed: tokio::sync::Notify,
@@ -63,6 +66,28 @@ pub(crate) struct Routing {
 }
 
 impl Routing {
+    pub(crate) fn cached_workspace(&self, ws: &WorkspaceSid) -> Option<Workspace> {
+        self.workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ws)
+            .cloned()
+    }
+
+    pub(crate) fn cache_workspace(&self, w: &Workspace) {
+        self.workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(w.sid.clone(), w.clone());
+    }
+
+    fn uncache_workspace(&self, ws: &WorkspaceSid) {
+        self.workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ws);
+    }
+
     /// Every loaded workspace's model cell.
     pub(crate) fn cells(&self) -> Vec<Arc<Mutex<Option<Model>>>> {
         self.models
@@ -204,6 +229,7 @@ impl Engine {
 
     /// Drops the workspace's model after a configuration change and re-routes everything.
     pub(crate) async fn reload(&self, workspace: Workspace) -> Result<()> {
+        self.routing.uncache_workspace(&workspace.sid);
         let locked = self.lock_with(workspace, true).await?;
         self.finish(
             locked,
@@ -228,8 +254,7 @@ impl Engine {
         let now = self.now();
         let model = locked.model();
         let candidates: Vec<(TaskSid, Value, bool)> = model
-            .tasks
-            .values()
+            .tasks()
             .filter(|t| t.pending.is_empty())
             .filter(|t| matches!(&t.route, Route::Workflow { workflow: w, .. } if w == workflow))
             .map(|t| {
@@ -251,15 +276,15 @@ impl Engine {
                         .await?
                 }
                 None => {
-                    self.place(&mut task, None, now).await?;
+                    Engine::place(locked.model(), &mut task, None, now);
                     task.step = None;
                     task.version += 1;
                     task.date_updated = now;
                     self.store.write(&[Write::Task(&task)]).await?;
-                    if let Some(t) = locked.model().tasks.get_mut(&sid) {
+                    locked.model().update_task(&sid, |t| {
                         t.route = Route::Unrouted;
                         t.queue = None;
-                    }
+                    });
                 }
             }
         }
@@ -275,6 +300,7 @@ impl Engine {
 
     /// Forgets a deleted workspace's model.
     pub(crate) fn forget(&self, ws: &WorkspaceSid) {
+        self.routing.uncache_workspace(ws);
         self.routing
             .models
             .lock()
@@ -284,11 +310,10 @@ impl Engine {
 
     async fn load_model(&self, workspace: &Workspace) -> Result<Model> {
         let ws = &workspace.sid;
-        let mut model = Model {
-            multi_task: workspace.multi_task_enabled,
-            prioritize: workspace.prioritize_queue_order,
-            ..Default::default()
-        };
+        let mut model = Model::new(
+            workspace.multi_task_enabled,
+            workspace.prioritize_queue_order,
+        );
         let activities = self
             .store
             .list_activities(ws, &Default::default(), Default::default(), 10_000)
@@ -341,17 +366,10 @@ impl Engine {
             model.put_worker(state);
         }
         for f in self.store.all_workflows(ws).await? {
-            model
-                .reservation_timeouts
-                .insert(f.sid.clone(), f.task_reservation_timeout);
-            match WorkflowConfig::parse(&f.configuration) {
-                Ok(c) => {
-                    model.workflows.insert(f.sid, c);
-                }
-                Err(e) => {
-                    tracing::warn!(workflow = %f.sid, error = %e, "stored workflow configuration does not parse")
-                }
-            }
+            let config = WorkflowConfig::parse(&f.configuration)
+                .inspect_err(|e| tracing::warn!(workflow = %f.sid, error = %e, "stored workflow configuration does not parse"))
+                .ok();
+            model.put_workflow(f.sid, config, f.task_reservation_timeout);
         }
         let mut pending: HashMap<TaskSid, HashMap<WorkerSid, Timestamp>> = HashMap::new();
         for r in live
@@ -373,7 +391,7 @@ impl Engine {
                 state.reserved_at = pending.remove(&t.sid).unwrap_or_default();
                 state.pending = state.reserved_at.keys().cloned().collect();
                 state.refused_by = refused.remove(&t.sid).unwrap_or_default();
-                model.tasks.insert(t.sid.clone(), state);
+                model.put_task(state);
             }
         }
         Ok(model)
@@ -415,7 +433,7 @@ impl Engine {
                 return Ok(());
             }
             let model = locked.model();
-            let Some(t) = model.tasks.get(sid) else {
+            let Some(t) = model.task(sid) else {
                 return Ok(());
             };
             if !t.pending.is_empty() || !model.should_skip(t) {
@@ -429,8 +447,7 @@ impl Engine {
                 let scopes = [("taskrouter", &vars)];
                 let ctx = Scoped::new(&scopes).with_fallback(&t.attributes);
                 model
-                    .workflows
-                    .get(&workflow)
+                    .workflow(&workflow)
                     .and_then(|c| c.after_skip(&ctx, step))
             };
             let mut task = self.store_task(&locked.workspace.sid, sid).await?;
@@ -472,13 +489,13 @@ impl Engine {
     ) -> Result<()> {
         let (queue, priority) = {
             let model = locked.model();
-            let step = model.workflows.get(workflow).and_then(|c| c.step(at));
+            let step = model.workflow(workflow).and_then(|c| c.step(at));
             (
                 step.map(|s| s.queue.clone()),
                 step.and_then(|s| s.target.priority),
             )
         };
-        self.place(task, queue.as_ref(), now).await?;
+        Engine::place(locked.model(), task, queue.as_ref(), now);
         task.step = Some(at);
         if let Some(p) = priority {
             task.priority = p;
@@ -486,42 +503,37 @@ impl Engine {
         task.version += 1;
         task.date_updated = now;
         self.store.write(&[Write::Task(task)]).await?;
-        if let Some(t) = locked.model().tasks.get_mut(&task.sid) {
+        locked.model().update_task(&task.sid, |t| {
             t.route = Route::Workflow {
                 workflow: workflow.clone(),
                 step: at,
             };
             t.queue = queue;
             t.priority = task.priority;
-        }
+        });
         Ok(())
     }
 
     /// Sets the task's queue (with its name and entry date when it changes).
-    pub(crate) async fn place(
-        &self,
+    pub(crate) fn place(
+        model: &Model,
         task: &mut Task,
         queue: Option<&TaskQueueSid>,
         now: Timestamp,
-    ) -> Result<()> {
+    ) {
         let current = task.task_queue.as_ref().map(|(s, _)| s);
         if current == queue {
-            return Ok(());
+            return;
         }
-        task.task_queue = match queue {
-            Some(q) => {
-                let name = self
-                    .store
-                    .get_task_queue(&task.workspace_sid, q)
-                    .await?
-                    .map(|q| q.friendly_name)
-                    .unwrap_or_default();
-                Some((q.clone(), name))
-            }
-            None => None,
-        };
+        task.task_queue = queue.map(|q| {
+            let name = model
+                .queues
+                .get(q)
+                .map(|q| q.friendly_name.clone())
+                .unwrap_or_default();
+            (q.clone(), name)
+        });
         task.task_queue_entered_date = queue.map(|_| now);
-        Ok(())
     }
 
     /// Where a task enters its workflow, given its attributes.
@@ -531,7 +543,7 @@ impl Engine {
         attrs: &Value,
         now: Timestamp,
     ) -> Option<StepRef> {
-        let config = model.workflows.get(workflow)?;
+        let config = model.workflow(workflow)?;
         let vars = taskrouter_vars(now);
         let scopes = [("taskrouter", &vars)];
         config.entry(&Scoped::new(&scopes).with_fallback(attrs))
@@ -648,7 +660,7 @@ impl Engine {
         writes.push(Write::Task(&task));
         self.store.write(&writes).await?;
         self.release(locked, &ended, now);
-        locked.model().tasks.remove(&task.sid);
+        locked.model().remove_task(&task.sid);
         Ok(())
     }
 
@@ -660,6 +672,15 @@ impl Engine {
         status: ReservationStatus,
         now: Timestamp,
     ) -> Result<Vec<Reservation>> {
+        // The model knows which reservations are pending; the store only has to say more when
+        // there are some.
+        if locked
+            .model()
+            .task(task)
+            .is_some_and(|t| t.pending.is_empty())
+        {
+            return Ok(Vec::new());
+        }
         let mut ended = Vec::new();
         for mut r in self
             .store
@@ -716,6 +737,7 @@ pub(crate) fn channel_state(unique_name: String, capacity: i64, available: bool)
 pub(crate) fn queue_state(q: &switchyard_core::model::TaskQueue) -> QueueState {
     QueueState {
         sid: q.sid.clone(),
+        friendly_name: q.friendly_name.clone(),
         target: compile(&q.target_workers),
         order: q.task_order,
         max_reserved: q.max_reserved_workers,

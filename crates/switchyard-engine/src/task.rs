@@ -225,17 +225,16 @@ impl Engine {
             date_updated: now,
         };
         if let Some(q) = &direct_queue {
-            self.place(&mut task, Some(q), now).await?;
+            Engine::place(locked.model(), &mut task, Some(q), now);
         } else if let (Some(f), false) = (&workflow, direct_worker) {
             if let Some(at) = Engine::workflow_entry(locked.model(), &f.sid, &attrs, now) {
                 let step = locked
                     .model()
-                    .workflows
-                    .get(&f.sid)
+                    .workflow(&f.sid)
                     .and_then(|c| c.step(at))
                     .map(|s| (s.queue.clone(), s.target.priority));
                 if let Some((queue, step_priority)) = step {
-                    self.place(&mut task, Some(&queue), now).await?;
+                    Engine::place(locked.model(), &mut task, Some(&queue), now);
                     if let Some(p) = step_priority {
                         task.priority = p;
                     }
@@ -245,10 +244,7 @@ impl Engine {
         }
         self.store.write(&[Write::Task(&task)]).await?;
         let seq = self.store.task_seq(&task.sid).await?;
-        locked
-            .model()
-            .tasks
-            .insert(task.sid.clone(), task_state(&task, seq));
+        locked.model().put_task(task_state(&task, seq));
         let created = task.clone();
         self.finish(
             locked,
@@ -362,9 +358,9 @@ impl Engine {
         if let Some(text) = p.attributes {
             let attrs = parse_attributes(&text).map_err(Error::invalid)?;
             task.attributes = text;
-            if let Some(t) = locked.model().tasks.get_mut(sid) {
+            locked.model().update_task(sid, |t| {
                 t.attributes = attrs.clone();
-            }
+            });
             // A pending task goes through its workflow again with its new attributes.
             if task.assignment_status == TaskStatus::Pending {
                 if let (Some((workflow, _)), None) = (task.workflow.clone(), &task.routing_target) {
@@ -374,12 +370,12 @@ impl Engine {
                                 .await?
                         }
                         None => {
-                            self.place(&mut task, None, now).await?;
+                            Engine::place(locked.model(), &mut task, None, now);
                             task.step = None;
-                            if let Some(t) = locked.model().tasks.get_mut(sid) {
+                            locked.model().update_task(sid, |t| {
                                 t.route = Route::Unrouted;
                                 t.queue = None;
-                            }
+                            });
                         }
                     }
                 }
@@ -388,9 +384,9 @@ impl Engine {
         }
         if let Some(pr) = p.priority {
             task.priority = priority(pr)?;
-            if let Some(t) = locked.model().tasks.get_mut(sid) {
+            locked.model().update_task(sid, |t| {
                 t.priority = task.priority;
-            }
+            });
             if routing {
                 triggers.tasks.push(sid.clone());
             }
@@ -412,18 +408,18 @@ impl Engine {
                         task.assignment_status.as_str()
                     )));
                 }
-                if let Some(t) = locked.model().tasks.get_mut(sid) {
+                locked.model().update_task(sid, |t| {
                     t.channel = channel.sid.clone();
-                }
+                });
                 task.task_channel = (channel.sid, channel.unique_name);
                 triggers.tasks.push(sid.clone());
             }
         }
         if let Some(vst) = p.virtual_start_time {
             task.virtual_start_time = check_virtual_start_time(vst, now)?;
-            if let Some(t) = locked.model().tasks.get_mut(sid) {
+            locked.model().update_task(sid, |t| {
                 t.virtual_start_time = vst;
-            }
+            });
         }
         if p.reason.is_some() && p.assignment_status.is_none() {
             task.reason = p.reason.clone();
@@ -481,8 +477,7 @@ impl Engine {
         if to == S::Canceled {
             let workers: Vec<WorkerSid> = locked
                 .model()
-                .tasks
-                .get(&task.sid)
+                .task(&task.sid)
                 .map(|t| t.pending.iter().cloned().collect())
                 .unwrap_or_default();
             self.cancel_locked(locked, task.clone(), reason, now)
@@ -591,7 +586,7 @@ impl Engine {
                 .model()
                 .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
         }
-        locked.model().tasks.remove(sid);
+        locked.model().remove_task(sid);
         triggers
             .workers
             .extend(ended.iter().map(|r| r.worker_sid.clone()));

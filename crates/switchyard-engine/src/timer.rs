@@ -71,6 +71,15 @@ impl Engine {
         next
     }
 
+    /// How many timers are scheduled in the loaded workspaces.
+    pub async fn pending_timers(&self) -> usize {
+        let mut n = 0;
+        for cell in self.routing.cells() {
+            n += cell.lock().await.as_ref().map_or(0, |m| m.timer_count());
+        }
+        n
+    }
+
     /// The workspace whose earliest due timer is earliest, with that deadline.
     async fn earliest_due(&self, now: Timestamp) -> Option<(Timestamp, WorkspaceSid)> {
         let mut best: Option<(Timestamp, WorkspaceSid)> = None;
@@ -208,8 +217,7 @@ impl Engine {
     ) -> Result<()> {
         let workers: Vec<WorkerSid> = locked
             .model()
-            .tasks
-            .get(task)
+            .task(task)
             .map(|t| t.pending.iter().cloned().collect())
             .unwrap_or_default();
         let t = self.store_task(&locked.workspace.sid, task).await?;
@@ -229,7 +237,7 @@ impl Engine {
         triggers: &mut Triggers,
         now: Timestamp,
     ) -> Result<()> {
-        let Some(state) = locked.model().tasks.get(sid).cloned() else {
+        let Some(state) = locked.model().task(sid).cloned() else {
             return Ok(());
         };
         let Route::Workflow { workflow, step } = state.route.clone() else {
@@ -241,8 +249,7 @@ impl Engine {
             let ctx = switchyard_core::expr::Scoped::new(&scopes).with_fallback(&state.attributes);
             locked
                 .model()
-                .workflows
-                .get(&workflow)
+                .workflow(&workflow)
                 .and_then(|c| c.after_timeout(&ctx, step))
         };
         let mut task = self.store_task(&locked.workspace.sid, sid).await?;
@@ -254,37 +261,40 @@ impl Engine {
         };
         let (queue, priority) = {
             let model = locked.model();
-            let step = model.workflows.get(&workflow).and_then(|c| c.step(next));
+            let step = model.workflow(&workflow).and_then(|c| c.step(next));
             (
                 step.map(|s| s.queue.clone()),
                 step.and_then(|s| s.target.priority),
             )
         };
-        self.place(&mut task, queue.as_ref(), now).await?;
+        Engine::place(locked.model(), &mut task, queue.as_ref(), now);
         task.step = Some(next);
         if let Some(p) = priority {
             task.priority = p;
         }
         // The model sees the task in its new step before deciding which reservations stay.
-        if let Some(t) = locked.model().tasks.get_mut(sid) {
+        locked.model().update_task(sid, |t| {
             t.route = Route::Workflow {
                 workflow: workflow.clone(),
                 step: next,
             };
             t.queue = queue.clone();
             t.priority = task.priority;
-        }
+        });
         let mut rescinded = Vec::new();
-        for mut r in self
-            .store
-            .task_reservations(&locked.workspace.sid, sid)
-            .await?
-        {
+        let reservations = if state.pending.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .task_reservations(&locked.workspace.sid, sid)
+                .await?
+        };
+        for mut r in reservations {
             if r.status != ReservationStatus::Pending {
                 continue;
             }
             let model = locked.model();
-            let still = match (model.tasks.get(sid), model.workers.get(&r.worker_sid)) {
+            let still = match (model.task(sid), model.workers.get(&r.worker_sid)) {
                 (Some(t), Some(w)) => model.allows(t, w, now),
                 _ => false,
             };

@@ -6,12 +6,15 @@
 //! Lists use keyset paging over each table's `seq` insertion counter, so a page is stable while
 //! rows are added: see [`Cursor`].
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
-use switchyard_core::sid::Sid;
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use switchyard_core::model::Task;
+use switchyard_core::sid::{Sid, TaskSid};
 
 mod account;
 mod activity;
@@ -186,9 +189,16 @@ pub(crate) fn opt_sid<T: Sid>(s: Option<&str>) -> Result<Option<T>> {
 }
 
 /// The SQLite store. Cheap to clone: the pool is shared.
+///
+/// One `Store` (with its clones) owns its database file: it keeps the tasks still in play
+/// (not completed or canceled) as it last wrote them, so reading one back costs no query.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// The connection routing decisions are written through (file databases): one writer
+    /// keeps its page cache warm and never waits on another writer's lock.
+    writer: Option<Arc<tokio::sync::Mutex<SqliteConnection>>>,
+    live_tasks: Arc<Mutex<HashMap<TaskSid, Task>>>,
 }
 
 impl Store {
@@ -215,14 +225,28 @@ impl Store {
             .max_connections(if memory { 1 } else { 8 })
             .min_connections(if memory { 1 } else { 0 })
             .idle_timeout(None)
+            // A ping before every query doubles the round trips to SQLite's worker thread, and
+            // a local file cannot drop the connection the way a network database can.
+            .test_before_acquire(false)
             .max_lifetime(None)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("../../migrations")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        Ok(Store { pool })
+        let writer = if memory {
+            // A second connection would open a second, empty in-memory database.
+            None
+        } else {
+            let conn = SqliteConnection::connect_with(&options).await?;
+            Some(Arc::new(tokio::sync::Mutex::new(conn)))
+        };
+        Ok(Store {
+            pool,
+            writer,
+            live_tasks: Arc::default(),
+        })
     }
 
     /// Closes every connection, waiting for queries in flight.

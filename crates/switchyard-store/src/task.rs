@@ -1,6 +1,6 @@
 //! Tasks and reservations, and the atomic write of one routing decision.
 
-use sqlx::SqliteConnection;
+use sqlx::{Connection, SqliteConnection};
 use switchyard_core::model::{Reservation, Task, Worker};
 use switchyard_core::routing::{ReservationStatus, StepRef, TaskStatus};
 use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
@@ -291,36 +291,96 @@ async fn put_reservation(conn: &mut SqliteConnection, r: &Reservation) -> Result
 impl Store {
     /// Applies every change of one decision in one transaction: all or nothing.
     pub async fn write(&self, writes: &[Write<'_>]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        for w in writes {
-            match *w {
-                Write::Task(t) => put_task(&mut tx, t).await?,
-                Write::Reservation(r) => put_reservation(&mut tx, r).await?,
-                Write::Worker {
-                    worker,
-                    expected_version,
-                } => {
-                    if !crate::worker::update(&mut tx, worker, expected_version).await? {
-                        return Err(StoreError::Conflict(format!(
-                            "worker {} changed concurrently",
-                            worker.sid
-                        )));
-                    }
-                }
-                Write::DeleteTask(sid) => {
-                    sqlx::query("DELETE FROM tasks WHERE sid = ?")
-                        .bind(sid.as_str())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-            }
+        match &self.writer {
+            Some(writer) => apply_all(&mut *writer.lock().await, writes).await?,
+            None => apply_all(&mut *self.pool.acquire().await?, writes).await?,
         }
-        tx.commit().await?;
+        self.remember(writes);
         Ok(())
     }
 
+    /// Keeps the committed tasks still in play for `get_task`; a write that lost a race to a
+    /// newer version of the same task does not replace it.
+    fn remember(&self, writes: &[Write<'_>]) {
+        let mut live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        for w in writes {
+            match *w {
+                Write::Task(t) if t.assignment_status.is_final() => {
+                    live.remove(&t.sid);
+                }
+                Write::Task(t) => {
+                    if live.get(&t.sid).is_none_or(|old| old.version <= t.version) {
+                        live.insert(t.sid.clone(), t.clone());
+                    }
+                }
+                Write::DeleteTask(sid) => {
+                    live.remove(sid);
+                }
+                Write::Reservation(_) | Write::Worker { .. } => {}
+            }
+        }
+    }
+
+    /// Forgets the remembered tasks of a deleted workspace.
+    pub(crate) fn forget_tasks(&self, ws: &WorkspaceSid) {
+        self.live_tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, t| t.workspace_sid != *ws);
+    }
+}
+
+async fn apply_all(conn: &mut SqliteConnection, writes: &[Write<'_>]) -> Result<()> {
+    if let [one] = writes {
+        // Each write is one statement, and SQLite commits a lone statement atomically:
+        // BEGIN and COMMIT would only add two round trips to the connection's thread.
+        return apply(conn, one).await;
+    }
+    let mut tx = conn.begin().await?;
+    for w in writes {
+        apply(&mut tx, w).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn apply(conn: &mut SqliteConnection, w: &Write<'_>) -> Result<()> {
+    match *w {
+        Write::Task(t) => put_task(conn, t).await?,
+        Write::Reservation(r) => put_reservation(conn, r).await?,
+        Write::Worker {
+            worker,
+            expected_version,
+        } => {
+            if !crate::worker::update(conn, worker, expected_version).await? {
+                return Err(StoreError::Conflict(format!(
+                    "worker {} changed concurrently",
+                    worker.sid
+                )));
+            }
+        }
+        Write::DeleteTask(sid) => {
+            sqlx::query("DELETE FROM tasks WHERE sid = ?")
+                .bind(sid.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
     /// The task, if it is in the workspace.
     pub async fn get_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
+        if let Some(t) = self
+            .live_tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .filter(|t| t.workspace_sid == *ws)
+        {
+            return Ok(Some(t.clone()));
+        }
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "{SELECT_TASK} WHERE t.sid = ? AND t.workspace_sid = ?"
         ))

@@ -218,6 +218,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.forget_tasks(ws);
         Ok(())
     }
 }
