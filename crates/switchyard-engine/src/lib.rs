@@ -49,7 +49,7 @@ pub use switchyard_store::{ReservationScope, TaskFilter};
 pub use task::{CreateTask, TaskOrder, TaskQuery, UpdateTask};
 pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};
 pub use task_queue::{CreateTaskQueue, TaskQueueQuery, UpdateTaskQueue};
-pub use timer::{FiredTimer, TTL_EXCEEDED, WORKFLOW_TIMEOUT};
+pub use timer::{FiredTimer, MAX_ASSIGNMENTS_EXCEEDED, TTL_EXCEEDED, WORKFLOW_TIMEOUT};
 pub use worker::{CreateWorker, UpdateWorker, UpdateWorkerChannel, WorkerQuery};
 pub use workflow::{CreateWorkflow, UpdateWorkflow};
 pub use workspace::{ActivitySet, CreateWorkspace, UpdateWorkspace};

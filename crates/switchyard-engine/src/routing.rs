@@ -26,6 +26,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::Write;
 use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
 
+use crate::timer::MAX_ASSIGNMENTS_EXCEEDED;
 use crate::{mint, Engine, Error, Result};
 
 /// Something that happened which someone outside the engine acts on.
@@ -423,6 +424,18 @@ impl Engine {
     /// Offers a task to the workers the model picks; when nobody can take it and the step says
     /// `skip_if`, moves it on.
     async fn route_task(&self, locked: &mut Locked, sid: &TaskSid, now: Timestamp) -> Result<()> {
+        if locked
+            .model()
+            .task(sid)
+            .is_some_and(|t| t.pending.is_empty())
+        {
+            let task = self.store_task(&locked.workspace.sid, sid).await?;
+            if task.assignment_count >= MAX_ASSIGNMENT_COUNT {
+                return self
+                    .cancel_locked(locked, task, Some(MAX_ASSIGNMENTS_EXCEEDED), now)
+                    .await;
+            }
+        }
         // Each skip moves at least one step forward, so this bounds the loop.
         for _ in 0..64 {
             let picks = locked.model().workers_for_task(sid, now);
@@ -560,14 +573,8 @@ impl Engine {
         let ws = locked.workspace.sid.clone();
         let mut task = self.store_task(&ws, task_sid).await?;
         if task.assignment_count >= MAX_ASSIGNMENT_COUNT {
-            return self
-                .cancel_locked(
-                    locked,
-                    task,
-                    Some("Task TTL Exceeded or Max assignment count exceeded"),
-                    now,
-                )
-                .await;
+            // At the cap: no more offers; `route_task` cancels it once nothing is pending.
+            return Ok(());
         }
         let mut worker = self
             .store
@@ -684,7 +691,7 @@ impl Engine {
         let mut ended = Vec::new();
         for mut r in self
             .store
-            .task_reservations(&locked.workspace.sid, task)
+            .live_task_reservations(&locked.workspace.sid, task)
             .await?
         {
             if r.status == ReservationStatus::Pending {

@@ -499,7 +499,7 @@ impl Engine {
         let mut moved = Vec::new();
         for mut r in self
             .store
-            .task_reservations(&locked.workspace.sid, &task.sid)
+            .live_task_reservations(&locked.workspace.sid, &task.sid)
             .await?
         {
             if res_from.contains(&r.status) {
@@ -564,7 +564,7 @@ impl Engine {
             .await?;
         // Accepted or wrapping work ends with the task too, freeing the worker's capacity.
         let mut finished = Vec::new();
-        for mut r in self.store.task_reservations(ws, sid).await? {
+        for mut r in self.store.live_task_reservations(ws, sid).await? {
             if matches!(
                 r.status,
                 ReservationStatus::Accepted | ReservationStatus::Wrapping

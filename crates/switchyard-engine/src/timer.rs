@@ -18,6 +18,9 @@ use crate::{Engine, Error, Result};
 
 /// Reason of a task canceled by its TTL, as Twilio words it.
 pub const TTL_EXCEEDED: &str = "Task TTL Exceeded";
+/// Reason of a task canceled after [`MAX_ASSIGNMENT_COUNT`](switchyard_core::model::MAX_ASSIGNMENT_COUNT)
+/// reservations without acceptance, as Twilio has been seen to word it.
+pub const MAX_ASSIGNMENTS_EXCEEDED: &str = "Task TTL Exceeded or Max assignment count exceeded";
 /// Reason of a task canceled because the last step of its workflow timed out.
 pub const WORKFLOW_TIMEOUT: &str = "Workflow Timeout";
 
@@ -202,7 +205,7 @@ impl Engine {
     ) -> Result<Option<Reservation>> {
         Ok(self
             .store
-            .task_reservations(&locked.workspace.sid, task)
+            .live_task_reservations(&locked.workspace.sid, task)
             .await?
             .into_iter()
             .find(|r| r.worker_sid == *worker && r.status == ReservationStatus::Pending))
@@ -286,7 +289,7 @@ impl Engine {
             Vec::new()
         } else {
             self.store
-                .task_reservations(&locked.workspace.sid, sid)
+                .live_task_reservations(&locked.workspace.sid, sid)
                 .await?
         };
         for mut r in reservations {

@@ -85,12 +85,31 @@ enum Answer {
     Failed(String),
 }
 
+/// Posts the callback and reads the answer, giving up once `timeout` has passed on the engine's
+/// clock (so a manual clock decides when a silent app has taken too long).
 async fn post(
+    engine: &Engine,
     client: &reqwest::Client,
     url: &str,
     token: &str,
     params: &[(String, String)],
     timeout: Duration,
+) -> Answer {
+    let deadline =
+        engine.now() + switchyard_core::time::Duration::from_millis(timeout.as_millis() as i64);
+    tokio::select! {
+        answer = exchange(client, url, token, params) => answer,
+        () = engine.clock().sleep_until(deadline) => {
+            Answer::Failed(format!("no answer within {} ms", timeout.as_millis()))
+        }
+    }
+}
+
+async fn exchange(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    params: &[(String, String)],
 ) -> Answer {
     let body = {
         let mut form = form_urlencoded::Serializer::new(String::new());
@@ -101,7 +120,6 @@ async fn post(
     };
     let request = client
         .post(url)
-        .timeout(timeout)
         .header("X-Twilio-Signature", signature(token, url, params))
         .header(
             reqwest::header::CONTENT_TYPE,
@@ -111,9 +129,6 @@ async fn post(
         .body(body);
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return Answer::Failed(format!("no answer within {} ms", timeout.as_millis()))
-        }
         Err(e) => return Answer::Failed(format!("request failed: {e}")),
     };
     let status = response.status();
@@ -162,11 +177,11 @@ async fn deliver(
     };
     let params = assignment_params(&n, engine.now().as_secs());
     let reservation = &n.reservation.sid;
-    let mut answer = post(&client, &primary, &token, &params, timeout).await;
+    let mut answer = post(&engine, &client, &primary, &token, &params, timeout).await;
     if let Answer::Failed(why) = &answer {
         tracing::warn!(%reservation, url = %primary, %why, "assignment callback failed");
         if let Some(fallback) = &workflow.fallback_assignment_callback_url {
-            answer = post(&client, fallback, &token, &params, timeout).await;
+            answer = post(&engine, &client, fallback, &token, &params, timeout).await;
             if let Answer::Failed(why) = &answer {
                 tracing::warn!(%reservation, url = %fallback, %why, "fallback assignment callback failed");
             }

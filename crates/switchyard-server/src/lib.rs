@@ -41,7 +41,7 @@ pub use error::{ApiError, ApiResult};
 pub struct ServerConfig {
     /// Base of every absolute URL written into responses, without a trailing slash.
     pub public_url: String,
-    /// How long an assignment callback may take to answer.
+    /// How long an assignment callback may take to answer, on the engine's clock.
     pub callback_timeout: Duration,
 }
 

@@ -543,25 +543,24 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// Reservations of a task, oldest first.
-    pub async fn task_reservations(
+    /// A task's reservations still holding a worker (pending, accepted or wrapping), oldest
+    /// first. A task offered many times keeps many ended ones, which this leaves unread.
+    pub async fn live_task_reservations(
         &self,
         ws: &WorkspaceSid,
         task: &TaskSid,
     ) -> Result<Vec<Reservation>> {
-        Ok(self
-            .list_reservations(
-                ws,
-                &ReservationScope::Task(task.clone()),
-                None,
-                None,
-                Cursor::Start,
-                None,
-            )
-            .await?
-            .into_iter()
-            .map(|(_, r)| r)
-            .collect())
+        let rows: Vec<ReservationRow> = sqlx::query_as(&format!(
+            "{SELECT_RESERVATION} WHERE r.workspace_sid = ? AND r.task_sid = ?
+                AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
+        ))
+        .bind(ws.as_str())
+        .bind(task.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
+            .collect()
     }
 
     /// Reservations of a worker in one status, oldest first.

@@ -55,15 +55,9 @@ impl Server {
             .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(
-            engine.clone(),
-            ServerConfig {
-                callback_timeout: std::time::Duration::from_millis(500),
-                ..ServerConfig::new(base.clone())
-            },
-        )
-        .await
-        .unwrap();
+        let state = AppState::new(engine.clone(), ServerConfig::new(base.clone()))
+            .await
+            .unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             switchyard_server::serve(listener, state, async move {

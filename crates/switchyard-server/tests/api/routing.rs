@@ -524,12 +524,13 @@ async fn failed_callbacks_fall_back_then_cancel_and_route_on() {
 }
 
 #[tokio::test]
-async fn a_slow_callback_times_out_and_the_fallback_decides() {
+async fn a_slow_callback_times_out_on_the_engine_clock_and_the_fallback_decides() {
     let s = Server::start().await;
+    // The app would answer after a minute of real time; the manual clock decides sooner.
     let mut app = Receiver::start(Reply {
         status: 200,
         body: r#"{"instruction":"accept"}"#.into(),
-        delay_ms: 2_000,
+        delay_ms: 60_000,
     })
     .await;
     let ws = s.workspace("W").await;
@@ -555,6 +556,12 @@ async fn a_slow_callback_times_out_and_the_fallback_decides() {
     let first = app.next().await;
     assert_eq!(first.url, app.url);
     app.set_reply(Reply::json(r#"{"instruction":"reject"}"#));
+    // Time stands still: the callback is still waiting, and 4.9 s is not yet too long.
+    let (st, _) = s.post("/_switchyard/Clock", &[("Advance", "4.9")]).await;
+    assert_eq!(st, 200);
+    app.none_within(200).await;
+    let (st, _) = s.post("/_switchyard/Clock", &[("Advance", "0.1")]).await;
+    assert_eq!(st, 200);
     let second = app.next().await;
     assert_eq!(second.url, fallback);
     s.eventually(&format!("{w}/Tasks/{task}/Reservations"), |r| {
