@@ -12,6 +12,7 @@
 //! - [`workflow`]: the workflow configuration document and its validation.
 #![warn(missing_docs)]
 
+pub mod event;
 pub mod expr;
 pub mod model;
 pub mod routing;

@@ -25,6 +25,7 @@ use switchyard_core::Timestamp;
 mod activity;
 mod clock;
 mod error;
+mod event;
 mod reservation;
 mod routing;
 mod task;
@@ -38,8 +39,10 @@ mod workspace;
 pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
+pub use event::{EventQuery, DEFAULT_EVENT_MINUTES};
 pub use reservation::{ReservationAction, UpdateReservation};
 pub use routing::{Notification, ReservationCreated};
+pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
 pub use switchyard_store::{
     ActivityFilter, Cursor, Page, Store, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,

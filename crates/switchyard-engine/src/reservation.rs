@@ -6,6 +6,7 @@ use switchyard_core::sid::{AccountSid, ActivitySid, ReservationSid, WorkerSid, W
 use switchyard_core::Timestamp;
 use switchyard_store::{ReservationScope, Write};
 
+use crate::event;
 use crate::routing::{set_activity, Locked, Triggers};
 use crate::{etag_matches, filtered_page, Engine, Error, Page, PageRequest, Result};
 
@@ -238,19 +239,39 @@ impl Engine {
                 .await?
                 .ok_or_else(|| Error::not_found("Worker", &r.worker_sid))?;
             if w.activity_sid != a {
-                let version = w.version;
+                let (version, before) = (w.version, w.clone());
                 locked.move_to_activity(&mut w, a, now);
-                worker = Some((w, version));
+                worker = Some((w, version, before));
             }
         }
+        let mut events = vec![event::reservation(
+            &locked.workspace,
+            "reservation.accepted",
+            &r,
+            &task,
+            worker.as_ref().map(|(w, ..)| w),
+            now,
+        )];
+        events.extend(siblings.iter().map(|s| {
+            event::reservation(
+                &locked.workspace,
+                "reservation.rescinded",
+                s,
+                &task,
+                None,
+                now,
+            )
+        }));
         let mut writes: Vec<Write<'_>> = vec![Write::Reservation(&r), Write::Task(&task)];
         writes.extend(siblings.iter().map(Write::Reservation));
-        if let Some((w, version)) = &worker {
+        if let Some((w, version, before)) = &worker {
             writes.push(Write::Worker {
                 worker: w,
                 expected_version: *version,
             });
+            events.push(event::worker_activity(&locked.workspace, before, w, now));
         }
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         self.release(locked, &siblings, now);
         let model = locked.model();
@@ -262,7 +283,7 @@ impl Engine {
             now,
         );
         model.remove_task(&task.sid);
-        if let Some((w, _)) = &worker {
+        if let Some((w, ..)) = &worker {
             set_activity(model, w);
         }
         triggers
@@ -294,9 +315,9 @@ impl Engine {
         if let Some(a) = target_activity {
             if let Some(mut w) = self.store.get_worker(&ws, &r.worker_sid).await? {
                 if w.activity_sid != a {
-                    let version = w.version;
+                    let (version, before) = (w.version, w.clone());
                     locked.move_to_activity(&mut w, a, now);
-                    worker = Some((w, version));
+                    worker = Some((w, version, before));
                 }
             }
         }
@@ -312,20 +333,31 @@ impl Engine {
         }
         task.version += 1;
         task.date_updated = now;
+        let kind = format!("reservation.{}", status.as_str());
+        let mut events = vec![event::reservation(
+            &locked.workspace,
+            &kind,
+            &r,
+            &task,
+            worker.as_ref().map(|(w, ..)| w),
+            now,
+        )];
         let mut writes: Vec<Write<'_>> = vec![Write::Reservation(&r), Write::Task(&task)];
-        if let Some((w, version)) = &worker {
+        if let Some((w, version, before)) = &worker {
             writes.push(Write::Worker {
                 worker: w,
                 expected_version: *version,
             });
+            events.push(event::worker_activity(&locked.workspace, before, w, now));
         }
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         self.release(locked, std::slice::from_ref(&r), now);
         let model = locked.model();
         model.update_task(&task.sid, |t| {
             t.refused_by.insert(r.worker_sid.clone());
         });
-        if let Some((w, _)) = &worker {
+        if let Some((w, ..)) = &worker {
             set_activity(model, w);
             if let Some(state) = model.workers.get_mut(&w.sid).filter(|_| w.available) {
                 state.idle_since = now;

@@ -27,7 +27,8 @@ use switchyard_store::Write;
 use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
 
 use crate::timer::MAX_ASSIGNMENTS_EXCEEDED;
-use crate::{mint, Engine, Error, Result};
+use crate::{event, mint, Engine, Error, Result};
+use switchyard_core::event::Event;
 
 /// Something that happened which someone outside the engine acts on.
 #[derive(Debug, Clone)]
@@ -273,7 +274,7 @@ impl Engine {
             let mut task = self.store_task(&locked.workspace.sid, &sid).await?;
             match Engine::workflow_entry(locked.model(), workflow, &attrs, now) {
                 Some(at) => {
-                    self.enter_step(&mut locked, &mut task, workflow, at, now)
+                    self.enter_step(&mut locked, &mut task, workflow, at, now, None)
                         .await?
                 }
                 None => {
@@ -432,7 +433,13 @@ impl Engine {
             let task = self.store_task(&locked.workspace.sid, sid).await?;
             if task.assignment_count >= MAX_ASSIGNMENT_COUNT {
                 return self
-                    .cancel_locked(locked, task, Some(MAX_ASSIGNMENTS_EXCEEDED), now)
+                    .cancel_locked(
+                        locked,
+                        task,
+                        Some(MAX_ASSIGNMENTS_EXCEEDED),
+                        now,
+                        Vec::new(),
+                    )
                     .await;
             }
         }
@@ -464,9 +471,17 @@ impl Engine {
                     .and_then(|c| c.after_skip(&ctx, step))
             };
             let mut task = self.store_task(&locked.workspace.sid, sid).await?;
+            let label = filter_name(locked.model(), &task, step);
+            let skipped = event::workflow(
+                &locked.workspace,
+                "workflow.skipped",
+                &task,
+                Some((step, label.as_deref())),
+                now,
+            );
             match next {
                 Some(next) => {
-                    self.enter_step(locked, &mut task, &workflow, next, now)
+                    self.enter_step(locked, &mut task, &workflow, next, now, Some(skipped))
                         .await?
                 }
                 None => {
@@ -475,6 +490,7 @@ impl Engine {
                         task,
                         Some("Workflow skipped: no step could take the task"),
                         now,
+                        vec![skipped],
                     )
                     .await?;
                     return Ok(());
@@ -491,7 +507,8 @@ impl Engine {
             .ok_or_else(|| Error::not_found("Task", sid))
     }
 
-    /// Moves a routing task into workflow step `at`: its queue, priority and route change.
+    /// Moves a routing task into workflow step `at`: its queue, priority and route change. The
+    /// events record the match and any queue change, after `lead` (what caused the move).
     pub(crate) async fn enter_step(
         &self,
         locked: &mut Locked,
@@ -499,7 +516,9 @@ impl Engine {
         workflow: &WorkflowSid,
         at: StepRef,
         now: Timestamp,
+        lead: Option<Event>,
     ) -> Result<()> {
+        let old_queue = task.task_queue.clone();
         let (queue, priority) = {
             let model = locked.model();
             let step = model.workflow(workflow).and_then(|c| c.step(at));
@@ -515,7 +534,18 @@ impl Engine {
         }
         task.version += 1;
         task.date_updated = now;
-        self.store.write(&[Write::Task(task)]).await?;
+        let label = filter_name(locked.model(), task, at);
+        let mut events: Vec<Event> = lead.into_iter().collect();
+        events.extend(step_events(
+            &locked.workspace,
+            task,
+            old_queue.as_ref(),
+            (at, label.as_deref()),
+            now,
+        ));
+        let mut writes = vec![Write::Task(task)];
+        writes.extend(events.iter().map(Write::Event));
+        self.store.write(&writes).await?;
         locked.model().update_task(&task.sid, |t| {
             t.route = Route::Workflow {
                 workflow: workflow.clone(),
@@ -592,6 +622,7 @@ impl Engine {
             && reservation_activity
                 .as_ref()
                 .is_some_and(|a| *a != worker.activity_sid);
+        let before = worker.clone();
         if moves_worker {
             let a = reservation_activity.clone().expect("checked above");
             previous_activity = Some(worker.activity_sid.clone());
@@ -618,6 +649,22 @@ impl Engine {
         task.assignment_count += 1;
         task.version += 1;
         task.date_updated = now;
+        let mut events = vec![event::reservation(
+            &locked.workspace,
+            "reservation.created",
+            &reservation,
+            &task,
+            Some(&worker),
+            now,
+        )];
+        if moves_worker {
+            events.push(event::worker_activity(
+                &locked.workspace,
+                &before,
+                &worker,
+                now,
+            ));
+        }
         let mut writes = vec![Write::Task(&task), Write::Reservation(&reservation)];
         if moves_worker {
             writes.push(Write::Worker {
@@ -625,6 +672,7 @@ impl Engine {
                 expected_version: worker_version,
             });
         }
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         let model = locked.model();
         model.reserve(task_sid, worker_sid, now);
@@ -655,6 +703,7 @@ impl Engine {
         mut task: Task,
         reason: Option<&str>,
         now: Timestamp,
+        lead: Vec<Event>,
     ) -> Result<()> {
         task.assignment_status = TaskStatus::Canceled;
         task.reason = reason.map(str::to_owned);
@@ -663,8 +712,21 @@ impl Engine {
         let ended = self
             .end_pending(locked, &task.sid, ReservationStatus::Canceled, now)
             .await?;
+        let mut events = lead;
+        events.extend(ended.iter().map(|r| {
+            event::reservation(
+                &locked.workspace,
+                "reservation.canceled",
+                r,
+                &task,
+                None,
+                now,
+            )
+        }));
+        events.push(event::task(&locked.workspace, "task.canceled", &task, now));
         let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
         writes.push(Write::Task(&task));
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         self.release(locked, &ended, now);
         locked.model().remove_task(&task.sid);
@@ -803,4 +865,40 @@ pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
         date_created: t.date_created,
         ttl_secs: t.timeout,
     }
+}
+
+/// The label of the filter a step belongs to (`None` for an unlabeled filter).
+pub(crate) fn filter_name(model: &Model, task: &Task, at: StepRef) -> Option<String> {
+    let (workflow, _) = task.workflow.as_ref()?;
+    let config = model.workflow(workflow)?;
+    config.filters.get(at.filter?)?.friendly_name.clone()
+}
+
+/// What a task entering a workflow step records: the match, then a queue change if any
+/// (`task-queue.moved` from another queue, and `task-queue.entered`).
+pub(crate) fn step_events(
+    ws: &Workspace,
+    task: &Task,
+    old_queue: Option<&(TaskQueueSid, String)>,
+    at: (StepRef, Option<&str>),
+    now: Timestamp,
+) -> Vec<Event> {
+    let mut events = vec![event::workflow(
+        ws,
+        "workflow.target-matched",
+        task,
+        Some(at),
+        now,
+    )];
+    if let Some(q) = task
+        .task_queue
+        .as_ref()
+        .filter(|q| Some(&q.0) != old_queue.map(|o| &o.0))
+    {
+        if old_queue.is_some() {
+            events.push(event::queue(ws, "task-queue.moved", task, q, now));
+        }
+        events.push(event::queue(ws, "task-queue.entered", task, q, now));
+    }
+    events
 }

@@ -12,7 +12,8 @@ use switchyard_core::sid::{
 use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, TaskFilter, Write};
 
-use crate::routing::{task_state, Locked, Triggers};
+use crate::event;
+use crate::routing::{filter_name, step_events, task_state, Locked, Triggers};
 use crate::{etag_matches, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.
@@ -242,7 +243,31 @@ impl Engine {
                 task.step = Some(at);
             }
         }
-        self.store.write(&[Write::Task(&task)]).await?;
+        let label = task
+            .step
+            .and_then(|at| filter_name(locked.model(), &task, at));
+        let events = {
+            let ws = &locked.workspace;
+            let mut events = vec![event::task(ws, "task.created", &task, now)];
+            let routed_by_workflow =
+                task.workflow.is_some() && !direct_worker && direct_queue.is_none();
+            if routed_by_workflow {
+                events.push(event::workflow(ws, "workflow.entered", &task, None, now));
+            }
+            match (task.step, &task.task_queue) {
+                (Some(at), _) if routed_by_workflow => {
+                    events.extend(step_events(ws, &task, None, (at, label.as_deref()), now));
+                }
+                (_, Some(q)) => {
+                    events.push(event::queue(ws, "task-queue.entered", &task, q, now));
+                }
+                _ => {}
+            }
+            events
+        };
+        let mut writes = vec![Write::Task(&task)];
+        writes.extend(events.iter().map(Write::Event));
+        self.store.write(&writes).await?;
         let seq = self.store.task_seq(&task.sid).await?;
         locked.model().put_task(task_state(&task, seq));
         let created = task.clone();
@@ -366,7 +391,7 @@ impl Engine {
                 if let (Some((workflow, _)), None) = (task.workflow.clone(), &task.routing_target) {
                     match Engine::workflow_entry(locked.model(), &workflow, &attrs, now) {
                         Some(at) => {
-                            self.enter_step(&mut locked, &mut task, &workflow, at, now)
+                            self.enter_step(&mut locked, &mut task, &workflow, at, now, None)
                                 .await?
                         }
                         None => {
@@ -429,7 +454,10 @@ impl Engine {
             None => {
                 task.version += 1;
                 task.date_updated = now;
-                self.store.write(&[Write::Task(&task)]).await?;
+                let updated = event::task(&locked.workspace, "task.updated", &task, now);
+                self.store
+                    .write(&[Write::Task(&task), Write::Event(&updated)])
+                    .await?;
             }
             Some(to) => {
                 task = self
@@ -480,7 +508,7 @@ impl Engine {
                 .task(&task.sid)
                 .map(|t| t.pending.iter().cloned().collect())
                 .unwrap_or_default();
-            self.cancel_locked(locked, task.clone(), reason, now)
+            self.cancel_locked(locked, task.clone(), reason, now, Vec::new())
                 .await?;
             triggers.workers.extend(workers);
             return self.store_task(&locked.workspace.sid, &task.sid).await;
@@ -516,8 +544,30 @@ impl Engine {
         }
         task.version += 1;
         task.date_updated = now;
+        let what = if to == S::Wrapping {
+            "wrapup"
+        } else {
+            "completed"
+        };
+        let mut events = vec![event::task(
+            &locked.workspace,
+            &format!("task.{what}"),
+            &task,
+            now,
+        )];
+        events.extend(moved.iter().map(|(_, r)| {
+            event::reservation(
+                &locked.workspace,
+                &format!("reservation.{what}"),
+                r,
+                &task,
+                None,
+                now,
+            )
+        }));
         let mut writes: Vec<Write<'_>> = moved.iter().map(|(_, r)| Write::Reservation(r)).collect();
         writes.push(Write::Task(&task));
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         for (before, r) in &moved {
             locked
@@ -576,9 +626,19 @@ impl Engine {
                 finished.push((before, r));
             }
         }
+        let ws_ref = &locked.workspace;
+        let mut events: Vec<_> = ended
+            .iter()
+            .map(|r| event::reservation(ws_ref, "reservation.canceled", r, &task, None, now))
+            .collect();
+        events.extend(finished.iter().map(|(_, r)| {
+            event::reservation(ws_ref, "reservation.completed", r, &task, None, now)
+        }));
+        events.push(event::task(ws_ref, "task.deleted", &task, now));
         let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
         writes.extend(finished.iter().map(|(_, r)| Write::Reservation(r)));
         writes.push(Write::DeleteTask(sid));
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         self.release(&mut locked, &ended, now);
         for (before, r) in &finished {

@@ -12,7 +12,8 @@ use switchyard_core::sid::{TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use switchyard_store::Write;
 
-use crate::routing::{Locked, Triggers};
+use crate::event;
+use crate::routing::{filter_name, step_events, Locked, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
 
@@ -224,7 +225,7 @@ impl Engine {
             .map(|t| t.pending.iter().cloned().collect())
             .unwrap_or_default();
         let t = self.store_task(&locked.workspace.sid, task).await?;
-        self.cancel_locked(locked, t, Some(TTL_EXCEEDED), now)
+        self.cancel_locked(locked, t, Some(TTL_EXCEEDED), now, Vec::new())
             .await?;
         triggers.workers.extend(workers);
         Ok(())
@@ -256,12 +257,31 @@ impl Engine {
                 .and_then(|c| c.after_timeout(&ctx, step))
         };
         let mut task = self.store_task(&locked.workspace.sid, sid).await?;
+        let mut events = Vec::new();
+        if let Some(q) = &task.task_queue {
+            events.push(event::queue(
+                &locked.workspace,
+                "task-queue.timeout",
+                &task,
+                q,
+                now,
+            ));
+        }
         let Some(next) = next else {
+            let label = filter_name(locked.model(), &task, step);
+            events.push(event::workflow(
+                &locked.workspace,
+                "workflow.timeout",
+                &task,
+                Some((step, label.as_deref())),
+                now,
+            ));
             triggers.workers.extend(state.pending.iter().cloned());
             return self
-                .cancel_locked(locked, task, Some(WORKFLOW_TIMEOUT), now)
+                .cancel_locked(locked, task, Some(WORKFLOW_TIMEOUT), now, events)
                 .await;
         };
+        let old_queue = task.task_queue.clone();
         let (queue, priority) = {
             let model = locked.model();
             let step = model.workflow(&workflow).and_then(|c| c.step(next));
@@ -313,8 +333,27 @@ impl Engine {
         }
         task.version += 1;
         task.date_updated = now;
+        let label = filter_name(locked.model(), &task, next);
+        events.extend(step_events(
+            &locked.workspace,
+            &task,
+            old_queue.as_ref(),
+            (next, label.as_deref()),
+            now,
+        ));
+        events.extend(rescinded.iter().map(|r| {
+            event::reservation(
+                &locked.workspace,
+                "reservation.rescinded",
+                r,
+                &task,
+                None,
+                now,
+            )
+        }));
         let mut writes: Vec<Write<'_>> = rescinded.iter().map(Write::Reservation).collect();
         writes.push(Write::Task(&task));
+        writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
         self.release(locked, &rescinded, now);
         triggers

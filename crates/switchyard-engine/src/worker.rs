@@ -5,8 +5,9 @@ use switchyard_core::expr::Expr;
 use switchyard_core::model::{parse_attributes, Worker, WorkerChannel, MAX_CHANNEL_CAPACITY};
 use switchyard_core::routing::ReservationStatus;
 use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, WorkspaceSid};
-use switchyard_store::{Cursor, TaskQueueFilter, WorkerFilter};
+use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write};
 
+use crate::event;
 use crate::routing::{channel_state, worker_state, Triggers};
 use crate::{
     etag_matches, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
@@ -258,6 +259,7 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::not_found("Worker", sid))?;
         let expected = w.version;
+        let before = w.clone();
         if let Some(tag) = &p.if_match {
             if !etag_matches(tag, expected) {
                 return Err(Error::PreconditionFailed(format!(
@@ -299,10 +301,30 @@ impl Engine {
         }
         w.version = expected + 1;
         w.date_updated = now;
-        if !self.store.update_worker(&w, expected).await? {
-            return Err(Error::PreconditionFailed(format!(
-                "Worker {sid} was changed concurrently; retry"
-            )));
+        let mut events = Vec::new();
+        if w.activity_sid != before.activity_sid {
+            events.push(event::worker_activity(&locked.workspace, &before, &w, now));
+        }
+        if w.attributes != before.attributes {
+            events.push(event::worker(
+                &locked.workspace,
+                "worker.attributes.update",
+                &w,
+                now,
+            ));
+        }
+        let mut writes = vec![Write::Worker {
+            worker: &w,
+            expected_version: expected,
+        }];
+        writes.extend(events.iter().map(Write::Event));
+        match self.store.write(&writes).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(Error::PreconditionFailed(format!(
+                    "Worker {sid} was changed concurrently; retry"
+                )))
+            }
+            other => other?,
         }
         let (channels, seq) = locked
             .model()

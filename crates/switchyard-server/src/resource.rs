@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use switchyard_core::event::Event;
 use switchyard_core::model::{
     Activity, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow, Workspace,
 };
@@ -391,6 +392,73 @@ impl WorkflowResource {
             sid: f.sid.to_string(),
             task_reservation_timeout: f.task_reservation_timeout,
             workspace_sid: f.workspace_sid.to_string(),
+        }
+    }
+}
+
+/// An event. `event_data` is an object of the event's fields (snake_case keys, string values).
+#[derive(Serialize)]
+pub struct EventResource {
+    account_sid: String,
+    actor_sid: String,
+    actor_type: String,
+    actor_url: String,
+    description: String,
+    event_data: serde_json::Map<String, serde_json::Value>,
+    event_date: String,
+    event_date_ms: i64,
+    event_type: String,
+    resource_sid: String,
+    resource_type: String,
+    resource_url: String,
+    sid: String,
+    source: &'static str,
+    source_ip_address: Option<String>,
+    workspace_sid: String,
+    url: String,
+}
+
+impl EventResource {
+    /// Renders `e`.
+    pub fn new(e: Event, ctx: Ctx<'_>) -> Self {
+        let ws = &e.workspace_sid;
+        let resource_url = match e.resource_type.as_str() {
+            "task" => ctx.ws(ws, &format!("/Tasks/{}", e.resource_sid)),
+            "worker" => ctx.ws(ws, &format!("/Workers/{}", e.resource_sid)),
+            "taskqueue" => ctx.ws(ws, &format!("/TaskQueues/{}", e.resource_sid)),
+            "workflow" => ctx.ws(ws, &format!("/Workflows/{}", e.resource_sid)),
+            "reservation" => match e.get("task_sid") {
+                Some(t) => ctx.ws(ws, &format!("/Tasks/{t}/Reservations/{}", e.resource_sid)),
+                None => ctx.ws(ws, ""),
+            },
+            _ => ctx.ws(ws, ""),
+        };
+        let actor_url = match e.actor_type.as_str() {
+            "worker" => ctx.ws(ws, &format!("/Workers/{}", e.actor_sid)),
+            _ => ctx.ws(ws, ""),
+        };
+        EventResource {
+            url: ctx.ws(ws, &format!("/Events/{}", e.sid)),
+            account_sid: ctx.account.to_string(),
+            actor_sid: e.actor_sid,
+            actor_type: e.actor_type,
+            actor_url,
+            description: e.description,
+            event_data: e
+                .data
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect(),
+            event_date: date(e.date),
+            event_date_ms: e.date.as_millis(),
+            event_type: e.event_type,
+            resource_sid: e.resource_sid,
+            resource_type: e.resource_type,
+            resource_url,
+            sid: e.sid.to_string(),
+            source: "switchyard",
+            source_ip_address: None,
+            workspace_sid: e.workspace_sid.to_string(),
         }
     }
 }

@@ -18,6 +18,7 @@ use switchyard_core::sid::{Sid, TaskSid};
 
 mod account;
 mod activity;
+mod event;
 mod task;
 mod task_channel;
 mod task_queue;
@@ -26,6 +27,7 @@ mod workflow;
 mod workspace;
 
 pub use activity::ActivityFilter;
+pub use event::EventFilter;
 pub use task::{ReservationScope, TaskFilter, Write};
 pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;

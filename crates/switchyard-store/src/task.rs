@@ -52,6 +52,8 @@ pub enum Write<'a> {
     },
     /// Delete a task.
     DeleteTask(&'a TaskSid),
+    /// Record an event.
+    Event(&'a switchyard_core::event::Event),
 }
 
 #[derive(sqlx::FromRow)]
@@ -316,7 +318,7 @@ impl Store {
                 Write::DeleteTask(sid) => {
                     live.remove(sid);
                 }
-                Write::Reservation(_) | Write::Worker { .. } => {}
+                Write::Reservation(_) | Write::Worker { .. } | Write::Event(_) => {}
             }
         }
     }
@@ -365,6 +367,7 @@ async fn apply(conn: &mut SqliteConnection, w: &Write<'_>) -> Result<()> {
                 .execute(&mut *conn)
                 .await?;
         }
+        Write::Event(e) => crate::event::insert(conn, e).await?,
     }
     Ok(())
 }

@@ -199,6 +199,7 @@ impl Store {
         // Children go first, leaves before the rows they reference, so that no foreign key
         // check depends on the order SQLite happens to cascade in.
         for table in [
+            "events",
             "reservations",
             "tasks",
             "worker_channels",

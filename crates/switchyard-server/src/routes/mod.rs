@@ -13,6 +13,7 @@ use crate::AppState;
 
 mod activities;
 mod clock;
+mod events;
 mod reservations;
 mod task_channels;
 mod task_queues;
@@ -106,6 +107,8 @@ pub(crate) fn router() -> Router<AppState> {
                 .post(task_queues::update)
                 .delete(task_queues::delete),
         )
+        .route("/v1/Workspaces/{ws}/Events", get(events::list))
+        .route("/v1/Workspaces/{ws}/Events/{sid}", get(events::fetch))
         .route(
             "/v1/Workspaces/{ws}/Workflows",
             get(workflows::list).post(workflows::create),

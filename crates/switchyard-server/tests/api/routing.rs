@@ -305,7 +305,7 @@ async fn quickstart_walkthrough() {
     s.stop().await;
 }
 
-async fn simple_workspace(
+pub(crate) async fn simple_workspace(
     s: &Server,
     callback: Option<&str>,
     max_reserved: &str,
@@ -328,7 +328,7 @@ async fn simple_workspace(
     (ws, queue, workflow)
 }
 
-async fn available_worker(s: &Server, ws: &str, name: &str) -> String {
+pub(crate) async fn available_worker(s: &Server, ws: &str, name: &str) -> String {
     let available = s.activity(ws, "Available").await;
     sid_of(
         &s.create(
@@ -339,7 +339,7 @@ async fn available_worker(s: &Server, ws: &str, name: &str) -> String {
     )
 }
 
-async fn pending_reservations(s: &Server, ws: &str, task: &str) -> Vec<Value> {
+pub(crate) async fn pending_reservations(s: &Server, ws: &str, task: &str) -> Vec<Value> {
     let (_, res) = s
         .get(&format!(
             "/Workspaces/{ws}/Tasks/{task}/Reservations?ReservationStatus=pending"

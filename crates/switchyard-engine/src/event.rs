@@ -1,0 +1,237 @@
+//! Building the events each change records. They are written in the same `Store::write` as the
+//! change, so an event exists exactly when its change does.
+
+use switchyard_core::event::Event;
+use switchyard_core::model::{Reservation, Task, Worker, Workspace};
+use switchyard_core::routing::StepRef;
+use switchyard_core::Timestamp;
+
+use crate::mint;
+
+/// A task event (`task.created`, `task.canceled`, ...).
+pub(crate) fn task(ws: &Workspace, kind: &str, t: &Task, now: Timestamp) -> Event {
+    let what = kind.strip_prefix("task.").unwrap_or(kind);
+    let description = match &t.reason {
+        Some(reason) if matches!(what, "canceled" | "completed") => {
+            format!("Task {} {what}: {reason}", t.sid)
+        }
+        _ => format!("Task {} {what}", t.sid),
+    };
+    Event::new(mint(), ws, kind, ("task", t.sid.as_str()), description, now).with_task(t, now)
+}
+
+/// A reservation event, with the task's fields and the worker's (all of them when `worker` is
+/// known, else the SID and name the reservation carries).
+pub(crate) fn reservation(
+    ws: &Workspace,
+    kind: &str,
+    r: &Reservation,
+    t: &Task,
+    worker: Option<&Worker>,
+    now: Timestamp,
+) -> Event {
+    let what = kind.strip_prefix("reservation.").unwrap_or(kind);
+    let description = format!(
+        "Reservation {} {what} for Worker {} and Task {}",
+        r.sid, r.worker_name, t.sid
+    );
+    let e = Event::new(
+        mint(),
+        ws,
+        kind,
+        ("reservation", r.sid.as_str()),
+        description,
+        now,
+    )
+    .with_task(t, now)
+    .with_reservation(r);
+    match worker {
+        Some(w) => e.with_worker(w),
+        None => e
+            .with("worker_sid", r.worker_sid.as_str())
+            .with("worker_name", r.worker_name.clone()),
+    }
+}
+
+/// `worker.activity.update`: `after` is the worker in its new activity, `before` as it was.
+pub(crate) fn worker_activity(
+    ws: &Workspace,
+    before: &Worker,
+    after: &Worker,
+    now: Timestamp,
+) -> Event {
+    let description = format!(
+        "Worker {} updated to {} Activity",
+        after.friendly_name, after.activity_name
+    );
+    Event::new(
+        mint(),
+        ws,
+        "worker.activity.update",
+        ("worker", after.sid.as_str()),
+        description,
+        now,
+    )
+    .with_worker(after)
+    .with_previous_activity(before, now)
+}
+
+/// A worker event other than an activity change (`worker.attributes.update`, ...).
+pub(crate) fn worker(ws: &Workspace, kind: &str, w: &Worker, now: Timestamp) -> Event {
+    let what = kind.strip_prefix("worker.").unwrap_or(kind);
+    let description = format!("Worker {} {what}", w.friendly_name);
+    Event::new(
+        mint(),
+        ws,
+        kind,
+        ("worker", w.sid.as_str()),
+        description,
+        now,
+    )
+    .with_worker(w)
+}
+
+/// A queue event about a task (`task-queue.entered`, `task-queue.timeout`, `task-queue.moved`),
+/// naming the queue the task is in (`entered`, `moved`) or left (`timeout`): `queue`.
+pub(crate) fn queue(
+    ws: &Workspace,
+    kind: &str,
+    t: &Task,
+    queue: &(switchyard_core::sid::TaskQueueSid, String),
+    now: Timestamp,
+) -> Event {
+    let what = kind.strip_prefix("task-queue.").unwrap_or(kind);
+    let description = format!("Task {} {what} TaskQueue {}", t.sid, queue.1);
+    Event::new(
+        mint(),
+        ws,
+        kind,
+        ("taskqueue", queue.0.as_str()),
+        description,
+        now,
+    )
+    .with_task(t, now)
+    .with_queue(&queue.0, &queue.1, None)
+}
+
+/// A workflow event about a task (`workflow.entered`, `workflow.target-matched`,
+/// `workflow.timeout`, `workflow.skipped`); `step` names the filter and target it concerns.
+pub(crate) fn workflow(
+    ws: &Workspace,
+    kind: &str,
+    t: &Task,
+    step: Option<(StepRef, Option<&str>)>,
+    now: Timestamp,
+) -> Event {
+    let Some((sid, name)) = &t.workflow else {
+        return task(ws, kind, t, now);
+    };
+    let what = kind.strip_prefix("workflow.").unwrap_or(kind);
+    let description = format!("Task {} {what} in Workflow {name}", t.sid);
+    let mut e = Event::new(
+        mint(),
+        ws,
+        kind,
+        ("workflow", sid.as_str()),
+        description,
+        now,
+    )
+    .with_task(t, now)
+    .with_workflow(sid, name);
+    if let Some((at, filter_name)) = step {
+        e = e.with("workflow_target_index", at.step.to_string());
+        e = match (at.filter, filter_name) {
+            (Some(_), Some(label)) => e.with("workflow_filter_name", label),
+            (None, _) => e.with("workflow_filter_name", "Default Filter"),
+            (Some(i), None) => e.with("workflow_filter_name", format!("filter {i}")),
+        };
+    }
+    e
+}
+
+/// Which events `Engine::list_events` returns: Twilio's filters. Without `start`, the window is
+/// the last `minutes` (15 when not given) before now.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// `Minutes`: how far back from now.
+    pub minutes: Option<i64>,
+    /// `StartDate`.
+    pub start: Option<Timestamp>,
+    /// `EndDate`.
+    pub end: Option<Timestamp>,
+    /// `EventType`.
+    pub event_type: Option<String>,
+    /// `TaskSid`.
+    pub task_sid: Option<String>,
+    /// `WorkerSid`.
+    pub worker_sid: Option<String>,
+    /// `WorkflowSid`.
+    pub workflow_sid: Option<String>,
+    /// `TaskQueueSid`.
+    pub task_queue_sid: Option<String>,
+    /// `ReservationSid`.
+    pub reservation_sid: Option<String>,
+    /// `TaskChannel`: SID or unique name.
+    pub task_channel: Option<String>,
+    /// `Sid`.
+    pub sid: Option<String>,
+}
+
+/// Twilio's default event window, in minutes.
+pub const DEFAULT_EVENT_MINUTES: i64 = 15;
+
+impl crate::Engine {
+    /// A page of the workspace's events, oldest first.
+    pub async fn list_events(
+        &self,
+        account: &switchyard_core::sid::AccountSid,
+        ws: &switchyard_core::sid::WorkspaceSid,
+        q: EventQuery,
+        page: crate::PageRequest,
+    ) -> crate::Result<crate::Page<Event>> {
+        self.workspace(account, ws).await?;
+        let minutes = q.minutes.unwrap_or(DEFAULT_EVENT_MINUTES);
+        if minutes < 0 {
+            return Err(crate::Error::invalid(format!(
+                "Minutes must not be negative, got {minutes}"
+            )));
+        }
+        let start = q.start.unwrap_or_else(|| {
+            Timestamp::from_millis(
+                self.now()
+                    .as_millis()
+                    .saturating_sub(minutes.saturating_mul(60_000)),
+            )
+        });
+        let filter = switchyard_store::EventFilter {
+            event_type: q.event_type,
+            start: Some(start),
+            end: q.end,
+            task_sid: q.task_sid,
+            worker_sid: q.worker_sid,
+            workflow_sid: q.workflow_sid,
+            task_queue_sid: q.task_queue_sid,
+            reservation_sid: q.reservation_sid,
+            task_channel: q.task_channel,
+            sid: q.sid,
+        };
+        Ok(self
+            .store
+            .list_events(ws, &filter, page.cursor, page.size)
+            .await?)
+    }
+
+    /// One event of the workspace.
+    pub async fn event(
+        &self,
+        account: &switchyard_core::sid::AccountSid,
+        ws: &switchyard_core::sid::WorkspaceSid,
+        sid: &switchyard_core::sid::EventSid,
+    ) -> crate::Result<Event> {
+        self.workspace(account, ws).await?;
+        self.store
+            .get_event(ws, sid)
+            .await?
+            .ok_or_else(|| crate::Error::not_found("Event", sid))
+    }
+}

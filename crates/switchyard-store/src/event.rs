@@ -1,0 +1,169 @@
+//! Events: written with the change they record (`Write::Event`), read back for `GET /Events`.
+
+use sqlx::SqliteConnection;
+use switchyard_core::event::Event;
+use switchyard_core::sid::{EventSid, WorkspaceSid};
+use switchyard_core::Timestamp;
+
+use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
+
+/// Which events a list returns. Every field narrows it; dates are inclusive.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Exact event type.
+    pub event_type: Option<String>,
+    /// Events at or after this time.
+    pub start: Option<Timestamp>,
+    /// Events at or before this time.
+    pub end: Option<Timestamp>,
+    /// Of this task.
+    pub task_sid: Option<String>,
+    /// Of this worker.
+    pub worker_sid: Option<String>,
+    /// Of this workflow.
+    pub workflow_sid: Option<String>,
+    /// Of this queue.
+    pub task_queue_sid: Option<String>,
+    /// Of this reservation.
+    pub reservation_sid: Option<String>,
+    /// Of this task channel, by SID or unique name.
+    pub task_channel: Option<String>,
+    /// This one event.
+    pub sid: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    sid: String,
+    workspace_sid: String,
+    event_type: String,
+    description: String,
+    event_date: i64,
+    resource_type: String,
+    resource_sid: String,
+    actor_type: String,
+    actor_sid: String,
+    event_data: String,
+}
+
+impl TryFrom<EventRow> for (i64, Event) {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<(i64, Event)> {
+        let data: Vec<(String, String)> = serde_json::from_str(&r.event_data)
+            .map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", r.sid)))?;
+        Ok((
+            r.seq,
+            Event {
+                sid: sid(&r.sid)?,
+                workspace_sid: sid(&r.workspace_sid)?,
+                event_type: r.event_type,
+                description: r.description,
+                date: Timestamp::from_millis(r.event_date),
+                resource_type: r.resource_type,
+                resource_sid: r.resource_sid,
+                actor_type: r.actor_type,
+                actor_sid: r.actor_sid,
+                data,
+            },
+        ))
+    }
+}
+
+const SELECT_EVENT: &str = "SELECT e.seq, e.sid, e.workspace_sid, e.event_type, e.description,
+        e.event_date, e.resource_type, e.resource_sid, e.actor_type, e.actor_sid, e.event_data
+    FROM events e";
+
+pub(crate) async fn insert(conn: &mut SqliteConnection, e: &Event) -> Result<()> {
+    let data = serde_json::to_string(&e.data).expect("pairs of strings serialize");
+    sqlx::query(
+        "INSERT INTO events (sid, workspace_sid, event_type, description, event_date,
+            resource_type, resource_sid, actor_type, actor_sid, event_data, task_sid, worker_sid,
+            workflow_sid, task_queue_sid, reservation_sid, task_channel_sid,
+            task_channel_unique_name)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(e.sid.as_str())
+    .bind(e.workspace_sid.as_str())
+    .bind(&e.event_type)
+    .bind(&e.description)
+    .bind(e.date.as_millis())
+    .bind(&e.resource_type)
+    .bind(&e.resource_sid)
+    .bind(&e.actor_type)
+    .bind(&e.actor_sid)
+    .bind(data)
+    .bind(e.get("task_sid"))
+    .bind(e.get("worker_sid"))
+    .bind(e.get("workflow_sid"))
+    .bind(e.get("task_queue_sid"))
+    .bind(e.get("reservation_sid"))
+    .bind(e.get("task_channel_sid"))
+    .bind(e.get("task_channel_unique_name"))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+impl Store {
+    /// A page of the workspace's events matching `filter`, oldest first.
+    pub async fn list_events(
+        &self,
+        ws: &WorkspaceSid,
+        filter: &EventFilter,
+        cursor: Cursor,
+        size: usize,
+    ) -> Result<Page<Event>> {
+        let mut qb = sqlx::QueryBuilder::new(SELECT_EVENT);
+        qb.push(" WHERE e.workspace_sid = ").push_bind(ws.as_str());
+        if let Some(t) = &filter.event_type {
+            qb.push(" AND e.event_type = ").push_bind(t);
+        }
+        if let Some(t) = filter.start {
+            qb.push(" AND e.event_date >= ").push_bind(t.as_millis());
+        }
+        if let Some(t) = filter.end {
+            qb.push(" AND e.event_date <= ").push_bind(t.as_millis());
+        }
+        for (column, value) in [
+            ("task_sid", &filter.task_sid),
+            ("worker_sid", &filter.worker_sid),
+            ("workflow_sid", &filter.workflow_sid),
+            ("task_queue_sid", &filter.task_queue_sid),
+            ("reservation_sid", &filter.reservation_sid),
+            ("sid", &filter.sid),
+        ] {
+            if let Some(v) = value {
+                qb.push(format!(" AND e.{column} = ")).push_bind(v);
+            }
+        }
+        if let Some(c) = &filter.task_channel {
+            qb.push(" AND (e.task_channel_sid = ")
+                .push_bind(c)
+                .push(" OR e.task_channel_unique_name = ")
+                .push_bind(c)
+                .push(")");
+        }
+        push_cursor(&mut qb, "e", cursor, Some(size + 1));
+        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_fetched(rows, cursor, size))
+    }
+
+    /// The event, if it is in the workspace.
+    pub async fn get_event(&self, ws: &WorkspaceSid, sid: &EventSid) -> Result<Option<Event>> {
+        let row: Option<EventRow> = sqlx::query_as(&format!(
+            "{SELECT_EVENT} WHERE e.sid = ? AND e.workspace_sid = ?"
+        ))
+        .bind(sid.as_str())
+        .bind(ws.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| <(i64, Event)>::try_from(r).map(|(_, e)| e))
+            .transpose()
+    }
+}
