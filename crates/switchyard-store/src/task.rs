@@ -339,9 +339,15 @@ async fn apply_all(conn: &mut SqliteConnection, writes: &[Write<'_>]) -> Result<
         return apply(conn, one).await;
     }
     let mut tx = conn.begin().await?;
+    let mut events = Vec::new();
     for w in writes {
-        apply(&mut tx, w).await?;
+        match w {
+            // All of a change's events go in one statement: each statement is a round trip.
+            Write::Event(e) => events.push(*e),
+            _ => apply(&mut tx, w).await?,
+        }
     }
+    crate::event::insert_all(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(())
 }
