@@ -3,8 +3,9 @@
 //!
 //! An event's data is one ordered list of snake_case keys with string values, built from the
 //! field groups of Twilio's event reference (workspace, task, worker, reservation, queue,
-//! workflow). The REST resource shows it as the `event_data` object; an event callback sends the
-//! same fields in PascalCase (`task_queue_sid` → `TaskQueueSid`), so the two can never disagree.
+//! workflow). The REST resource shows it as the `event_data` object; event callbacks are meant to
+//! send the same fields in PascalCase (`task_queue_sid` → `TaskQueueSid`), so the two cannot
+//! disagree.
 
 use crate::model::{Reservation, Task, Worker, Workspace};
 use crate::sid::{EventSid, TaskQueueSid, WorkflowSid};
@@ -131,17 +132,14 @@ impl Event {
         self
     }
 
-    /// The queue group: `task_queue_sid`, `task_queue_name`, and its target expression if known.
-    pub fn with_queue(mut self, sid: &TaskQueueSid, name: &str, target: Option<&str>) -> Event {
+    /// The queue group: `task_queue_sid`, `task_queue_name`.
+    pub fn with_queue(mut self, sid: &TaskQueueSid, name: &str) -> Event {
         self.put("task_queue_sid", sid.as_str());
         self.put("task_queue_name", name);
-        if let Some(t) = target {
-            self.put("task_queue_target_expression", t);
-        }
         self
     }
 
-    /// The workflow group, and the filter a `workflow.target-matched` names.
+    /// The workflow group: `workflow_sid`, `workflow_name`.
     pub fn with_workflow(mut self, sid: &WorkflowSid, name: &str) -> Event {
         self.put("workflow_sid", sid.as_str());
         self.put("workflow_name", name);
@@ -160,33 +158,5 @@ impl Event {
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
-    }
-}
-
-/// An event-data key as an event callback's form field: `task_queue_sid` → `TaskQueueSid`.
-pub fn callback_field(key: &str) -> String {
-    key.split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn data_keys_become_pascal_case_fields() {
-        assert_eq!(callback_field("task_queue_sid"), "TaskQueueSid");
-        assert_eq!(
-            callback_field("worker_time_in_previous_activity_ms"),
-            "WorkerTimeInPreviousActivityMs"
-        );
-        assert_eq!(callback_field("task_age"), "TaskAge");
     }
 }

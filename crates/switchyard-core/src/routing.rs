@@ -469,6 +469,8 @@ pub struct TaskState {
     pub date_created: Timestamp,
     /// Seconds it may wait for assignment (`Timeout`).
     pub ttl_secs: i64,
+    /// Reservations it has had (Twilio's assignment count).
+    pub assignment_count: i64,
 }
 
 /// A timer of a task being routed.
@@ -903,6 +905,7 @@ impl Model {
         let Some(channel) = self.update_task(task, |t| {
             t.pending.insert(worker.clone());
             t.reserved_at.insert(worker.clone(), now);
+            t.assignment_count += 1;
             t.channel.clone()
         }) else {
             return;
@@ -1259,6 +1262,7 @@ mod tests {
             reserved_at: HashMap::new(),
             date_created: ts(start),
             ttl_secs: 86_400,
+            assignment_count: 0,
         };
         m.put_task(t);
         sid(n)

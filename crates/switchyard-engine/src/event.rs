@@ -53,6 +53,19 @@ pub(crate) fn reservation(
     }
 }
 
+/// The same reservation event for each of `rs`, all of one task.
+pub(crate) fn reservations<'a>(
+    ws: &Workspace,
+    kind: &str,
+    rs: impl IntoIterator<Item = &'a Reservation>,
+    t: &Task,
+    now: Timestamp,
+) -> Vec<Event> {
+    rs.into_iter()
+        .map(|r| reservation(ws, kind, r, t, None, now))
+        .collect()
+}
+
 /// `worker.activity.update`: `after` is the worker in its new activity, `before` as it was.
 pub(crate) fn worker_activity(
     ws: &Workspace,
@@ -111,7 +124,7 @@ pub(crate) fn queue(
         now,
     )
     .with_task(t, now)
-    .with_queue(&queue.0, &queue.1, None)
+    .with_queue(&queue.0, &queue.1)
 }
 
 /// A workflow event about a task (`workflow.entered`, `workflow.target-matched`,
@@ -149,72 +162,34 @@ pub(crate) fn workflow(
     e
 }
 
-/// Which events `Engine::list_events` returns: Twilio's filters. Without `start`, the window is
-/// the last `minutes` (15 when not given) before now.
-#[derive(Debug, Clone, Default)]
-pub struct EventQuery {
-    /// `Minutes`: how far back from now.
-    pub minutes: Option<i64>,
-    /// `StartDate`.
-    pub start: Option<Timestamp>,
-    /// `EndDate`.
-    pub end: Option<Timestamp>,
-    /// `EventType`.
-    pub event_type: Option<String>,
-    /// `TaskSid`.
-    pub task_sid: Option<String>,
-    /// `WorkerSid`.
-    pub worker_sid: Option<String>,
-    /// `WorkflowSid`.
-    pub workflow_sid: Option<String>,
-    /// `TaskQueueSid`.
-    pub task_queue_sid: Option<String>,
-    /// `ReservationSid`.
-    pub reservation_sid: Option<String>,
-    /// `TaskChannel`: SID or unique name.
-    pub task_channel: Option<String>,
-    /// `Sid`.
-    pub sid: Option<String>,
-}
-
 /// Twilio's default event window, in minutes.
 pub const DEFAULT_EVENT_MINUTES: i64 = 15;
 
 impl crate::Engine {
-    /// A page of the workspace's events, oldest first.
+    /// A page of the workspace's events, oldest first. Without `filter.start`, the window is the
+    /// last `minutes` (Twilio's `Minutes`, 15 when not given) before now.
     pub async fn list_events(
         &self,
         account: &switchyard_core::sid::AccountSid,
         ws: &switchyard_core::sid::WorkspaceSid,
-        q: EventQuery,
+        mut filter: switchyard_store::EventFilter,
+        minutes: Option<i64>,
         page: crate::PageRequest,
     ) -> crate::Result<crate::Page<Event>> {
         self.workspace(account, ws).await?;
-        let minutes = q.minutes.unwrap_or(DEFAULT_EVENT_MINUTES);
+        let minutes = minutes.unwrap_or(DEFAULT_EVENT_MINUTES);
         if minutes < 0 {
             return Err(crate::Error::invalid(format!(
                 "Minutes must not be negative, got {minutes}"
             )));
         }
-        let start = q.start.unwrap_or_else(|| {
+        filter.start.get_or_insert_with(|| {
             Timestamp::from_millis(
                 self.now()
                     .as_millis()
                     .saturating_sub(minutes.saturating_mul(60_000)),
             )
         });
-        let filter = switchyard_store::EventFilter {
-            event_type: q.event_type,
-            start: Some(start),
-            end: q.end,
-            task_sid: q.task_sid,
-            worker_sid: q.worker_sid,
-            workflow_sid: q.workflow_sid,
-            task_queue_sid: q.task_queue_sid,
-            reservation_sid: q.reservation_sid,
-            task_channel: q.task_channel,
-            sid: q.sid,
-        };
         Ok(self
             .store
             .list_events(ws, &filter, page.cursor, page.size)

@@ -39,14 +39,14 @@ mod workspace;
 pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
-pub use event::{EventQuery, DEFAULT_EVENT_MINUTES};
+pub use event::DEFAULT_EVENT_MINUTES;
 pub use reservation::{ReservationAction, UpdateReservation};
 pub use routing::{Notification, ReservationCreated};
 pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
 pub use switchyard_store::{
-    ActivityFilter, Cursor, Page, Store, StoreError, TaskQueueFilter, WorkerFilter, WorkflowFilter,
-    WorkspaceFilter,
+    ActivityFilter, Cursor, EventFilter, Page, Store, StoreError, TaskQueueFilter, WorkerFilter,
+    WorkflowFilter, WorkspaceFilter,
 };
 pub use switchyard_store::{ReservationScope, TaskFilter};
 pub use task::{CreateTask, TaskOrder, TaskQuery, UpdateTask};

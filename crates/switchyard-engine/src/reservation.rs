@@ -252,16 +252,13 @@ impl Engine {
             worker.as_ref().map(|(w, ..)| w),
             now,
         )];
-        events.extend(siblings.iter().map(|s| {
-            event::reservation(
-                &locked.workspace,
-                "reservation.rescinded",
-                s,
-                &task,
-                None,
-                now,
-            )
-        }));
+        events.extend(event::reservations(
+            &locked.workspace,
+            "reservation.rescinded",
+            &siblings,
+            &task,
+            now,
+        ));
         let mut writes: Vec<Write<'_>> = vec![Write::Reservation(&r), Write::Task(&task)];
         writes.extend(siblings.iter().map(Write::Reservation));
         if let Some((w, version, before)) = &worker {

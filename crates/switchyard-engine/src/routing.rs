@@ -425,23 +425,22 @@ impl Engine {
     /// Offers a task to the workers the model picks; when nobody can take it and the step says
     /// `skip_if`, moves it on.
     async fn route_task(&self, locked: &mut Locked, sid: &TaskSid, now: Timestamp) -> Result<()> {
+        // The model knows the count, so only a task at the cap costs a read.
         if locked
             .model()
             .task(sid)
-            .is_some_and(|t| t.pending.is_empty())
+            .is_some_and(|t| t.pending.is_empty() && t.assignment_count >= MAX_ASSIGNMENT_COUNT)
         {
             let task = self.store_task(&locked.workspace.sid, sid).await?;
-            if task.assignment_count >= MAX_ASSIGNMENT_COUNT {
-                return self
-                    .cancel_locked(
-                        locked,
-                        task,
-                        Some(MAX_ASSIGNMENTS_EXCEEDED),
-                        now,
-                        Vec::new(),
-                    )
-                    .await;
-            }
+            return self
+                .cancel_locked(
+                    locked,
+                    task,
+                    Some(MAX_ASSIGNMENTS_EXCEEDED),
+                    now,
+                    Vec::new(),
+                )
+                .await;
         }
         // Each skip moves at least one step forward, so this bounds the loop.
         for _ in 0..64 {
@@ -713,16 +712,13 @@ impl Engine {
             .end_pending(locked, &task.sid, ReservationStatus::Canceled, now)
             .await?;
         let mut events = lead;
-        events.extend(ended.iter().map(|r| {
-            event::reservation(
-                &locked.workspace,
-                "reservation.canceled",
-                r,
-                &task,
-                None,
-                now,
-            )
-        }));
+        events.extend(event::reservations(
+            &locked.workspace,
+            "reservation.canceled",
+            &ended,
+            &task,
+            now,
+        ));
         events.push(event::task(&locked.workspace, "task.canceled", &task, now));
         let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
         writes.push(Write::Task(&task));
@@ -864,6 +860,7 @@ pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
         refused_by: HashSet::new(),
         date_created: t.date_created,
         ttl_secs: t.timeout,
+        assignment_count: t.assignment_count,
     }
 }
 

@@ -555,16 +555,13 @@ impl Engine {
             &task,
             now,
         )];
-        events.extend(moved.iter().map(|(_, r)| {
-            event::reservation(
-                &locked.workspace,
-                &format!("reservation.{what}"),
-                r,
-                &task,
-                None,
-                now,
-            )
-        }));
+        events.extend(event::reservations(
+            &locked.workspace,
+            &format!("reservation.{what}"),
+            moved.iter().map(|(_, r)| r),
+            &task,
+            now,
+        ));
         let mut writes: Vec<Write<'_>> = moved.iter().map(|(_, r)| Write::Reservation(r)).collect();
         writes.push(Write::Task(&task));
         writes.extend(events.iter().map(Write::Event));
@@ -627,13 +624,14 @@ impl Engine {
             }
         }
         let ws_ref = &locked.workspace;
-        let mut events: Vec<_> = ended
-            .iter()
-            .map(|r| event::reservation(ws_ref, "reservation.canceled", r, &task, None, now))
-            .collect();
-        events.extend(finished.iter().map(|(_, r)| {
-            event::reservation(ws_ref, "reservation.completed", r, &task, None, now)
-        }));
+        let mut events = event::reservations(ws_ref, "reservation.canceled", &ended, &task, now);
+        events.extend(event::reservations(
+            ws_ref,
+            "reservation.completed",
+            finished.iter().map(|(_, r)| r),
+            &task,
+            now,
+        ));
         events.push(event::task(ws_ref, "task.deleted", &task, now));
         let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
         writes.extend(finished.iter().map(|(_, r)| Write::Reservation(r)));

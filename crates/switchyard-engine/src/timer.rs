@@ -341,16 +341,13 @@ impl Engine {
             (next, label.as_deref()),
             now,
         ));
-        events.extend(rescinded.iter().map(|r| {
-            event::reservation(
-                &locked.workspace,
-                "reservation.rescinded",
-                r,
-                &task,
-                None,
-                now,
-            )
-        }));
+        events.extend(event::reservations(
+            &locked.workspace,
+            "reservation.rescinded",
+            &rescinded,
+            &task,
+            now,
+        ));
         let mut writes: Vec<Write<'_>> = rescinded.iter().map(Write::Reservation).collect();
         writes.push(Write::Task(&task));
         writes.extend(events.iter().map(Write::Event));

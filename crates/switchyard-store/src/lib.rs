@@ -199,7 +199,8 @@ pub struct Store {
     pool: SqlitePool,
     /// The connection routing decisions are written through (file databases): one writer
     /// keeps its page cache warm and never waits on another writer's lock.
-    writer: Option<Arc<tokio::sync::Mutex<SqliteConnection>>>,
+    /// `None` inside once closed.
+    writer: Option<Arc<tokio::sync::Mutex<Option<SqliteConnection>>>>,
     live_tasks: Arc<Mutex<HashMap<TaskSid, Task>>>,
 }
 
@@ -242,7 +243,7 @@ impl Store {
             None
         } else {
             let conn = SqliteConnection::connect_with(&options).await?;
-            Some(Arc::new(tokio::sync::Mutex::new(conn)))
+            Some(Arc::new(tokio::sync::Mutex::new(Some(conn))))
         };
         Ok(Store {
             pool,
@@ -253,6 +254,13 @@ impl Store {
 
     /// Closes every connection, waiting for queries in flight.
     pub async fn close(&self) {
+        if let Some(writer) = &self.writer {
+            if let Some(conn) = writer.lock().await.take() {
+                if let Err(e) = conn.close().await {
+                    tracing::warn!(error = %e, "closing the writer connection failed");
+                }
+            }
+        }
         self.pool.close().await;
     }
 }

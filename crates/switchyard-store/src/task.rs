@@ -294,7 +294,10 @@ impl Store {
     /// Applies every change of one decision in one transaction: all or nothing.
     pub async fn write(&self, writes: &[Write<'_>]) -> Result<()> {
         match &self.writer {
-            Some(writer) => apply_all(&mut *writer.lock().await, writes).await?,
+            Some(writer) => match writer.lock().await.as_mut() {
+                Some(conn) => apply_all(conn, writes).await?,
+                None => return Err(sqlx::Error::PoolClosed.into()),
+            },
             None => apply_all(&mut *self.pool.acquire().await?, writes).await?,
         }
         self.remember(writes);

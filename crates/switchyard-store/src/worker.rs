@@ -271,13 +271,6 @@ impl Store {
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
-    /// Writes the worker's mutable fields if its version is still `expected_version`; the
-    /// worker's own `version` is the new one. Returns whether the write happened.
-    pub async fn update_worker(&self, w: &Worker, expected_version: i64) -> Result<bool> {
-        let mut conn = self.pool.acquire().await?;
-        update(&mut conn, w, expected_version).await
-    }
-
     /// Deletes the worker and its channels.
     pub async fn delete_worker(&self, w: &WorkerSid) -> Result<()> {
         let mut tx = self.pool.begin().await?;

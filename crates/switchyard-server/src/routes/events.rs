@@ -1,6 +1,6 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
-use switchyard_engine::EventQuery;
+use switchyard_engine::EventFilter;
 
 use super::{ok, path_sid};
 use crate::error::{ApiResult, ResultExt};
@@ -17,8 +17,7 @@ pub(crate) async fn list(
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
     let req = ListRequest::from_query(&q)?;
-    let query = EventQuery {
-        minutes: q.int("Minutes")?,
+    let filter = EventFilter {
         start: q.date("StartDate")?,
         end: q.date("EndDate")?,
         event_type: q.string("EventType"),
@@ -32,7 +31,7 @@ pub(crate) async fn list(
     };
     let page = st
         .engine
-        .list_events(&c.account, &ws, query, req.page)
+        .list_events(&c.account, &ws, filter, q.int("Minutes")?, req.page)
         .await
         .at(&c.path)?;
     let url = st.ctx(&c.account).ws(&ws, "/Events");
