@@ -24,6 +24,9 @@ pub enum ApiError {
     /// An `If-Match` precondition failed.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The handler itself failed (it panicked); details are in the log.
+    #[error("Internal server error")]
+    Internal,
     /// The engine failed; `path` is the request path for not-found messages.
     #[error("{source}")]
     Engine {
@@ -58,6 +61,7 @@ impl ApiError {
         match self {
             A::Unauthorized => (StatusCode::UNAUTHORIZED, 20003, self.to_string()),
             A::NotFound(_) => (StatusCode::NOT_FOUND, 20404, self.to_string()),
+            A::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 20500, self.to_string()),
             A::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 20004, self.to_string()),
             A::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
             A::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),

@@ -25,7 +25,7 @@ use switchyard_core::sid::AccountSid;
 use switchyard_engine::Engine;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tracing::{Instrument, Span};
 
 pub mod callback;
 pub mod error;
@@ -144,7 +144,14 @@ async fn require_auth(State(state): State<AppState>, mut req: Request, next: Nex
     match authenticate(&state, req.headers()) {
         Some(account) => {
             req.extensions_mut().insert(Authenticated(account));
-            next.run(req).await
+            // A client that hangs up drops its request's future. Run the handler as its own
+            // task so a change begun is finished: the store and the routing model must never
+            // be left with one half-applied.
+            let handler = tokio::spawn(next.run(req).instrument(Span::current()));
+            handler.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "request handler panicked");
+                ApiError::Internal.into_response()
+            })
         }
         None => ApiError::Unauthorized.into_response(),
     }

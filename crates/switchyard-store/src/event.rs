@@ -1,6 +1,5 @@
 //! Events: written with the change they record (`Write::Event`), read back for `GET /Events`.
 
-use sqlx::SqliteConnection;
 use switchyard_core::event::Event;
 use switchyard_core::sid::{EventSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -74,49 +73,6 @@ impl TryFrom<EventRow> for (i64, Event) {
 const SELECT_EVENT: &str = "SELECT e.seq, e.sid, e.workspace_sid, e.event_type, e.description,
         e.event_date, e.resource_type, e.resource_sid, e.actor_type, e.actor_sid, e.event_data
     FROM events e";
-
-pub(crate) async fn insert(conn: &mut SqliteConnection, e: &Event) -> Result<()> {
-    insert_all(conn, &[e]).await
-}
-
-/// Inserts events in one statement, in order (their `seq` follows it).
-pub(crate) async fn insert_all(conn: &mut SqliteConnection, events: &[&Event]) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut qb = sqlx::QueryBuilder::new(
-        "INSERT INTO events (sid, workspace_sid, event_type, description, event_date,
-            resource_type, resource_sid, actor_type, actor_sid, event_data, task_sid, worker_sid,
-            workflow_sid, task_queue_sid, reservation_sid, task_channel_sid,
-            task_channel_unique_name) ",
-    );
-    qb.push_values(events, |mut row, e| {
-        let data = serde_json::to_string(&e.data).expect("pairs of strings serialize");
-        row.push_bind(e.sid.as_str().to_owned())
-            .push_bind(e.workspace_sid.as_str().to_owned())
-            .push_bind(e.event_type.clone())
-            .push_bind(e.description.clone())
-            .push_bind(e.date.as_millis())
-            .push_bind(e.resource_type.clone())
-            .push_bind(e.resource_sid.clone())
-            .push_bind(e.actor_type.clone())
-            .push_bind(e.actor_sid.clone())
-            .push_bind(data);
-        for key in [
-            "task_sid",
-            "worker_sid",
-            "workflow_sid",
-            "task_queue_sid",
-            "reservation_sid",
-            "task_channel_sid",
-            "task_channel_unique_name",
-        ] {
-            row.push_bind(e.get(key).map(str::to_owned));
-        }
-    });
-    qb.build().execute(conn).await?;
-    Ok(())
-}
 
 impl Store {
     /// A page of the workspace's events matching `filter`, oldest first.

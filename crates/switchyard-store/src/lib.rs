@@ -25,14 +25,16 @@ mod task_queue;
 mod worker;
 mod workflow;
 mod workspace;
+mod write;
 
 pub use activity::ActivityFilter;
 pub use event::EventFilter;
-pub use task::{ReservationScope, TaskFilter, Write};
+pub use task::{ReservationScope, TaskFilter};
 pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;
 pub use workspace::{NewWorkspace, WorkspaceFilter};
+pub use write::Write;
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +223,9 @@ impl Store {
             // crashes in WAL mode (only an OS crash can lose the last commits).
             options = options
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal);
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("wal_autocheckpoint", "10000")
+                .pragma("temp_store", "memory");
         }
         // An in-memory database lives in one connection, so the pool must hold exactly one.
         let pool = SqlitePoolOptions::new()

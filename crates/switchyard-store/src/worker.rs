@@ -141,31 +141,6 @@ pub(crate) async fn insert_channel(
     Ok(())
 }
 
-/// Writes a worker's mutable fields if its version is still `expected_version`.
-pub(crate) async fn update(
-    conn: &mut SqliteConnection,
-    w: &Worker,
-    expected_version: i64,
-) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE workers SET friendly_name = ?, activity_sid = ?, attributes = ?,
-            date_status_changed = ?, date_updated = ?, version = ?, idle_since = ?
-         WHERE sid = ? AND version = ?",
-    )
-    .bind(&w.friendly_name)
-    .bind(w.activity_sid.as_str())
-    .bind(&w.attributes)
-    .bind(w.date_status_changed.as_millis())
-    .bind(w.date_updated.as_millis())
-    .bind(w.version)
-    .bind(w.idle_since.as_millis())
-    .bind(w.sid.as_str())
-    .bind(expected_version)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 impl Store {
     /// Inserts a worker and a worker channel of capacity `capacity` for every task channel of the
     /// workspace, with SIDs from `mint`.
