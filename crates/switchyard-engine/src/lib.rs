@@ -28,6 +28,7 @@ mod error;
 mod event;
 mod reservation;
 mod routing;
+mod statistics;
 mod task;
 mod task_channel;
 mod task_queue;
@@ -42,6 +43,10 @@ pub use error::{Error, Result};
 pub use event::DEFAULT_EVENT_MINUTES;
 pub use reservation::{ReservationAction, UpdateReservation};
 pub use routing::{Notification, ReservationCreated};
+pub use statistics::{
+    ActivityCount, ActivityDuration, CumulativeOptions, CumulativeStatistics, DurationStats,
+    RealTimeStatistics, SplitCounts, StatsScope, StatsWindow, WaitSplit, WorkerSelection,
+};
 pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
 pub use switchyard_store::{

@@ -135,3 +135,93 @@ impl Store {
             .transpose()
     }
 }
+
+/// What cumulative statistics need of one event.
+#[derive(Debug, Clone)]
+pub struct StatEvent {
+    /// Twilio's event type.
+    pub event_type: String,
+    /// When it happened.
+    pub date: Timestamp,
+    /// The task it concerns, if any.
+    pub task_sid: Option<String>,
+    /// The worker it concerns, if any.
+    pub worker_sid: Option<String>,
+    /// The workflow it concerns, if any.
+    pub workflow_sid: Option<String>,
+    /// The queue it concerns, if any.
+    pub task_queue_sid: Option<String>,
+    /// The task channel's SID, if any.
+    pub task_channel_sid: Option<String>,
+    /// The task channel's unique name, if any.
+    pub task_channel_unique_name: Option<String>,
+    /// The task's age in seconds when it happened (`task_age`).
+    pub task_age: Option<i64>,
+    /// For an activity change: the activity left and the milliseconds spent in it.
+    pub previous_activity: Option<(String, i64)>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StatEventRow {
+    sid: String,
+    event_type: String,
+    event_date: i64,
+    task_sid: Option<String>,
+    worker_sid: Option<String>,
+    workflow_sid: Option<String>,
+    task_queue_sid: Option<String>,
+    task_channel_sid: Option<String>,
+    task_channel_unique_name: Option<String>,
+    event_data: String,
+}
+
+impl Store {
+    /// The workspace's events of `types` between `start` and `end` (inclusive), oldest first.
+    pub async fn stat_events(
+        &self,
+        ws: &WorkspaceSid,
+        start: Timestamp,
+        end: Timestamp,
+        types: &[&str],
+    ) -> Result<Vec<StatEvent>> {
+        let mut qb = sqlx::QueryBuilder::new(
+            "SELECT sid, event_type, event_date, task_sid, worker_sid, workflow_sid,
+                task_queue_sid, task_channel_sid, task_channel_unique_name, event_data
+             FROM events WHERE workspace_sid = ",
+        );
+        qb.push_bind(ws.as_str())
+            .push(" AND event_date >= ")
+            .push_bind(start.as_millis())
+            .push(" AND event_date <= ")
+            .push_bind(end.as_millis())
+            .push(" AND event_type IN (");
+        let mut sep = qb.separated(", ");
+        for t in types {
+            sep.push_bind(*t);
+        }
+        qb.push(") ORDER BY seq");
+        let rows: Vec<StatEventRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| {
+                let data: Vec<(String, String)> = serde_json::from_str(&r.event_data)
+                    .map_err(|e| StoreError::Corrupt(format!("event {} data: {e}", r.sid)))?;
+                let get = |key: &str| data.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+                let task_age = get("task_age").and_then(|v| v.parse().ok());
+                let previous_activity = get("worker_previous_activity_sid")
+                    .zip(get("worker_time_in_previous_activity_ms").and_then(|v| v.parse().ok()));
+                Ok(StatEvent {
+                    previous_activity: previous_activity.map(|(a, ms)| (a.to_owned(), ms)),
+                    event_type: r.event_type,
+                    date: Timestamp::from_millis(r.event_date),
+                    task_sid: r.task_sid,
+                    worker_sid: r.worker_sid,
+                    workflow_sid: r.workflow_sid,
+                    task_queue_sid: r.task_queue_sid,
+                    task_channel_sid: r.task_channel_sid,
+                    task_channel_unique_name: r.task_channel_unique_name,
+                    task_age,
+                })
+            })
+            .collect()
+    }
+}

@@ -28,7 +28,7 @@ mod workspace;
 mod write;
 
 pub use activity::ActivityFilter;
-pub use event::EventFilter;
+pub use event::{EventFilter, StatEvent};
 pub use task::{ReservationScope, TaskFilter};
 pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;

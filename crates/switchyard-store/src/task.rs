@@ -253,6 +253,7 @@ impl Store {
     }
 
     /// Every task of the workspace still being routed or worked on (not completed or canceled).
+    /// From then on the store remembers them all: see [`Store::visit_live_tasks`].
     pub async fn active_tasks(&self, ws: &WorkspaceSid) -> Result<Vec<(i64, Task)>> {
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
             "{SELECT_TASK} WHERE t.workspace_sid = ? AND t.assignment_status NOT IN ('completed', 'canceled') ORDER BY t.seq"
@@ -260,7 +261,51 @@ impl Store {
         .bind(ws.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        let tasks: Vec<(i64, Task)> = rows
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect::<Result<_>>()?;
+        let mut live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, t) in &tasks {
+            // Keep an entry already there: a write is never older than a read.
+            live.entry(t.sid.clone()).or_insert_with(|| t.clone());
+        }
+        Ok(tasks)
+    }
+
+    /// Calls `f` with every task of the workspace not yet completed or canceled, as last
+    /// written. Complete once [`Store::active_tasks`] has read the workspace; no query runs.
+    pub fn visit_live_tasks(&self, ws: &WorkspaceSid, f: impl FnMut(&Task)) {
+        let live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        live.values()
+            .filter(|t| t.workspace_sid == *ws)
+            .for_each(f);
+    }
+
+    /// When each of `tasks` entered its current (or last) queue, for those that have one.
+    pub async fn queue_entered_dates(
+        &self,
+        tasks: &[&str],
+    ) -> Result<std::collections::HashMap<String, Timestamp>> {
+        let mut out = std::collections::HashMap::new();
+        // SQLite caps a statement's parameters; 500 at a time stays far below.
+        for chunk in tasks.chunks(500) {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT sid, task_queue_entered_date FROM tasks
+                 WHERE task_queue_entered_date IS NOT NULL AND sid IN (",
+            );
+            let mut sep = qb.separated(", ");
+            for t in chunk {
+                sep.push_bind(*t);
+            }
+            qb.push(")");
+            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+            out.extend(
+                rows.into_iter()
+                    .map(|(s, d)| (s, Timestamp::from_millis(d))),
+            );
+        }
+        Ok(out)
     }
 
     /// The `seq` of a task, for routing tie-breaks.

@@ -257,7 +257,11 @@ fn push_reservation(b: &mut Batch, r: &Reservation) {
         .push_bind(r.task_queue_sid.as_ref().map(|s| s.as_str().to_owned()))
         .push_bind(r.task_channel_sid.as_str().to_owned())
         .push_bind(r.status.as_str())
-        .push_bind(r.previous_activity_sid.as_ref().map(|s| s.as_str().to_owned()))
+        .push_bind(
+            r.previous_activity_sid
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
+        )
         .push_bind(r.instruction.clone())
         .push_bind(r.version)
         .push_bind(r.date_created.as_millis())

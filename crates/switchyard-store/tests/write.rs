@@ -153,7 +153,10 @@ async fn a_stale_worker_version_writes_nothing_and_the_next_write_goes_through()
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((stored.version, stored.attributes.as_str()), (1, r#"{"x":1}"#));
+    assert_eq!(
+        (stored.version, stored.attributes.as_str()),
+        (1, r#"{"x":1}"#)
+    );
 }
 
 #[tokio::test]

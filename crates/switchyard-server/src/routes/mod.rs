@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use switchyard_core::sid::Sid;
@@ -15,6 +15,7 @@ mod activities;
 mod clock;
 mod events;
 mod reservations;
+mod statistics;
 mod task_channels;
 mod task_queues;
 mod tasks;
@@ -106,6 +107,63 @@ pub(crate) fn router() -> Router<AppState> {
             get(task_queues::fetch)
                 .post(task_queues::update)
                 .delete(task_queues::delete),
+        )
+        .route("/v1/Workspaces/{ws}/Statistics", get(statistics::workspace))
+        .route(
+            "/v1/Workspaces/{ws}/RealTimeStatistics",
+            get(statistics::workspace_realtime),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/CumulativeStatistics",
+            get(statistics::workspace_cumulative),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues/Statistics",
+            get(statistics::queues),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues/RealTimeStatistics",
+            post(statistics::queues_realtime),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues/{sid}/Statistics",
+            get(statistics::queue),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues/{sid}/RealTimeStatistics",
+            get(statistics::queue_realtime),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/TaskQueues/{sid}/CumulativeStatistics",
+            get(statistics::queue_cumulative),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/Statistics",
+            get(statistics::workers),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/RealTimeStatistics",
+            get(statistics::workers_realtime),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/CumulativeStatistics",
+            get(statistics::workers_cumulative),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workers/{sid}/Statistics",
+            get(statistics::worker),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workflows/{sid}/Statistics",
+            get(statistics::workflow),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workflows/{sid}/RealTimeStatistics",
+            get(statistics::workflow_realtime),
+        )
+        .route(
+            "/v1/Workspaces/{ws}/Workflows/{sid}/CumulativeStatistics",
+            get(statistics::workflow_cumulative),
         )
         .route("/v1/Workspaces/{ws}/Events", get(events::list))
         .route("/v1/Workspaces/{ws}/Events/{sid}", get(events::fetch))

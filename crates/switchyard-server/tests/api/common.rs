@@ -132,6 +132,20 @@ impl Server {
         self.me().request(method, path, form, headers).await
     }
 
+    /// POSTs a JSON body, as the SDKs do for the bulk statistics endpoint.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(format!("{}/v1{path}", self.base))
+            .basic_auth(ACCOUNT, Some(TOKEN))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// Creates a workspace and returns its SID.
     pub async fn workspace(&self, name: &str) -> String {
         let (status, body) = self.post("/Workspaces", &[("FriendlyName", name)]).await;

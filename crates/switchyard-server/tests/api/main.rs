@@ -9,6 +9,7 @@ mod events;
 mod paging;
 mod persistence;
 mod routing;
+mod statistics;
 mod task_channels;
 mod task_queues;
 mod timers;
