@@ -68,7 +68,7 @@ export function serverBinary() {
  * Start `$SWITCHYARD_BIN serve` on an ephemeral port with an in-memory database.
  * Resolves once the server printed `Switchyard listening on http://...`.
  */
-export async function startServer({ accountSid, authToken, name = 'server' } = {}) {
+export async function startServer({ accountSid, authToken, name = 'server', extraArgs = [] } = {}) {
   const bin = serverBinary();
   const args = [
     'serve',
@@ -76,6 +76,7 @@ export async function startServer({ accountSid, authToken, name = 'server' } = {
     '--database', 'sqlite::memory:',
     '--account-sid', accountSid,
     '--auth-token', authToken,
+    ...extraArgs,
   ];
   const child = spawn(bin, args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,9 +191,10 @@ export function makeClient(baseUrl, accountSid, authToken) {
 
 /**
  * Register before/after hooks (top level of a test file) that start one server
- * for the file. Returns a context filled in by `before`.
+ * for the file. Returns a context filled in by `before`. `serverArgs` are added to
+ * the `serve` command line, e.g. `['--clock', 'manual']`.
  */
-export function useServer() {
+export function useServer({ serverArgs = [] } = {}) {
   const ctx = {
     accountSid: 'AC' + hex(16),
     authToken: hex(16),
@@ -204,7 +206,7 @@ export function useServer() {
   };
   before(async () => {
     const name = path.basename(process.argv[1] ?? 'server').replace(/\.test\.mjs$/, '');
-    ctx.server = await startServer({ accountSid: ctx.accountSid, authToken: ctx.authToken, name });
+    ctx.server = await startServer({ accountSid: ctx.accountSid, authToken: ctx.authToken, name, extraArgs: serverArgs });
     ctx.baseUrl = ctx.server.baseUrl;
     ctx.client = makeClient(ctx.baseUrl, ctx.accountSid, ctx.authToken);
     ctx.raw = (method, p, opts = {}) => rawRequest(ctx.baseUrl, method, p, { auth: [ctx.accountSid, ctx.authToken], ...opts });

@@ -210,3 +210,41 @@ impl crate::Engine {
             .ok_or_else(|| crate::Error::not_found("Event", sid))
     }
 }
+
+/// The event-callback outbox: events are delivered from the store, so nothing owed is lost to a
+/// crash and a dead receiver holds no memory.
+impl crate::Engine {
+    /// The workspace (whoever owns it) and up to `limit` of its events not yet handled by
+    /// event callbacks, oldest first.
+    pub async fn undelivered_events(
+        &self,
+        ws: &switchyard_core::sid::WorkspaceSid,
+        limit: usize,
+    ) -> crate::Result<(switchyard_core::model::Workspace, Vec<(i64, Event)>)> {
+        let workspace = self.store_workspace(ws).await?;
+        let cursor = self.store.event_cursor(ws).await?;
+        Ok((workspace, self.store.events_after(ws, cursor, limit).await?))
+    }
+
+    /// Records that the workspace's events up to `seq` are handled (delivered, filtered out,
+    /// or given up on).
+    pub async fn mark_events_delivered(
+        &self,
+        ws: &switchyard_core::sid::WorkspaceSid,
+        seq: i64,
+    ) -> crate::Result<()> {
+        Ok(self.store.set_event_cursor(ws, seq).await?)
+    }
+
+    /// Workspaces with an `EventCallbackUrl`.
+    pub async fn workspaces_with_event_callbacks(
+        &self,
+    ) -> crate::Result<Vec<switchyard_core::sid::WorkspaceSid>> {
+        Ok(self.store.workspaces_with_event_callbacks().await?)
+    }
+
+    /// Changes whenever events are committed.
+    pub fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.store.event_signal()
+    }
+}

@@ -234,6 +234,7 @@ impl Engine {
             let a = self.activity_param(ws, &a, "TimeoutActivitySid").await?;
             (w.timeout_activity_sid, w.timeout_activity_name) = (a.sid, a.friendly_name);
         }
+        let old_callback = w.event_callback_url.clone();
         if p.event_callback_url.is_some() {
             w.event_callback_url = callback_url(p.event_callback_url, "EventCallbackUrl")?;
         }
@@ -247,6 +248,10 @@ impl Engine {
             w.prioritize_queue_order = o;
         }
         w.date_updated = self.now();
+        if w.event_callback_url.is_some() && w.event_callback_url != old_callback {
+            // A new URL hears of what happens from now on, not of the past.
+            self.store.skip_recorded_events(ws).await?;
+        }
         self.store.update_workspace(&w).await?;
         self.reload(w.clone()).await?;
         Ok(w)

@@ -29,6 +29,7 @@ use tracing::{Instrument, Span};
 
 pub mod callback;
 pub mod error;
+pub mod event_callback;
 pub mod paging;
 pub mod params;
 pub mod resource;
@@ -43,14 +44,17 @@ pub struct ServerConfig {
     pub public_url: String,
     /// How long an assignment callback may take to answer, on the engine's clock.
     pub callback_timeout: Duration,
+    /// How long an event callback may take to answer, on the engine's clock.
+    pub event_callback_timeout: Duration,
 }
 
 impl ServerConfig {
-    /// Settings with Twilio's 5-second assignment callback deadline.
+    /// Settings with Twilio's deadlines: 5 s for assignment callbacks, 15 s for event callbacks.
     pub fn new(public_url: impl Into<String>) -> Self {
         ServerConfig {
             public_url: public_url.into(),
             callback_timeout: Duration::from_secs(5),
+            event_callback_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -204,7 +208,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes requests in flight.
-/// Assignment callbacks are delivered meanwhile.
+/// Assignment and event callbacks are delivered meanwhile.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -217,12 +221,18 @@ pub async fn serve(
         state.accounts.clone(),
         state.config.callback_timeout,
     );
+    let events = event_callback::spawn(
+        state.engine.clone(),
+        state.accounts.clone(),
+        state.config.event_callback_timeout,
+    );
     let engine = state.engine.clone();
     let timers = tokio::spawn(async move { engine.run_timers().await });
     let result = axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await;
     callbacks.abort();
+    events.abort();
     timers.abort();
     result
 }

@@ -225,3 +225,74 @@ impl Store {
             .collect()
     }
 }
+
+impl Store {
+    /// Up to `limit` of the workspace's events after `seq`, oldest first.
+    pub async fn events_after(
+        &self,
+        ws: &WorkspaceSid,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Event)>> {
+        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+            "{SELECT_EVENT} WHERE e.workspace_sid = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
+        ))
+        .bind(ws.as_str())
+        .bind(seq)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    /// The `seq` of the workspace's last event handled by event callbacks (0 when none).
+    pub async fn event_cursor(&self, ws: &WorkspaceSid) -> Result<i64> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT delivered_seq FROM event_deliveries WHERE workspace_sid = ?")
+                .bind(ws.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map_or(0, |r| r.0))
+    }
+
+    /// Records that the workspace's events up to `seq` are handled.
+    pub async fn set_event_cursor(&self, ws: &WorkspaceSid, seq: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, ?)
+             ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
+        )
+        .bind(ws.as_str())
+        .bind(seq)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks every event the workspace has so far as handled: a new `EventCallbackUrl` hears
+    /// only of what happens from now on.
+    pub async fn skip_recorded_events(&self, ws: &WorkspaceSid) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO event_deliveries (workspace_sid, delivered_seq)
+             VALUES (?1, COALESCE((SELECT MAX(seq) FROM events WHERE workspace_sid = ?1), 0))
+             ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
+        )
+        .bind(ws.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Workspaces with an `EventCallbackUrl`.
+    pub async fn workspaces_with_event_callbacks(&self) -> Result<Vec<WorkspaceSid>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT sid FROM workspaces WHERE event_callback_url IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(|(s,)| sid(&s)).collect()
+    }
+
+    /// Changes whenever a write records events; event delivery waits on it.
+    pub fn event_signal(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.events_written.subscribe()
+    }
+}

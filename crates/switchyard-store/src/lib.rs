@@ -204,6 +204,8 @@ pub struct Store {
     /// `None` inside once closed.
     writer: Option<Arc<tokio::sync::Mutex<Option<SqliteConnection>>>>,
     live_tasks: Arc<Mutex<HashMap<TaskSid, Task>>>,
+    /// Bumped after every committed write that recorded events.
+    events_written: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -253,6 +255,7 @@ impl Store {
             pool,
             writer,
             live_tasks: Arc::default(),
+            events_written: Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 

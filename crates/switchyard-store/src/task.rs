@@ -277,9 +277,7 @@ impl Store {
     /// written. Complete once [`Store::active_tasks`] has read the workspace; no query runs.
     pub fn visit_live_tasks(&self, ws: &WorkspaceSid, f: impl FnMut(&Task)) {
         let live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        live.values()
-            .filter(|t| t.workspace_sid == *ws)
-            .for_each(f);
+        live.values().filter(|t| t.workspace_sid == *ws).for_each(f);
     }
 
     /// When each of `tasks` entered its current (or last) queue, for those that have one.

@@ -106,6 +106,11 @@ impl Store {
         .bind(w.date_updated.as_millis())
         .execute(&mut *tx)
         .await?;
+        // Its event-callback cursor starts before its first event.
+        sqlx::query("INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, 0)")
+            .bind(w.sid.as_str())
+            .execute(&mut *tx)
+            .await?;
         for a in &new.activities {
             crate::activity::insert(&mut tx, a).await?;
         }
@@ -199,6 +204,7 @@ impl Store {
         // Children go first, leaves before the rows they reference, so that no foreign key
         // check depends on the order SQLite happens to cascade in.
         for table in [
+            "event_deliveries",
             "events",
             "reservations",
             "tasks",

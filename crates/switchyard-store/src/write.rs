@@ -104,6 +104,7 @@ impl Store {
             batch.push("COMMIT;");
         }
         let checks = checks.map(|c| (c, workers));
+        let has_events = !events.is_empty();
         let store = self.clone();
         tokio::spawn(async move {
             match &store.writer {
@@ -114,6 +115,9 @@ impl Store {
                 None => commit(&mut *store.pool.acquire().await?, checks, batch, lone).await?,
             }
             store.remember(remember);
+            if has_events {
+                store.events_written.send_modify(|n| *n = n.wrapping_add(1));
+            }
             Ok(())
         })
         .await

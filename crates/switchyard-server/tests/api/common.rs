@@ -358,6 +358,14 @@ impl Receiver {
             .expect("receiver open")
     }
 
+    /// The next callback, if one arrives within `ms`.
+    pub async fn within(&mut self, ms: u64) -> Option<Callback> {
+        tokio::time::timeout(std::time::Duration::from_millis(ms), self.rx.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// Asserts no callback arrives within `ms`.
     pub async fn none_within(&mut self, ms: u64) {
         if let Ok(Some(cb)) =

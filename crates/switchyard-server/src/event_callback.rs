@@ -1,0 +1,258 @@
+//! Event callbacks: every event a workspace records is POSTed to its `EventCallbackUrl` (unless
+//! `EventsFilter` leaves its type out), signed like every Twilio webhook.
+//!
+//! Delivery reads the events from the store, after a cursor kept there per workspace, so it is
+//! in order per workspace, at least once (a crash between the POST and the cursor's write sends
+//! the event again), survives restarts, and holds no memory for a dead receiver. A failed POST
+//! (no connection, a non-2xx status, no answer within the timeout) is retried with doubling
+//! backoff; after the last attempt the event is given up on and logged. Timeout and backoff run
+//! on the engine's clock, so a manual clock governs them. One task per workspace delivers, so a
+//! slow receiver delays only its own workspace's events, never routing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchyard_core::event::Event;
+use switchyard_core::model::Workspace;
+use switchyard_core::sid::{AccountSid, WorkspaceSid};
+use switchyard_engine::Engine;
+use tokio::task::JoinHandle;
+
+/// Attempts per event, the first included.
+pub const ATTEMPTS: u32 = 4;
+/// Wait before the first retry; each later one doubles it.
+pub const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// Events read from the store at a time.
+const BATCH: usize = 100;
+
+/// The form fields of an event callback: the base fields, then every field of the event's data
+/// in PascalCase (`task_queue_sid` is POSTed as `TaskQueueSid`).
+pub fn event_params(ws: &Workspace, e: &Event) -> Vec<(String, String)> {
+    let mut p: Vec<(String, String)> = [
+        ("EventType", e.event_type.clone()),
+        ("AccountSid", ws.account_sid.to_string()),
+        ("WorkspaceSid", ws.sid.to_string()),
+        ("WorkspaceName", ws.friendly_name.clone()),
+        ("EventDescription", e.description.clone()),
+        ("ResourceType", e.resource_type.clone()),
+        ("ResourceSid", e.resource_sid.clone()),
+        ("Timestamp", e.date.as_secs().to_string()),
+        ("TimestampMs", e.date.as_millis().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    for (key, value) in &e.data {
+        let name = pascal_case(key);
+        if !p.iter().any(|(k, _)| *k == name) {
+            p.push((name, value.clone()));
+        }
+    }
+    p
+}
+
+fn pascal_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+/// Whether the workspace's `EventsFilter` lets the event type through (all do without one).
+fn wanted(ws: &Workspace, event_type: &str) -> bool {
+    ws.events_filter
+        .as_deref()
+        .is_none_or(|f| f.split(',').any(|t| t.trim() == event_type))
+}
+
+/// Delivery tasks, aborted with their owner.
+struct Deliveries(HashMap<WorkspaceSid, JoinHandle<()>>);
+
+impl Drop for Deliveries {
+    fn drop(&mut self) {
+        for h in self.0.values() {
+            h.abort();
+        }
+    }
+}
+
+/// Starts delivering event callbacks: one task per workspace with an `EventCallbackUrl`, each
+/// POST given `timeout` (Twilio's is 15 s).
+pub fn spawn(
+    engine: Engine,
+    tokens: Arc<HashMap<AccountSid, String>>,
+    timeout: Duration,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut signal = engine.event_signal();
+        let mut running = Deliveries(HashMap::new());
+        loop {
+            signal.borrow_and_update();
+            match engine.workspaces_with_event_callbacks().await {
+                Ok(list) => {
+                    running.0.retain(|_, h| !h.is_finished());
+                    for ws in list {
+                        running.0.entry(ws.clone()).or_insert_with(|| {
+                            tokio::spawn(deliver_workspace(
+                                engine.clone(),
+                                client.clone(),
+                                tokens.clone(),
+                                ws,
+                                timeout,
+                            ))
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listing workspaces with event callbacks failed")
+                }
+            }
+            // New events wake this up (a workspace given a URL starts delivering with its next
+            // event); the tick catches anything else.
+            tokio::select! {
+                changed = signal.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
+}
+
+/// Delivers one workspace's events until it has no `EventCallbackUrl` any more.
+async fn deliver_workspace(
+    engine: Engine,
+    client: reqwest::Client,
+    tokens: Arc<HashMap<AccountSid, String>>,
+    ws: WorkspaceSid,
+    timeout: Duration,
+) {
+    let mut signal = engine.event_signal();
+    loop {
+        // Marked seen before reading, so events committed after the read wake the wait below.
+        signal.borrow_and_update();
+        let (workspace, events) = match engine.undelivered_events(&ws, BATCH).await {
+            Ok(found) => found,
+            Err(switchyard_engine::Error::NotFound { .. }) => return,
+            Err(e) => {
+                tracing::warn!(workspace = %ws, error = %e, "reading undelivered events failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let Some(url) = workspace.event_callback_url.clone() else {
+            return;
+        };
+        if events.is_empty() {
+            if signal.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let token = tokens
+            .get(&workspace.account_sid)
+            .cloned()
+            .unwrap_or_default();
+        for (seq, event) in events {
+            if wanted(&workspace, &event.event_type) {
+                let params = event_params(&workspace, &event);
+                post_with_retries(&engine, &client, &url, &token, &params, timeout).await;
+            }
+            if let Err(e) = engine.mark_events_delivered(&ws, seq).await {
+                // Not recorded: the event is sent again, which at-least-once allows.
+                tracing::warn!(workspace = %ws, error = %e, "recording an event delivery failed");
+            }
+        }
+    }
+}
+
+async fn post_with_retries(
+    engine: &Engine,
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    params: &[(String, String)],
+    timeout: Duration,
+) {
+    let event_type = params.first().map_or("", |(_, v)| v.as_str());
+    let mut wait = FIRST_RETRY;
+    for attempt in 1..=ATTEMPTS {
+        match post(engine, client, url, token, params, timeout).await {
+            Ok(()) => return,
+            Err(why) if attempt == ATTEMPTS => {
+                tracing::warn!(%url, event_type, %why, attempts = ATTEMPTS, "event callback given up");
+            }
+            Err(why) => {
+                tracing::info!(%url, event_type, %why, attempt, "event callback failed; retrying");
+                let at = engine.now()
+                    + switchyard_core::time::Duration::from_millis(wait.as_millis() as i64);
+                engine.clock().sleep_until(at).await;
+                wait *= 2;
+            }
+        }
+    }
+}
+
+/// One POST; any 2xx answer delivers it.
+async fn post(
+    engine: &Engine,
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    params: &[(String, String)],
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline =
+        engine.now() + switchyard_core::time::Duration::from_millis(timeout.as_millis() as i64);
+    let body = {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params {
+            form.append_pair(k, v);
+        }
+        form.finish()
+    };
+    let request = client
+        .post(url)
+        .header(
+            "X-Twilio-Signature",
+            crate::callback::signature(token, url, params),
+        )
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
+        .body(body)
+        .send();
+    tokio::select! {
+        answer = request => match answer {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
+            Err(e) => Err(format!("request failed: {e}")),
+        },
+        () = engine.clock().sleep_until(deadline) => {
+            Err(format!("no answer within {} ms", timeout.as_millis()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_keys_become_pascal_case_form_fields() {
+        assert_eq!(pascal_case("task_queue_sid"), "TaskQueueSid");
+        assert_eq!(
+            pascal_case("worker_time_in_previous_activity_ms"),
+            "WorkerTimeInPreviousActivityMs"
+        );
+        assert_eq!(pascal_case("task_age"), "TaskAge");
+    }
+}
