@@ -42,7 +42,7 @@ pub struct WorkerSelection {
 /// The time window of cumulative statistics (Twilio's `Minutes`, `StartDate`, `EndDate`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StatsWindow {
-    /// The last this many minutes (15 when neither this nor `start` is given).
+    /// The this many minutes before `end` (15 when neither this nor `start` is given).
     pub minutes: Option<i64>,
     /// From this time.
     pub start: Option<Timestamp>,
@@ -146,7 +146,7 @@ pub struct ActivityDuration {
     pub sid: ActivitySid,
     /// Its name.
     pub friendly_name: String,
-    /// The completed stays in it that ended within the window.
+    /// Stays in it within the window (clipped to it), the current one up to the window's end.
     pub durations: DurationStats,
 }
 
@@ -232,8 +232,9 @@ impl StatsWindow {
                         "Minutes must not be negative, got {minutes}"
                     )));
                 }
+                // The minutes before the window's end: before now unless `EndDate` says otherwise.
                 Timestamp::from_millis(
-                    now.as_millis()
+                    end.as_millis()
                         .saturating_sub(minutes.saturating_mul(60_000)),
                 )
             }
@@ -390,6 +391,15 @@ impl Engine {
         } else {
             self.store.queue_entered_dates(&accepted).await?
         };
+        // Workers' current stays count up to the window's end.
+        let workers = if scopes
+            .iter()
+            .any(|s| matches!(s, StatsScope::Workers(_) | StatsScope::Worker(_)))
+        {
+            self.store.all_workers(ws).await?
+        } else {
+            Vec::new()
+        };
         let channel = options.task_channel.as_deref();
         Ok(scopes
             .iter()
@@ -405,7 +415,17 @@ impl Engine {
                                 e.task_channel_unique_name.as_deref(),
                             ))
                 }) {
-                    c.add(e, scope, &entered);
+                    c.add(e, scope, &entered, start);
+                }
+                for (_, w) in &workers {
+                    let counted = sel.workers.as_ref().is_none_or(|s| s.contains(&w.sid));
+                    if counted && w.date_status_changed <= end {
+                        let from = w.date_status_changed.max(start);
+                        c.activity_stays
+                            .entry(w.activity_sid.as_str().to_owned())
+                            .or_default()
+                            .push((end.as_millis() - from.as_millis()) / 1000);
+                    }
                 }
                 c.finish(
                     scope,
@@ -521,7 +541,13 @@ struct Cumulative {
 }
 
 impl Cumulative {
-    fn add(&mut self, e: &StatEvent, scope: &StatsScope, entered: &HashMap<String, Timestamp>) {
+    fn add(
+        &mut self,
+        e: &StatEvent,
+        scope: &StatsScope,
+        entered: &HashMap<String, Timestamp>,
+        start: Timestamp,
+    ) {
         let Some(kind) = CUMULATIVE_TYPES
             .iter()
             .copied()
@@ -554,10 +580,12 @@ impl Cumulative {
             }
             "worker.activity.update" => {
                 if let Some((activity, ms)) = &e.previous_activity {
+                    // Only the part of the stay inside the window.
+                    let within = (*ms).min(e.date.as_millis() - start.as_millis()).max(0);
                     self.activity_stays
                         .entry(activity.clone())
                         .or_default()
-                        .push(ms / 1000);
+                        .push(within / 1000);
                 }
             }
             _ => {}

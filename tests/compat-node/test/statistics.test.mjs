@@ -490,12 +490,9 @@ test('statistics follow a scripted lifecycle on the manual clock', async (t) => 
     assert.equal(rt.totalWorkers, 2);
     assert.deepEqual(workersByActivity(rt.activityStatistics, act), everyoneByActivity);
 
-    // Cumulative: alice's 150 s in Available ended in the window (her timeout at t=150); bob is
-    // still Available and alice still in the timeout activity, so those stays have not ended.
-    // This is the server's definition of activity_durations (stays that ended in the window,
-    // counted whole), the same as crates/switchyard-server/tests/api/statistics.rs. Twilio only
-    // says "time Workers spent in each Activity"; whether ongoing stays count, and whether
-    // stays are clipped to the window, is not settled by the spec.
+    // Cumulative: stays are clipped to the window and the current one counts up to its end.
+    // Available: alice's 150 s (t=0..150, ended by her timeout) and bob's 165 s so far;
+    // the timeout activity: alice's 15 s so far (t=150..165).
     const cum = await tr.workers.cumulativeStatistics().fetch();
     checkFields('workers_cumulative_statistics', cum, lastBody());
     assert.equal(cum.url, `${w}/Workers/CumulativeStatistics`);
@@ -508,9 +505,10 @@ test('statistics follow a scripted lifecycle on the manual clock', async (t) => 
     assert.equal(cum.reservationsCanceled, 0);
     assert.equal(cum.reservationsRescinded, 0);
     const durations = durationsByActivity(cum.activityDurations, act);
-    assert.deepEqual(durations.Available, { avg: 150, min: 150, max: 150, total: 150 });
-    for (const name of Object.keys(act).filter((n) => n !== 'Available')) {
-      assert.deepEqual(durations[name], ZERO, `${name}: no stay ended in the window`);
+    assert.deepEqual(durations.Available, { avg: 158, min: 150, max: 165, total: 315 });
+    assert.deepEqual(durations[timeoutActivity], { avg: 15, min: 15, max: 15, total: 15 });
+    for (const name of Object.keys(act).filter((n) => n !== 'Available' && n !== timeoutActivity)) {
+      assert.deepEqual(durations[name], ZERO, `${name}: nobody stayed in it`);
     }
 
     const all = await tr.workers.statistics().fetch();
@@ -520,7 +518,7 @@ test('statistics follow a scripted lifecycle on the manual clock', async (t) => 
     assert.deepEqual(workersByActivity(all.realtime.activity_statistics, act), everyoneByActivity);
     assert.equal(all.cumulative.reservations_created, 3);
     assert.equal(all.cumulative.start_time, window15.start);
-    assert.deepEqual(durationsByActivity(all.cumulative.activity_durations, act).Available, { avg: 150, min: 150, max: 150, total: 150 });
+    assert.deepEqual(durationsByActivity(all.cumulative.activity_durations, act).Available, { avg: 158, min: 150, max: 165, total: 315 });
 
     for (const filter of [{ friendlyName: 'bob' }, { taskQueueSid: bobQueue.sid }, { taskQueueName: 'BobOnly' }]) {
       const only = await tr.workers.statistics().fetch(filter);
@@ -530,7 +528,7 @@ test('statistics follow a scripted lifecycle on the manual clock', async (t) => 
       assert.equal(only.cumulative.reservations_created, 1, `${what}: reservations_created`);
       assert.equal(only.cumulative.reservations_accepted, 1, `${what}: reservations_accepted`);
       assert.equal(only.cumulative.reservations_rejected, 0, `${what}: reservations_rejected`);
-      assert.deepEqual(durationsByActivity(only.cumulative.activity_durations, act).Available, ZERO, what);
+      assert.deepEqual(durationsByActivity(only.cumulative.activity_durations, act).Available, { avg: 165, min: 165, max: 165, total: 165 }, what);
     }
     const support = await tr.workers.statistics().fetch({ taskQueueSid: queue.sid });
     assert.equal(support.realtime.total_workers, 2);
@@ -550,6 +548,7 @@ test('statistics follow a scripted lifecycle on the manual clock', async (t) => 
     assert.equal(one.cumulative.start_time, window15.start);
     assert.equal(one.cumulative.end_time, window15.end);
     assert.deepEqual(durationsByActivity(one.cumulative.activity_durations, act).Available, { avg: 150, min: 150, max: 150, total: 150 });
+    assert.deepEqual(durationsByActivity(one.cumulative.activity_durations, act)[timeoutActivity], { avg: 15, min: 15, max: 15, total: 15 });
     const bobOne = await tr.workers(bob.sid).statistics().fetch();
     assert.equal(bobOne.cumulative.reservations_created, 1);
     assert.equal(bobOne.cumulative.reservations_accepted, 1);

@@ -164,24 +164,21 @@ async fn statistics_follow_a_scripted_lifecycle() {
     assert_eq!(wfcum["tasks_entered"], 3);
     assert_eq!(wfcum["reservations_created"], 3);
 
-    // Workers: Alice spent 150 s Available before her reservation timed out.
+    // Workers: Alice spent 150 s Available before her reservation timed out, then 15 s so far
+    // in the timeout activity; Bob has been Available for 165 s.
     let (_, wcum) = s.get(&format!("{w}/Workers/CumulativeStatistics")).await;
-    let available = wcum["activity_durations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["friendly_name"] == "Available")
-        .unwrap()
-        .clone();
-    assert_eq!(
-        (
-            &available["avg"],
-            &available["min"],
-            &available["max"],
-            &available["total"]
-        ),
-        (&json!(150), &json!(150), &json!(150), &json!(150))
-    );
+    let stays = |name: &str| {
+        let a = wcum["activity_durations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["friendly_name"] == name)
+            .unwrap()
+            .clone();
+        [&a["avg"], &a["min"], &a["max"], &a["total"]].map(|v| v.as_i64().unwrap())
+    };
+    assert_eq!(stays("Available"), [158, 150, 165, 315]);
+    assert_eq!(stays(&timeout_activity), [15, 15, 15, 15]);
     assert_eq!(wcum["reservations_created"], 3);
     let (st, one) = s.get(&format!("{w}/Workers/{alice}/Statistics")).await;
     assert_eq!(st, 200, "{one}");
@@ -210,6 +207,16 @@ async fn statistics_follow_a_scripted_lifecycle() {
     let (_, wfboth) = s.get(&format!("{w}/Workflows/{workflow}/Statistics")).await;
     assert_eq!(wfboth["realtime"]["total_tasks"], 2);
     assert_eq!(wfboth["cumulative"]["tasks_entered"], 3);
+
+    // Two minutes before an EndDate: t=30..150 holds T2's creation, not T1's.
+    let (st, ended) = s
+        .get(&format!(
+            "{w}/CumulativeStatistics?Minutes=2&EndDate=2014-05-14T10:52:32Z"
+        ))
+        .await;
+    assert_eq!(st, 200, "{ended}");
+    assert_eq!(ended["start_time"], "2014-05-14T10:50:32Z");
+    assert_eq!(ended["tasks_created"], 1);
 
     // A window that ends before anything happened counts nothing.
     let (_, early) = s
