@@ -111,11 +111,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/Workspaces/{ws}/Statistics", get(statistics::workspace))
         .route(
             "/v1/Workspaces/{ws}/RealTimeStatistics",
-            get(statistics::workspace_realtime),
+            get(statistics::workspace),
         )
         .route(
             "/v1/Workspaces/{ws}/CumulativeStatistics",
-            get(statistics::workspace_cumulative),
+            get(statistics::workspace),
         )
         .route(
             "/v1/Workspaces/{ws}/TaskQueues/Statistics",
@@ -131,11 +131,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{ws}/TaskQueues/{sid}/RealTimeStatistics",
-            get(statistics::queue_realtime),
+            get(statistics::queue),
         )
         .route(
             "/v1/Workspaces/{ws}/TaskQueues/{sid}/CumulativeStatistics",
-            get(statistics::queue_cumulative),
+            get(statistics::queue),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/Statistics",
@@ -143,11 +143,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/RealTimeStatistics",
-            get(statistics::workers_realtime),
+            get(statistics::workers),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/CumulativeStatistics",
-            get(statistics::workers_cumulative),
+            get(statistics::workers),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/{sid}/Statistics",
@@ -159,11 +159,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{ws}/Workflows/{sid}/RealTimeStatistics",
-            get(statistics::workflow_realtime),
+            get(statistics::workflow),
         )
         .route(
             "/v1/Workspaces/{ws}/Workflows/{sid}/CumulativeStatistics",
-            get(statistics::workflow_cumulative),
+            get(statistics::workflow),
         )
         .route("/v1/Workspaces/{ws}/Events", get(events::list))
         .route("/v1/Workspaces/{ws}/Events/{sid}", get(events::fetch))

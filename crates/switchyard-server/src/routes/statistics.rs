@@ -239,68 +239,92 @@ fn head(st: &AppState, c: &Caller, ws: &WorkspaceSid, rest: &str) -> Map<String,
     out
 }
 
-/// Real-time and cumulative statistics of one scope, as `.../Statistics` shows them.
-async fn both(
+/// Which of a scope's statistics a path asks for: `.../Statistics` (both, nested as
+/// `realtime` and `cumulative`), `.../RealTimeStatistics` or `.../CumulativeStatistics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Both,
+    RealTime,
+    Cumulative,
+}
+
+impl Kind {
+    fn of(path: &str) -> Kind {
+        if path.ends_with("/RealTimeStatistics") {
+            Kind::RealTime
+        } else if path.ends_with("/CumulativeStatistics") {
+            Kind::Cumulative
+        } else {
+            Kind::Both
+        }
+    }
+
+    fn suffix(self) -> &'static str {
+        match self {
+            Kind::Both => "/Statistics",
+            Kind::RealTime => "/RealTimeStatistics",
+            Kind::Cumulative => "/CumulativeStatistics",
+        }
+    }
+}
+
+/// One statistics resource: what it counts, where it lives, and the fields it shows.
+struct Target {
+    scope: StatsScope,
+    /// The path below the workspace, without the statistics suffix.
+    path: String,
+    /// The SID field naming the resource (`task_queue_sid`, ...), if any.
+    sid_field: Option<(&'static str, String)>,
+    realtime: &'static [&'static str],
+    cumulative: &'static [&'static str],
+}
+
+/// Answers the statistics of `target` the request's path asks for.
+async fn render(
     st: &AppState,
     c: &Caller,
     ws: &WorkspaceSid,
-    scope: StatsScope,
+    target: Target,
     q: &Params,
-    rt_fields: &[&str],
-    cum_fields: &[&str],
-) -> ApiResult<(Map<String, Value>, Map<String, Value>)> {
-    let opts = options(q)?;
-    let scopes = [scope];
-    let rt = st
-        .engine
-        .realtime_statistics(&c.account, ws, &scopes, opts.task_channel.as_deref())
-        .await
-        .at(&c.path)?;
-    let cum = st
-        .engine
-        .cumulative_statistics(&c.account, ws, &scopes, &opts)
-        .await
-        .at(&c.path)?;
-    Ok((realtime(&rt[0], rt_fields), cumulative(&cum[0], cum_fields)))
+) -> ApiResult<Response> {
+    let kind = Kind::of(&c.path);
+    let mut body = head(st, c, ws, &format!("{}{}", target.path, kind.suffix()));
+    if let Some((field, sid)) = &target.sid_field {
+        body.insert((*field).to_owned(), json!(sid));
+    }
+    let scopes = [target.scope];
+    if kind != Kind::Cumulative && !target.realtime.is_empty() {
+        let rt = st
+            .engine
+            .realtime_statistics(&c.account, ws, &scopes, q.str("TaskChannel"))
+            .await
+            .at(&c.path)?;
+        let rt = realtime(&rt[0], target.realtime);
+        match kind {
+            Kind::Both => {
+                body.insert("realtime".into(), Value::Object(rt));
+            }
+            _ => body.extend(rt),
+        }
+    }
+    if kind != Kind::RealTime {
+        let cum = st
+            .engine
+            .cumulative_statistics(&c.account, ws, &scopes, &options(q)?)
+            .await
+            .at(&c.path)?;
+        let cum = cumulative(&cum[0], target.cumulative);
+        match kind {
+            Kind::Both => {
+                body.insert("cumulative".into(), Value::Object(cum));
+            }
+            _ => body.extend(cum),
+        }
+    }
+    Ok(ok(Value::Object(body)))
 }
 
-async fn one_realtime(
-    st: &AppState,
-    c: &Caller,
-    ws: &WorkspaceSid,
-    scope: StatsScope,
-    q: &Params,
-    fields: &[&str],
-) -> ApiResult<Map<String, Value>> {
-    let rt = st
-        .engine
-        .realtime_statistics(&c.account, ws, &[scope], q.str("TaskChannel"))
-        .await
-        .at(&c.path)?;
-    Ok(realtime(&rt[0], fields))
-}
-
-async fn one_cumulative(
-    st: &AppState,
-    c: &Caller,
-    ws: &WorkspaceSid,
-    scope: StatsScope,
-    q: &Params,
-    fields: &[&str],
-) -> ApiResult<Map<String, Value>> {
-    let cum = st
-        .engine
-        .cumulative_statistics(&c.account, ws, &[scope], &options(q)?)
-        .await
-        .at(&c.path)?;
-    Ok(cumulative(&cum[0], fields))
-}
-
-fn respond(mut body: Map<String, Value>, extra: Map<String, Value>) -> Response {
-    body.extend(extra);
-    ok(Value::Object(body))
-}
-
+/// `/Statistics`, `/RealTimeStatistics`, `/CumulativeStatistics` of the workspace.
 pub(crate) async fn workspace(
     State(st): State<AppState>,
     c: Caller,
@@ -308,64 +332,17 @@ pub(crate) async fn workspace(
     Query(q): Query,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
-    let (rt, cum) = both(
-        &st,
-        &c,
-        &ws,
-        StatsScope::Workspace,
-        &q,
-        REALTIME_WORKSPACE,
-        CUMULATIVE_WORKSPACE,
-    )
-    .await?;
-    let mut body = head(&st, &c, &ws, "/Statistics");
-    body.insert("realtime".into(), Value::Object(rt));
-    body.insert("cumulative".into(), Value::Object(cum));
-    Ok(ok(Value::Object(body)))
+    let target = Target {
+        scope: StatsScope::Workspace,
+        path: String::new(),
+        sid_field: None,
+        realtime: REALTIME_WORKSPACE,
+        cumulative: CUMULATIVE_WORKSPACE,
+    };
+    render(&st, &c, &ws, target, &q).await
 }
 
-pub(crate) async fn workspace_realtime(
-    State(st): State<AppState>,
-    c: Caller,
-    Path(ws): Path<String>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let ws = path_sid(&c.path, &ws)?;
-    let rt = one_realtime(&st, &c, &ws, StatsScope::Workspace, &q, REALTIME_WORKSPACE).await?;
-    Ok(respond(head(&st, &c, &ws, "/RealTimeStatistics"), rt))
-}
-
-pub(crate) async fn workspace_cumulative(
-    State(st): State<AppState>,
-    c: Caller,
-    Path(ws): Path<String>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let ws = path_sid(&c.path, &ws)?;
-    let cum = one_cumulative(
-        &st,
-        &c,
-        &ws,
-        StatsScope::Workspace,
-        &q,
-        CUMULATIVE_WORKSPACE,
-    )
-    .await?;
-    Ok(respond(head(&st, &c, &ws, "/CumulativeStatistics"), cum))
-}
-
-fn queue_head(
-    st: &AppState,
-    c: &Caller,
-    ws: &WorkspaceSid,
-    queue: &TaskQueueSid,
-    rest: &str,
-) -> Map<String, Value> {
-    let mut body = head(st, c, ws, &format!("/TaskQueues/{queue}{rest}"));
-    body.insert("task_queue_sid".into(), json!(queue.as_str()));
-    body
-}
-
+/// The three statistics resources of one queue.
 pub(crate) async fn queue(
     State(st): State<AppState>,
     c: Caller,
@@ -374,52 +351,14 @@ pub(crate) async fn queue(
 ) -> ApiResult<Response> {
     let (ws, queue): (WorkspaceSid, TaskQueueSid) =
         (path_sid(&c.path, &ws)?, path_sid(&c.path, &queue)?);
-    let (rt, cum) = both(
-        &st,
-        &c,
-        &ws,
-        StatsScope::Queue(queue.clone()),
-        &q,
-        REALTIME_QUEUE,
-        CUMULATIVE_QUEUE,
-    )
-    .await?;
-    let mut body = queue_head(&st, &c, &ws, &queue, "/Statistics");
-    body.insert("realtime".into(), Value::Object(rt));
-    body.insert("cumulative".into(), Value::Object(cum));
-    Ok(ok(Value::Object(body)))
-}
-
-pub(crate) async fn queue_realtime(
-    State(st): State<AppState>,
-    c: Caller,
-    Path((ws, queue)): Path<(String, String)>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let (ws, queue): (WorkspaceSid, TaskQueueSid) =
-        (path_sid(&c.path, &ws)?, path_sid(&c.path, &queue)?);
-    let scope = StatsScope::Queue(queue.clone());
-    let rt = one_realtime(&st, &c, &ws, scope, &q, REALTIME_QUEUE).await?;
-    Ok(respond(
-        queue_head(&st, &c, &ws, &queue, "/RealTimeStatistics"),
-        rt,
-    ))
-}
-
-pub(crate) async fn queue_cumulative(
-    State(st): State<AppState>,
-    c: Caller,
-    Path((ws, queue)): Path<(String, String)>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let (ws, queue): (WorkspaceSid, TaskQueueSid) =
-        (path_sid(&c.path, &ws)?, path_sid(&c.path, &queue)?);
-    let scope = StatsScope::Queue(queue.clone());
-    let cum = one_cumulative(&st, &c, &ws, scope, &q, CUMULATIVE_QUEUE).await?;
-    Ok(respond(
-        queue_head(&st, &c, &ws, &queue, "/CumulativeStatistics"),
-        cum,
-    ))
+    let target = Target {
+        path: format!("/TaskQueues/{queue}"),
+        sid_field: Some(("task_queue_sid", queue.to_string())),
+        scope: StatsScope::Queue(queue),
+        realtime: REALTIME_QUEUE,
+        cumulative: CUMULATIVE_QUEUE,
+    };
+    render(&st, &c, &ws, target, &q).await
 }
 
 /// `GET /TaskQueues/Statistics`: a page of queues, each with both kinds of statistics.
@@ -590,6 +529,8 @@ fn worker_selection(q: &Params) -> WorkerSelection {
     }
 }
 
+/// `/Workers/Statistics` (narrowed by `TaskQueueSid`, `TaskQueueName`, `FriendlyName`),
+/// `/Workers/RealTimeStatistics` and `/Workers/CumulativeStatistics`.
 pub(crate) async fn workers(
     State(st): State<AppState>,
     c: Caller,
@@ -597,53 +538,21 @@ pub(crate) async fn workers(
     Query(q): Query,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
-    let scope = StatsScope::Workers(worker_selection(&q));
-    let (rt, cum) = both(
-        &st,
-        &c,
-        &ws,
-        scope,
-        &q,
-        REALTIME_WORKERS,
-        CUMULATIVE_WORKERS,
-    )
-    .await?;
-    let mut body = head(&st, &c, &ws, "/Workers/Statistics");
-    body.insert("realtime".into(), Value::Object(rt));
-    body.insert("cumulative".into(), Value::Object(cum));
-    Ok(ok(Value::Object(body)))
+    let selection = match Kind::of(&c.path) {
+        Kind::Both => worker_selection(&q),
+        _ => WorkerSelection::default(),
+    };
+    let target = Target {
+        scope: StatsScope::Workers(selection),
+        path: "/Workers".to_owned(),
+        sid_field: None,
+        realtime: REALTIME_WORKERS,
+        cumulative: CUMULATIVE_WORKERS,
+    };
+    render(&st, &c, &ws, target, &q).await
 }
 
-pub(crate) async fn workers_realtime(
-    State(st): State<AppState>,
-    c: Caller,
-    Path(ws): Path<String>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let ws = path_sid(&c.path, &ws)?;
-    let scope = StatsScope::Workers(WorkerSelection::default());
-    let rt = one_realtime(&st, &c, &ws, scope, &q, REALTIME_WORKERS).await?;
-    Ok(respond(
-        head(&st, &c, &ws, "/Workers/RealTimeStatistics"),
-        rt,
-    ))
-}
-
-pub(crate) async fn workers_cumulative(
-    State(st): State<AppState>,
-    c: Caller,
-    Path(ws): Path<String>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let ws = path_sid(&c.path, &ws)?;
-    let scope = StatsScope::Workers(WorkerSelection::default());
-    let cum = one_cumulative(&st, &c, &ws, scope, &q, CUMULATIVE_WORKERS).await?;
-    Ok(respond(
-        head(&st, &c, &ws, "/Workers/CumulativeStatistics"),
-        cum,
-    ))
-}
-
+/// `/Workers/{WK}/Statistics`: the worker's cumulative statistics only.
 pub(crate) async fn worker(
     State(st): State<AppState>,
     c: Caller,
@@ -656,26 +565,17 @@ pub(crate) async fn worker(
         .worker(&c.account, &ws, &worker)
         .await
         .at(&c.path)?;
-    let scope = StatsScope::Worker(worker.clone());
-    let cum = one_cumulative(&st, &c, &ws, scope, &q, CUMULATIVE_WORKERS).await?;
-    let mut body = head(&st, &c, &ws, &format!("/Workers/{worker}/Statistics"));
-    body.insert("worker_sid".into(), json!(worker.as_str()));
-    body.insert("cumulative".into(), Value::Object(cum));
-    Ok(ok(Value::Object(body)))
+    let target = Target {
+        path: format!("/Workers/{worker}"),
+        sid_field: Some(("worker_sid", worker.to_string())),
+        scope: StatsScope::Worker(worker),
+        realtime: &[],
+        cumulative: CUMULATIVE_WORKERS,
+    };
+    render(&st, &c, &ws, target, &q).await
 }
 
-fn workflow_head(
-    st: &AppState,
-    c: &Caller,
-    ws: &WorkspaceSid,
-    workflow: &switchyard_core::sid::WorkflowSid,
-    rest: &str,
-) -> Map<String, Value> {
-    let mut body = head(st, c, ws, &format!("/Workflows/{workflow}{rest}"));
-    body.insert("workflow_sid".into(), json!(workflow.as_str()));
-    body
-}
-
+/// The three statistics resources of one workflow.
 pub(crate) async fn workflow(
     State(st): State<AppState>,
     c: Caller,
@@ -687,57 +587,12 @@ pub(crate) async fn workflow(
         .workflow(&c.account, &ws, &workflow)
         .await
         .at(&c.path)?;
-    let scope = StatsScope::Workflow(workflow.clone());
-    let (rt, cum) = both(
-        &st,
-        &c,
-        &ws,
-        scope,
-        &q,
-        REALTIME_WORKFLOW,
-        CUMULATIVE_WORKFLOW,
-    )
-    .await?;
-    let mut body = workflow_head(&st, &c, &ws, &workflow, "/Statistics");
-    body.insert("realtime".into(), Value::Object(rt));
-    body.insert("cumulative".into(), Value::Object(cum));
-    Ok(ok(Value::Object(body)))
-}
-
-pub(crate) async fn workflow_realtime(
-    State(st): State<AppState>,
-    c: Caller,
-    Path((ws, workflow)): Path<(String, String)>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let (ws, workflow) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &workflow)?);
-    st.engine
-        .workflow(&c.account, &ws, &workflow)
-        .await
-        .at(&c.path)?;
-    let scope = StatsScope::Workflow(workflow.clone());
-    let rt = one_realtime(&st, &c, &ws, scope, &q, REALTIME_WORKFLOW).await?;
-    Ok(respond(
-        workflow_head(&st, &c, &ws, &workflow, "/RealTimeStatistics"),
-        rt,
-    ))
-}
-
-pub(crate) async fn workflow_cumulative(
-    State(st): State<AppState>,
-    c: Caller,
-    Path((ws, workflow)): Path<(String, String)>,
-    Query(q): Query,
-) -> ApiResult<Response> {
-    let (ws, workflow) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &workflow)?);
-    st.engine
-        .workflow(&c.account, &ws, &workflow)
-        .await
-        .at(&c.path)?;
-    let scope = StatsScope::Workflow(workflow.clone());
-    let cum = one_cumulative(&st, &c, &ws, scope, &q, CUMULATIVE_WORKFLOW).await?;
-    Ok(respond(
-        workflow_head(&st, &c, &ws, &workflow, "/CumulativeStatistics"),
-        cum,
-    ))
+    let target = Target {
+        path: format!("/Workflows/{workflow}"),
+        sid_field: Some(("workflow_sid", workflow.to_string())),
+        scope: StatsScope::Workflow(workflow),
+        realtime: REALTIME_WORKFLOW,
+        cumulative: CUMULATIVE_WORKFLOW,
+    };
+    render(&st, &c, &ws, target, &q).await
 }
