@@ -651,6 +651,11 @@ impl Model {
         self.workflows.get(sid)
     }
 
+    /// Whether the workspace has the workflow (whether or not its configuration parses).
+    pub fn has_workflow(&self, sid: &WorkflowSid) -> bool {
+        self.reservation_timeouts.contains_key(sid)
+    }
+
     /// Adds or replaces a workflow: its configuration (`None` when the stored one does not
     /// parse, which routes nothing) and its `TaskReservationTimeout` in seconds.
     pub fn put_workflow(

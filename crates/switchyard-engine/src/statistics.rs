@@ -1,6 +1,7 @@
 //! Statistics: real-time figures from the routing model and the store's live tasks (no query
 //! of the event log), cumulative figures from the events of a time window.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use switchyard_core::model::Task;
@@ -255,9 +256,9 @@ fn channel_matches(filter: Option<&str>, sid: Option<&str>, name: Option<&str>) 
     filter.is_none_or(|f| sid == Some(f) || name == Some(f))
 }
 
-/// Tasks and workers a scope counts, as seen by the model.
-struct Selected {
-    workers: Option<HashSet<WorkerSid>>,
+/// The workers a scope counts (all when `None`), borrowed from the model where it can be.
+struct Selected<'a> {
+    workers: Option<Cow<'a, HashSet<WorkerSid>>>,
 }
 
 impl Engine {
@@ -369,12 +370,17 @@ impl Engine {
             )));
         }
         let activities = self.activity_names(ws).await?;
-        let selected: Vec<Selected> = {
+        // Owned: the events are read after the routing lock is released.
+        let selected: Vec<Selected<'static>> = {
             let mut locked = self.lock(workspace).await?;
             let model = locked.model();
             scopes
                 .iter()
-                .map(|s| select(model, s))
+                .map(|s| {
+                    select(model, s).map(|sel| Selected {
+                        workers: sel.workers.map(|w| Cow::Owned(w.into_owned())),
+                    })
+                })
                 .collect::<Result<_>>()?
         };
         let events = self
@@ -450,18 +456,28 @@ impl Engine {
     }
 }
 
-fn select(model: &Model, scope: &StatsScope) -> Result<Selected> {
+fn select<'a>(model: &'a Model, scope: &StatsScope) -> Result<Selected<'a>> {
     let workers = match scope {
-        StatsScope::Workspace | StatsScope::Workflow(_) => None,
-        StatsScope::Queue(q) => Some(
-            model
+        StatsScope::Workspace => None,
+        StatsScope::Workflow(w) => {
+            if !model.has_workflow(w) {
+                return Err(Error::not_found("Workflow", w));
+            }
+            None
+        }
+        StatsScope::Queue(q) => Some(Cow::Borrowed(
+            &model
                 .queues
                 .get(q)
                 .ok_or_else(|| Error::not_found("TaskQueue", q))?
-                .members
-                .clone(),
-        ),
-        StatsScope::Worker(w) => Some(HashSet::from([w.clone()])),
+                .members,
+        )),
+        StatsScope::Worker(w) => {
+            if !model.workers.contains_key(w) {
+                return Err(Error::not_found("Worker", w));
+            }
+            Some(Cow::Owned(HashSet::from([w.clone()])))
+        }
         StatsScope::Workers(sel) => {
             let mut set: Option<HashSet<WorkerSid>> = None;
             let mut narrow = |members: HashSet<WorkerSid>| {
@@ -470,25 +486,18 @@ fn select(model: &Model, scope: &StatsScope) -> Result<Selected> {
                     None => members,
                 });
             };
+            let queue_members = |found: Option<&switchyard_core::routing::QueueState>| {
+                found.map(|s| s.members.clone()).unwrap_or_default()
+            };
             if let Some(q) = &sel.task_queue_sid {
-                narrow(
-                    model
-                        .queues
-                        .values()
-                        .find(|s| s.sid.as_str() == q)
-                        .map(|s| s.members.clone())
-                        .unwrap_or_default(),
-                );
+                narrow(queue_members(
+                    model.queues.values().find(|s| s.sid.as_str() == q),
+                ));
             }
             if let Some(name) = &sel.task_queue_name {
-                narrow(
-                    model
-                        .queues
-                        .values()
-                        .find(|s| &s.friendly_name == name)
-                        .map(|s| s.members.clone())
-                        .unwrap_or_default(),
-                );
+                narrow(queue_members(
+                    model.queues.values().find(|s| &s.friendly_name == name),
+                ));
             }
             if let Some(name) = &sel.friendly_name {
                 narrow(
@@ -500,7 +509,7 @@ fn select(model: &Model, scope: &StatsScope) -> Result<Selected> {
                         .collect(),
                 );
             }
-            set
+            set.map(Cow::Owned)
         }
     };
     Ok(Selected { workers })
@@ -515,7 +524,7 @@ fn task_in_scope(t: &Task, scope: &StatsScope) -> bool {
     }
 }
 
-fn event_in_scope(e: &StatEvent, scope: &StatsScope, sel: &Selected) -> bool {
+fn event_in_scope(e: &StatEvent, scope: &StatsScope, sel: &Selected<'_>) -> bool {
     match scope {
         StatsScope::Workspace => true,
         StatsScope::Queue(q) => e.task_queue_sid.as_deref() == Some(q.as_str()),

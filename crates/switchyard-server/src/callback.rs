@@ -38,6 +38,33 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
+/// A webhook as Twilio sends one: the form POSTed with its `X-Twilio-Signature`.
+pub(crate) fn signed_post(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    params: &[(String, String)],
+) -> reqwest::RequestBuilder {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        form.append_pair(k, v);
+    }
+    client
+        .post(url)
+        .header("X-Twilio-Signature", signature(token, url, params))
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
+        .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
+        .body(form.finish())
+}
+
+/// The engine-clock time `d` from now: callback deadlines follow a manual clock too.
+pub(crate) fn after(engine: &Engine, d: Duration) -> switchyard_core::Timestamp {
+    engine.now() + switchyard_core::time::Duration::from_millis(d.as_millis() as i64)
+}
+
 /// The form fields of an assignment callback.
 pub fn assignment_params(n: &ReservationCreated, now_secs: i64) -> Vec<(String, String)> {
     let task = &n.task;
@@ -95,8 +122,7 @@ async fn post(
     params: &[(String, String)],
     timeout: Duration,
 ) -> Answer {
-    let deadline =
-        engine.now() + switchyard_core::time::Duration::from_millis(timeout.as_millis() as i64);
+    let deadline = after(engine, timeout);
     tokio::select! {
         answer = exchange(client, url, token, params) => answer,
         () = engine.clock().sleep_until(deadline) => {
@@ -111,23 +137,7 @@ async fn exchange(
     token: &str,
     params: &[(String, String)],
 ) -> Answer {
-    let body = {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
-        form.finish()
-    };
-    let request = client
-        .post(url)
-        .header("X-Twilio-Signature", signature(token, url, params))
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
-        .body(body);
-    let response = match request.send().await {
+    let response = match signed_post(client, url, token, params).send().await {
         Ok(r) => r,
         Err(e) => return Answer::Failed(format!("request failed: {e}")),
     };

@@ -190,9 +190,10 @@ async fn post_with_retries(
             }
             Err(why) => {
                 tracing::info!(%url, event_type, %why, attempt, "event callback failed; retrying");
-                let at = engine.now()
-                    + switchyard_core::time::Duration::from_millis(wait.as_millis() as i64);
-                engine.clock().sleep_until(at).await;
+                engine
+                    .clock()
+                    .sleep_until(crate::callback::after(engine, wait))
+                    .await;
                 wait *= 2;
             }
         }
@@ -208,35 +209,14 @@ async fn post(
     params: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), String> {
-    let deadline =
-        engine.now() + switchyard_core::time::Duration::from_millis(timeout.as_millis() as i64);
-    let body = {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params {
-            form.append_pair(k, v);
-        }
-        form.finish()
-    };
-    let request = client
-        .post(url)
-        .header(
-            "X-Twilio-Signature",
-            crate::callback::signature(token, url, params),
-        )
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
-        .body(body)
-        .send();
+    let request = crate::callback::signed_post(client, url, token, params).send();
     tokio::select! {
         answer = request => match answer {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
             Err(e) => Err(format!("request failed: {e}")),
         },
-        () = engine.clock().sleep_until(deadline) => {
+        () = engine.clock().sleep_until(crate::callback::after(engine, timeout)) => {
             Err(format!("no answer within {} ms", timeout.as_millis()))
         }
     }

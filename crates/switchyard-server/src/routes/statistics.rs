@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::{json, Map, Value};
-use switchyard_core::sid::{TaskQueueSid, WorkspaceSid};
+use switchyard_core::sid::{TaskQueueSid, WorkerSid, WorkflowSid, WorkspaceSid};
 use switchyard_engine::{
     CumulativeOptions, CumulativeStatistics, DurationStats, RealTimeStatistics, StatsScope,
     StatsWindow, TaskQueueQuery, WorkerSelection,
@@ -559,12 +559,8 @@ pub(crate) async fn worker(
     Path((ws, worker)): Path<(String, String)>,
     Query(q): Query,
 ) -> ApiResult<Response> {
-    let (ws, worker) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &worker)?);
-    // A worker of another workspace is not found, not zeroed.
-    st.engine
-        .worker(&c.account, &ws, &worker)
-        .await
-        .at(&c.path)?;
+    let (ws, worker): (WorkspaceSid, WorkerSid) =
+        (path_sid(&c.path, &ws)?, path_sid(&c.path, &worker)?);
     let target = Target {
         path: format!("/Workers/{worker}"),
         sid_field: Some(("worker_sid", worker.to_string())),
@@ -582,11 +578,8 @@ pub(crate) async fn workflow(
     Path((ws, workflow)): Path<(String, String)>,
     Query(q): Query,
 ) -> ApiResult<Response> {
-    let (ws, workflow) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &workflow)?);
-    st.engine
-        .workflow(&c.account, &ws, &workflow)
-        .await
-        .at(&c.path)?;
+    let (ws, workflow): (WorkspaceSid, WorkflowSid) =
+        (path_sid(&c.path, &ws)?, path_sid(&c.path, &workflow)?);
     let target = Target {
         path: format!("/Workflows/{workflow}"),
         sid_field: Some(("workflow_sid", workflow.to_string())),

@@ -310,5 +310,12 @@ async fn statistics_refuse_bad_parameters() {
         ))
         .await;
     assert_eq!(st, 404);
+    for path in [
+        "Workers/WK00000000000000000000000000000000/Statistics",
+        "Workflows/WW00000000000000000000000000000000/CumulativeStatistics",
+    ] {
+        let (st, _) = s.get(&format!("{w}/{path}")).await;
+        assert_eq!(st, 404, "{path}");
+    }
     s.stop().await;
 }
