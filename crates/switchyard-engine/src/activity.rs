@@ -4,7 +4,9 @@ use switchyard_core::model::Activity;
 use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
 use switchyard_store::ActivityFilter;
 
-use crate::{friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result};
+use crate::{
+    event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+};
 
 /// Parameters of a new activity.
 #[derive(Debug, Clone, Default)]
@@ -30,7 +32,7 @@ impl Engine {
         ws: &WorkspaceSid,
         p: CreateActivity,
     ) -> Result<Activity> {
-        self.workspace(account, ws).await?;
+        let workspace = self.workspace(account, ws).await?;
         let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
         self.check_activity_name_free(ws, &name, None).await?;
         let now = self.now();
@@ -42,8 +44,9 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        self.store.insert_activity(&activity).await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        let created = event::activity(&workspace, "activity.created", &activity, now);
+        self.store.insert_activity(&activity, &[created]).await?;
+        self.reload(workspace).await?;
         Ok(activity)
     }
 
@@ -90,8 +93,10 @@ impl Engine {
             a.friendly_name = name;
         }
         a.date_updated = self.now();
-        self.store.update_activity(&a).await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        let workspace = self.workspace(account, ws).await?;
+        let updated = event::activity(&workspace, "activity.updated", &a, a.date_updated);
+        self.store.update_activity(&a, &[updated]).await?;
+        self.reload(workspace).await?;
         Ok(a)
     }
 
@@ -102,13 +107,15 @@ impl Engine {
         ws: &WorkspaceSid,
         sid: &ActivitySid,
     ) -> Result<()> {
-        self.activity(account, ws, sid).await?;
+        let a = self.activity(account, ws, sid).await?;
         if let Some(why) = self.store.activity_usage(ws, sid).await? {
             return Err(Error::invalid(format!(
                 "Activity {sid} cannot be deleted: {why}"
             )));
         }
-        Ok(self.store.delete_activity(sid).await?)
+        let workspace = self.workspace(account, ws).await?;
+        let deleted = event::activity(&workspace, "activity.deleted", &a, self.now());
+        Ok(self.store.delete_activity(sid, &[deleted]).await?)
     }
 
     async fn check_activity_name_free(

@@ -2,7 +2,9 @@
 //! change, so an event exists exactly when its change does.
 
 use switchyard_core::event::Event;
-use switchyard_core::model::{Reservation, Task, Worker, Workspace};
+use switchyard_core::model::{
+    Activity, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkerChannel, Workflow, Workspace,
+};
 use switchyard_core::routing::StepRef;
 use switchyard_core::Timestamp;
 
@@ -91,7 +93,10 @@ pub(crate) fn worker_activity(
 
 /// A worker event other than an activity change (`worker.attributes.update`, ...).
 pub(crate) fn worker(ws: &Workspace, kind: &str, w: &Worker, now: Timestamp) -> Event {
-    let what = kind.strip_prefix("worker.").unwrap_or(kind);
+    let what = kind
+        .strip_prefix("worker.")
+        .unwrap_or(kind)
+        .replace('.', " ");
     let description = format!("Worker {} {what}", w.friendly_name);
     Event::new(
         mint(),
@@ -160,6 +165,117 @@ pub(crate) fn workflow(
         };
     }
     e
+}
+
+/// A configuration event: `kind` happened to the resource `(type, sid)`, which people know as
+/// `"{label} {name}"` (`TaskQueue Support`).
+fn configuration(
+    ws: &Workspace,
+    kind: &str,
+    resource: (&str, &str),
+    label: &str,
+    name: &str,
+    now: Timestamp,
+) -> Event {
+    // `task-queue.expression.updated` reads "expression updated".
+    let what = kind
+        .split_once('.')
+        .map_or(kind, |(_, w)| w)
+        .replace('.', " ");
+    Event::new(
+        mint(),
+        ws,
+        kind,
+        resource,
+        format!("{label} {name} {what}"),
+        now,
+    )
+}
+
+/// `workspace.created`, `workspace.updated`: the workspace group is every event's.
+pub(crate) fn workspace(ws: &Workspace, kind: &str, now: Timestamp) -> Event {
+    let name = ws.friendly_name.as_str();
+    configuration(
+        ws,
+        kind,
+        ("workspace", ws.sid.as_str()),
+        "Workspace",
+        name,
+        now,
+    )
+}
+
+/// `activity.created|updated|deleted`, with the activity group.
+pub(crate) fn activity(ws: &Workspace, kind: &str, a: &Activity, now: Timestamp) -> Event {
+    let resource = ("activity", a.sid.as_str());
+    configuration(ws, kind, resource, "Activity", &a.friendly_name, now)
+        .with("activity_sid", a.sid.as_str())
+        .with("activity_name", a.friendly_name.clone())
+        .with("activity_available", a.available.to_string())
+}
+
+/// `task-channel.created|updated|deleted`, with the task channel group.
+pub(crate) fn task_channel(ws: &Workspace, kind: &str, c: &TaskChannel, now: Timestamp) -> Event {
+    let resource = ("taskchannel", c.sid.as_str());
+    configuration(ws, kind, resource, "TaskChannel", &c.unique_name, now)
+        .with("task_channel_sid", c.sid.as_str())
+        .with("task_channel_name", c.friendly_name.clone())
+        .with("task_channel_unique_name", c.unique_name.clone())
+        .with(
+            "task_channel_optimized_routing",
+            c.channel_optimized_routing.to_string(),
+        )
+}
+
+/// `task-queue.created|deleted|expression.updated`, with the queue group.
+pub(crate) fn task_queue(ws: &Workspace, kind: &str, q: &TaskQueue, now: Timestamp) -> Event {
+    let resource = ("taskqueue", q.sid.as_str());
+    configuration(ws, kind, resource, "TaskQueue", &q.friendly_name, now)
+        .with_queue(&q.sid, &q.friendly_name)
+        .with("task_queue_target_expression", q.target_workers.clone())
+}
+
+/// `workflow.created|updated|deleted`, with the workflow group.
+pub(crate) fn workflow_configuration(
+    ws: &Workspace,
+    kind: &str,
+    f: &Workflow,
+    now: Timestamp,
+) -> Event {
+    let resource = ("workflow", f.sid.as_str());
+    configuration(ws, kind, resource, "Workflow", &f.friendly_name, now)
+        .with_workflow(&f.sid, &f.friendly_name)
+}
+
+/// `worker.capacity.update` or `worker.channel.availability.update`: the worker group and the
+/// channel's, `after` the change and with the capacity it had `before`.
+pub(crate) fn worker_channel(
+    ws: &Workspace,
+    kind: &str,
+    w: &Worker,
+    before: &WorkerChannel,
+    after: &WorkerChannel,
+    now: Timestamp,
+) -> Event {
+    worker(ws, kind, w, now)
+        .with("task_channel_sid", after.task_channel_sid.as_str())
+        .with(
+            "task_channel_unique_name",
+            after.task_channel_unique_name.clone(),
+        )
+        .with("worker_channel_available", after.available.to_string())
+        .with(
+            "worker_channel_available_capacity",
+            after.configured_capacity.to_string(),
+        )
+        .with(
+            "worker_channel_previous_capacity",
+            before.configured_capacity.to_string(),
+        )
+        .with(
+            "worker_channel_task_count",
+            after.assigned_tasks.to_string(),
+        )
 }
 
 /// Twilio's default event window, in minutes.

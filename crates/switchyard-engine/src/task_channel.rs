@@ -3,7 +3,9 @@
 use switchyard_core::model::{is_valid_unique_name, TaskChannel};
 use switchyard_core::sid::{AccountSid, WorkspaceSid};
 
-use crate::{friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result};
+use crate::{
+    event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+};
 
 /// Most task channels a workspace may have, the default ones included.
 pub(crate) const MAX_TASK_CHANNELS: i64 = 15;
@@ -36,7 +38,7 @@ impl Engine {
         ws: &WorkspaceSid,
         p: CreateTaskChannel,
     ) -> Result<TaskChannel> {
-        self.workspace(account, ws).await?;
+        let workspace = self.workspace(account, ws).await?;
         let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
         if p.unique_name.is_empty() {
             return Err(Error::invalid(
@@ -75,10 +77,12 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
+        let created = event::task_channel(&workspace, "task-channel.created", &channel, now);
+        let capacity = self.options.default_channel_capacity;
         self.store
-            .create_task_channel(&channel, self.options.default_channel_capacity, &mut mint)
+            .create_task_channel(&channel, capacity, &mut mint, &[created])
             .await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        self.reload(workspace).await?;
         Ok(channel)
     }
 
@@ -126,7 +130,9 @@ impl Engine {
             c.channel_optimized_routing = r;
         }
         c.date_updated = self.now();
-        self.store.update_task_channel(&c).await?;
+        let workspace = self.workspace(account, ws).await?;
+        let updated = event::task_channel(&workspace, "task-channel.updated", &c, c.date_updated);
+        self.store.update_task_channel(&c, &[updated]).await?;
         Ok(c)
     }
 
@@ -138,7 +144,9 @@ impl Engine {
         key: &str,
     ) -> Result<()> {
         let c = self.task_channel(account, ws, key).await?;
-        self.store.delete_task_channel(&c.sid).await?;
-        self.reload(self.workspace(account, ws).await?).await
+        let workspace = self.workspace(account, ws).await?;
+        let deleted = event::task_channel(&workspace, "task-channel.deleted", &c, self.now());
+        self.store.delete_task_channel(&c.sid, &[deleted]).await?;
+        self.reload(workspace).await
     }
 }

@@ -8,7 +8,8 @@ use switchyard_store::TaskQueueFilter;
 
 use crate::worker::{in_queue, parse_expression};
 use crate::{
-    filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+    event, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
+    Result,
 };
 
 /// Parameters of a new queue.
@@ -86,7 +87,7 @@ impl Engine {
         ws: &WorkspaceSid,
         p: CreateTaskQueue,
     ) -> Result<TaskQueue> {
-        self.workspace(account, ws).await?;
+        let workspace = self.workspace(account, ws).await?;
         let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
         self.check_queue_name_free(ws, &name, None).await?;
         let target = match p.target_workers {
@@ -110,8 +111,9 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        self.store.insert_task_queue(&queue).await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        let created = event::task_queue(&workspace, "task-queue.created", &queue, now);
+        self.store.insert_task_queue(&queue, &[created]).await?;
+        self.reload(workspace).await?;
         Ok(queue)
     }
 
@@ -180,8 +182,11 @@ impl Engine {
             self.check_queue_name_free(ws, &name, Some(sid)).await?;
             q.friendly_name = name;
         }
+        let mut expression_changed = false;
         if let Some(t) = p.target_workers {
-            q.target_workers = target_workers(t)?;
+            let t = target_workers(t)?;
+            expression_changed = t != q.target_workers;
+            q.target_workers = t;
         }
         if let Some(n) = p.max_reserved_workers {
             q.max_reserved_workers = max_reserved_workers(n)?;
@@ -200,8 +205,17 @@ impl Engine {
                 .await?;
         }
         q.date_updated = self.now();
-        self.store.update_task_queue(&q).await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        let workspace = self.workspace(account, ws).await?;
+        // Twilio has no `task-queue.updated`: only a new expression is an event.
+        let events: Vec<_> = expression_changed
+            .then(|| {
+                let kind = "task-queue.expression.updated";
+                event::task_queue(&workspace, kind, &q, q.date_updated)
+            })
+            .into_iter()
+            .collect();
+        self.store.update_task_queue(&q, &events).await?;
+        self.reload(workspace).await?;
         Ok(q)
     }
 
@@ -212,7 +226,7 @@ impl Engine {
         ws: &WorkspaceSid,
         sid: &TaskQueueSid,
     ) -> Result<()> {
-        self.task_queue(account, ws, sid).await?;
+        let q = self.task_queue(account, ws, sid).await?;
         for wf in self.store.all_workflows(ws).await? {
             let routes_here = WorkflowConfig::parse(&wf.configuration)
                 .map(|c| c.queue_sids().contains(&sid))
@@ -224,8 +238,10 @@ impl Engine {
                 )));
             }
         }
-        self.store.delete_task_queue(sid).await?;
-        self.reload(self.workspace(account, ws).await?).await
+        let workspace = self.workspace(account, ws).await?;
+        let deleted = event::task_queue(&workspace, "task-queue.deleted", &q, self.now());
+        self.store.delete_task_queue(sid, &[deleted]).await?;
+        self.reload(workspace).await
     }
 
     async fn queue_activity(

@@ -132,8 +132,10 @@ impl Engine {
             idle_since: now,
         };
         let mut locked = self.lock(workspace).await?;
+        let created = event::worker(&locked.workspace, "worker.created", &worker, now);
+        let capacity = self.options.default_channel_capacity;
         self.store
-            .create_worker(&worker, self.options.default_channel_capacity, &mut mint)
+            .create_worker(&worker, capacity, &mut mint, &[created])
             .await?;
         // Its channels as stored (one per task channel), for the routing model.
         let channels = self
@@ -405,7 +407,8 @@ impl Engine {
             )
             .await?;
         }
-        self.store.delete_worker(sid).await?;
+        let deleted = event::worker(&locked.workspace, "worker.deleted", &w, now);
+        self.store.delete_worker(sid, &[deleted]).await?;
         locked.model().remove_worker(sid);
         triggers.workers.retain(|w| w != sid);
         self.finish(locked, triggers).await
@@ -451,6 +454,7 @@ impl Engine {
         p: UpdateWorkerChannel,
     ) -> Result<WorkerChannel> {
         let mut c = self.worker_channel(account, ws, worker, key).await?;
+        let before = c.clone();
         if let Some(capacity) = p.capacity {
             if !(0..=MAX_CHANNEL_CAPACITY).contains(&capacity) {
                 return Err(Error::invalid(format!(
@@ -465,7 +469,35 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
         c.date_updated = self.now();
-        self.store.update_worker_channel(&c).await?;
+        let w = self
+            .store
+            .get_worker(ws, worker)
+            .await?
+            .ok_or_else(|| Error::not_found("Worker", worker))?;
+        let mut events = Vec::new();
+        for (changed, kind) in [
+            (
+                c.configured_capacity != before.configured_capacity,
+                "worker.capacity.update",
+            ),
+            (
+                c.available != before.available,
+                "worker.channel.availability.update",
+            ),
+        ] {
+            if changed {
+                let ws = &locked.workspace;
+                events.push(event::worker_channel(
+                    ws,
+                    kind,
+                    &w,
+                    &before,
+                    &c,
+                    c.date_updated,
+                ));
+            }
+        }
+        self.store.update_worker_channel(&c, &events).await?;
         if let Some(state) = locked
             .model()
             .workers

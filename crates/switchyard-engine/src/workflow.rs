@@ -8,7 +8,8 @@ use switchyard_core::workflow::WorkflowConfig;
 use switchyard_store::WorkflowFilter;
 
 use crate::{
-    callback_url, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+    callback_url, event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
+    Result,
 };
 
 /// Parameters of a new workflow.
@@ -74,7 +75,7 @@ impl Engine {
         ws: &WorkspaceSid,
         p: CreateWorkflow,
     ) -> Result<Workflow> {
-        self.workspace(account, ws).await?;
+        let workspace = self.workspace(account, ws).await?;
         let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
         if p.configuration.trim().is_empty() {
             return Err(Error::invalid(
@@ -103,8 +104,9 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        self.store.insert_workflow(&workflow).await?;
-        self.reload(self.workspace(account, ws).await?).await?;
+        let created = event::workflow_configuration(&workspace, "workflow.created", &workflow, now);
+        self.store.insert_workflow(&workflow, &[created]).await?;
+        self.reload(workspace).await?;
         Ok(workflow)
     }
 
@@ -167,10 +169,12 @@ impl Engine {
             f.task_reservation_timeout = reservation_timeout(t)?;
         }
         f.date_updated = self.now();
-        self.store.update_workflow(&f).await?;
+        let workspace = self.workspace(account, ws).await?;
+        let updated =
+            event::workflow_configuration(&workspace, "workflow.updated", &f, f.date_updated);
+        self.store.update_workflow(&f, &[updated]).await?;
         let all = p.re_evaluate_tasks == Some(true);
-        self.reevaluate(self.workspace(account, ws).await?, sid, all)
-            .await?;
+        self.reevaluate(workspace, sid, all).await?;
         Ok(f)
     }
 
@@ -181,8 +185,10 @@ impl Engine {
         ws: &WorkspaceSid,
         sid: &WorkflowSid,
     ) -> Result<()> {
-        self.workflow(account, ws, sid).await?;
-        self.store.delete_workflow(sid).await?;
-        self.reload(self.workspace(account, ws).await?).await
+        let f = self.workflow(account, ws, sid).await?;
+        let workspace = self.workspace(account, ws).await?;
+        let deleted = event::workflow_configuration(&workspace, "workflow.deleted", &f, self.now());
+        self.store.delete_workflow(sid, &[deleted]).await?;
+        self.reload(workspace).await
     }
 }

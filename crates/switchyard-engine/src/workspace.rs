@@ -8,7 +8,8 @@ use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
 use switchyard_store::{NewWorkspace, WorkspaceFilter};
 
 use crate::{
-    callback_url, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
+    callback_url, event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
+    Result,
 };
 
 /// The activities a new workspace starts with.
@@ -127,7 +128,7 @@ impl Engine {
             })
             .collect();
         let offline = activities[0].clone();
-        let channels = DEFAULT_TASK_CHANNELS
+        let channels: Vec<TaskChannel> = DEFAULT_TASK_CHANNELS
             .iter()
             .map(|&(friendly, unique)| TaskChannel {
                 sid: mint(),
@@ -190,15 +191,36 @@ impl Engine {
             });
             queues.push(queue);
         }
-        self.store
-            .create_workspace(&NewWorkspace {
-                workspace: workspace.clone(),
-                activities,
-                channels,
-                queues,
-                workflows,
-            })
-            .await?;
+        // The workspace's event log starts with its creation and that of what it comes with.
+        let mut events = vec![event::workspace(&workspace, "workspace.created", now)];
+        events.extend(
+            activities
+                .iter()
+                .map(|a| event::activity(&workspace, "activity.created", a, now)),
+        );
+        events.extend(
+            channels
+                .iter()
+                .map(|c| event::task_channel(&workspace, "task-channel.created", c, now)),
+        );
+        events.extend(
+            queues
+                .iter()
+                .map(|q| event::task_queue(&workspace, "task-queue.created", q, now)),
+        );
+        events.extend(
+            workflows
+                .iter()
+                .map(|f| event::workflow_configuration(&workspace, "workflow.created", f, now)),
+        );
+        let new = NewWorkspace {
+            workspace: workspace.clone(),
+            activities,
+            channels,
+            queues,
+            workflows,
+        };
+        self.store.create_workspace(&new, &events).await?;
         Ok(workspace)
     }
 
@@ -252,7 +274,8 @@ impl Engine {
             // A new URL hears of what happens from now on, not of the past.
             self.store.skip_recorded_events(ws).await?;
         }
-        self.store.update_workspace(&w).await?;
+        let updated = event::workspace(&w, "workspace.updated", w.date_updated);
+        self.store.update_workspace(&w, &[updated]).await?;
         self.reload(w.clone()).await?;
         Ok(w)
     }

@@ -427,6 +427,8 @@ impl EventResource {
             "worker" => ctx.ws(ws, &format!("/Workers/{}", e.resource_sid)),
             "taskqueue" => ctx.ws(ws, &format!("/TaskQueues/{}", e.resource_sid)),
             "workflow" => ctx.ws(ws, &format!("/Workflows/{}", e.resource_sid)),
+            "activity" => ctx.ws(ws, &format!("/Activities/{}", e.resource_sid)),
+            "taskchannel" => ctx.ws(ws, &format!("/TaskChannels/{}", e.resource_sid)),
             "reservation" => match e.get("task_sid") {
                 Some(t) => ctx.ws(ws, &format!("/Tasks/{t}/Reservations/{}", e.resource_sid)),
                 None => ctx.ws(ws, ""),

@@ -1,6 +1,7 @@
 //! Activities.
 
 use sqlx::SqliteConnection;
+use switchyard_core::event::Event;
 use switchyard_core::model::Activity;
 use switchyard_core::sid::{ActivitySid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -65,9 +66,10 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, a: &Activity) -> Result<
 
 impl Store {
     /// Inserts an activity.
-    pub async fn insert_activity(&self, a: &Activity) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert(&mut conn, a).await
+    pub async fn insert_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert(&mut tx, a).await?;
+        self.commit_with_events(tx, events).await
     }
 
     /// The activity, if it is in the workspace.
@@ -129,14 +131,15 @@ impl Store {
     }
 
     /// Writes the activity's friendly name.
-    pub async fn update_activity(&self, a: &Activity) -> Result<()> {
+    pub async fn update_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE activities SET friendly_name = ?, date_updated = ? WHERE sid = ?")
             .bind(&a.friendly_name)
             .bind(a.date_updated.as_millis())
             .bind(a.sid.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// What still refers to the activity, in words; `None` when it can be deleted.
@@ -169,11 +172,12 @@ impl Store {
     }
 
     /// Deletes the activity.
-    pub async fn delete_activity(&self, a: &ActivitySid) -> Result<()> {
+    pub async fn delete_activity(&self, a: &ActivitySid, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM activities WHERE sid = ?")
             .bind(a.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 }

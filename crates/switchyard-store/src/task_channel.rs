@@ -1,6 +1,7 @@
 //! Task channels.
 
 use sqlx::SqliteConnection;
+use switchyard_core::event::Event;
 use switchyard_core::model::TaskChannel;
 use switchyard_core::sid::{TaskChannelSid, WorkerChannelSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -66,6 +67,7 @@ impl Store {
         c: &TaskChannel,
         capacity: i64,
         mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
+        events: &[Event],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         insert(&mut tx, c).await?;
@@ -86,8 +88,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// The task channel with this SID or unique name, if it is in the workspace.
@@ -136,7 +137,8 @@ impl Store {
     }
 
     /// Writes the channel's mutable fields.
-    pub async fn update_task_channel(&self, c: &TaskChannel) -> Result<()> {
+    pub async fn update_task_channel(&self, c: &TaskChannel, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE task_channels SET friendly_name = ?, channel_optimized_routing = ?, date_updated = ?
              WHERE sid = ?",
@@ -145,13 +147,13 @@ impl Store {
         .bind(c.channel_optimized_routing)
         .bind(c.date_updated.as_millis())
         .bind(c.sid.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// Deletes the channel and its worker channels.
-    pub async fn delete_task_channel(&self, c: &TaskChannelSid) -> Result<()> {
+    pub async fn delete_task_channel(&self, c: &TaskChannelSid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM worker_channels WHERE task_channel_sid = ?")
             .bind(c.as_str())
@@ -161,7 +163,6 @@ impl Store {
             .bind(c.as_str())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 }

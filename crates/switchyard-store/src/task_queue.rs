@@ -1,6 +1,7 @@
 //! Task queues.
 
 use sqlx::SqliteConnection;
+use switchyard_core::event::Event;
 use switchyard_core::model::TaskQueue;
 use switchyard_core::sid::{TaskQueueSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -92,9 +93,10 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, q: &TaskQueue) -> Result
 
 impl Store {
     /// Inserts a queue.
-    pub async fn insert_task_queue(&self, q: &TaskQueue) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert(&mut conn, q).await
+    pub async fn insert_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert(&mut tx, q).await?;
+        self.commit_with_events(tx, events).await
     }
 
     /// The queue, if it is in the workspace.
@@ -150,7 +152,8 @@ impl Store {
     }
 
     /// Writes the queue's mutable fields.
-    pub async fn update_task_queue(&self, q: &TaskQueue) -> Result<()> {
+    pub async fn update_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE task_queues SET friendly_name = ?, target_workers = ?, max_reserved_workers = ?,
                 task_order = ?, reservation_activity_sid = ?, assignment_activity_sid = ?, date_updated = ?
@@ -164,17 +167,18 @@ impl Store {
         .bind(q.assignment_activity.as_ref().map(|(s, _)| s.as_str()))
         .bind(q.date_updated.as_millis())
         .bind(q.sid.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// Deletes the queue.
-    pub async fn delete_task_queue(&self, q: &TaskQueueSid) -> Result<()> {
+    pub async fn delete_task_queue(&self, q: &TaskQueueSid, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM task_queues WHERE sid = ?")
             .bind(q.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 }

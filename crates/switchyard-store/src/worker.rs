@@ -1,6 +1,7 @@
 //! Workers and their per-channel capacities.
 
 use sqlx::SqliteConnection;
+use switchyard_core::event::Event;
 use switchyard_core::model::{Worker, WorkerChannel};
 use switchyard_core::sid::{ActivitySid, WorkerChannelSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -149,6 +150,7 @@ impl Store {
         w: &Worker,
         capacity: i64,
         mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
+        events: &[Event],
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -185,8 +187,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// The worker, if it is in the workspace.
@@ -247,7 +248,7 @@ impl Store {
     }
 
     /// Deletes the worker and its channels.
-    pub async fn delete_worker(&self, w: &WorkerSid) -> Result<()> {
+    pub async fn delete_worker(&self, w: &WorkerSid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM worker_channels WHERE worker_sid = ?")
             .bind(w.as_str())
@@ -257,8 +258,7 @@ impl Store {
             .bind(w.as_str())
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// A page of the worker's channels.
@@ -326,15 +326,16 @@ impl Store {
     }
 
     /// Writes the channel's capacity and availability.
-    pub async fn update_worker_channel(&self, c: &WorkerChannel) -> Result<()> {
+    pub async fn update_worker_channel(&self, c: &WorkerChannel, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE worker_channels SET capacity = ?, available = ?, date_updated = ? WHERE sid = ?")
             .bind(c.configured_capacity)
             .bind(c.available)
             .bind(c.date_updated.as_millis())
             .bind(c.sid.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 }
 

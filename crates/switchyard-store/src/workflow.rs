@@ -1,6 +1,7 @@
 //! Workflows.
 
 use sqlx::SqliteConnection;
+use switchyard_core::event::Event;
 use switchyard_core::model::Workflow;
 use switchyard_core::sid::{WorkflowSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -75,9 +76,10 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, f: &Workflow) -> Result<
 
 impl Store {
     /// Inserts a workflow.
-    pub async fn insert_workflow(&self, f: &Workflow) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert(&mut conn, f).await
+    pub async fn insert_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        insert(&mut tx, f).await?;
+        self.commit_with_events(tx, events).await
     }
 
     /// The workflow, if it is in the workspace.
@@ -132,7 +134,8 @@ impl Store {
     }
 
     /// Writes the workflow's mutable fields.
-    pub async fn update_workflow(&self, f: &Workflow) -> Result<()> {
+    pub async fn update_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE workflows SET friendly_name = ?, configuration = ?, assignment_callback_url = ?,
                 fallback_assignment_callback_url = ?, task_reservation_timeout = ?, date_updated = ?
@@ -145,17 +148,18 @@ impl Store {
         .bind(f.task_reservation_timeout)
         .bind(f.date_updated.as_millis())
         .bind(f.sid.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// Deletes the workflow.
-    pub async fn delete_workflow(&self, f: &WorkflowSid) -> Result<()> {
+    pub async fn delete_workflow(&self, f: &WorkflowSid, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM workflows WHERE sid = ?")
             .bind(f.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 }

@@ -1,5 +1,6 @@
 //! Workspaces, created together with their default activities, channels and template resources.
 
+use switchyard_core::event::Event;
 use switchyard_core::model::{Activity, TaskChannel, TaskQueue, Workflow, Workspace};
 use switchyard_core::sid::{AccountSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -84,7 +85,7 @@ impl TryFrom<WorkspaceRow> for (i64, Workspace) {
 
 impl Store {
     /// Inserts a workspace with its initial activities, channels, queues and workflows.
-    pub async fn create_workspace(&self, new: &NewWorkspace) -> Result<()> {
+    pub async fn create_workspace(&self, new: &NewWorkspace, events: &[Event]) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let w = &new.workspace;
         sqlx::query(
@@ -123,8 +124,7 @@ impl Store {
         for wf in &new.workflows {
             crate::workflow::insert(&mut tx, wf).await?;
         }
-        tx.commit().await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// The workspace, if it exists and belongs to `account`.
@@ -177,7 +177,8 @@ impl Store {
     }
 
     /// Writes the workspace's mutable fields.
-    pub async fn update_workspace(&self, w: &Workspace) -> Result<()> {
+    pub async fn update_workspace(&self, w: &Workspace, events: &[Event]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE workspaces SET friendly_name = ?, default_activity_sid = ?, timeout_activity_sid = ?,
                 event_callback_url = ?, events_filter = ?, multi_task_enabled = ?,
@@ -193,9 +194,9 @@ impl Store {
         .bind(w.prioritize_queue_order.as_str())
         .bind(w.date_updated.as_millis())
         .bind(w.sid.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        self.commit_with_events(tx, events).await
     }
 
     /// Deletes the workspace and everything in it.

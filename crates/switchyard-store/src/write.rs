@@ -145,6 +145,25 @@ impl Store {
         }
     }
 
+    /// Records `events` in `tx`, commits it, and tells event listeners: a configuration change
+    /// and its events are one transaction, like a routing decision.
+    pub(crate) async fn commit_with_events(
+        &self,
+        mut tx: sqlx::Transaction<'static, Sqlite>,
+        events: &[Event],
+    ) -> Result<()> {
+        if !events.is_empty() {
+            let mut batch = Batch::new("");
+            push_events(&mut batch, &events.iter().collect::<Vec<_>>());
+            batch.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        if !events.is_empty() {
+            self.events_written.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        Ok(())
+    }
+
     /// Forgets the remembered tasks of a deleted workspace.
     pub(crate) fn forget_tasks(&self, ws: &WorkspaceSid) {
         self.live_tasks
@@ -303,7 +322,7 @@ fn push_worker(b: &mut Batch, w: &Worker, expected_version: i64) {
 }
 
 /// Inserts events in one statement, in order (their `seq` follows it).
-pub(crate) fn push_events(b: &mut Batch, events: &[&Event]) {
+fn push_events(b: &mut Batch, events: &[&Event]) {
     if events.is_empty() {
         return;
     }

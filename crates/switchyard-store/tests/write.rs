@@ -42,20 +42,23 @@ async fn fixture() -> Fixture {
         date_updated: now,
     };
     store
-        .create_workspace(&NewWorkspace {
-            workspace: workspace.clone(),
-            activities: vec![Activity {
-                sid: idle.clone(),
-                workspace_sid: workspace.sid.clone(),
-                friendly_name: "Idle".into(),
-                available: true,
-                date_created: now,
-                date_updated: now,
-            }],
-            channels: vec![],
-            queues: vec![],
-            workflows: vec![],
-        })
+        .create_workspace(
+            &NewWorkspace {
+                workspace: workspace.clone(),
+                activities: vec![Activity {
+                    sid: idle.clone(),
+                    workspace_sid: workspace.sid.clone(),
+                    friendly_name: "Idle".into(),
+                    available: true,
+                    date_created: now,
+                    date_updated: now,
+                }],
+                channels: vec![],
+                queues: vec![],
+                workflows: vec![],
+            },
+            &[],
+        )
         .await
         .unwrap();
     let worker = Worker {
@@ -73,7 +76,7 @@ async fn fixture() -> Fixture {
         idle_since: now,
     };
     store
-        .create_worker(&worker, 1, &mut || unreachable!("no task channels"))
+        .create_worker(&worker, 1, &mut || unreachable!("no task channels"), &[])
         .await
         .unwrap();
     Fixture {

@@ -76,3 +76,70 @@ test('a routed task records its events in order; list filters and fetch work thr
   const next = await page.nextPage();
   assert.equal(next.instances[0].eventType, 'task-queue.entered');
 });
+
+test('configuration changes record their events with the field groups of the event reference', async () => {
+  const { client, baseUrl } = ctx;
+  const { ws, tr } = await newWorkspace(client);
+  const w = `${baseUrl}/v1/Workspaces/${ws.sid}`;
+  const initial = await tr.events.list();
+  assert.equal(initial[0].eventType, 'workspace.created');
+  assert.equal(initial[0].resourceType, 'workspace');
+  assert.equal(initial[0].resourceSid, ws.sid);
+
+  const activity = await tr.activities.create({ friendlyName: 'Lunch', available: false });
+  const queue = await tr.taskQueues.create({ friendlyName: 'Support', targetWorkers: '1==1' });
+  await tr.taskQueues(queue.sid).update({ targetWorkers: "skills HAS 'support'" });
+  const workflow = await tr.workflows.create({
+    friendlyName: 'Route',
+    configuration: JSON.stringify({ task_routing: { default_filter: { queue: queue.sid } } }),
+  });
+  await tr.workflows(workflow.sid).update({ friendlyName: 'Route 2' });
+  const channel = await tr.taskChannels.create({ friendlyName: 'Fax', uniqueName: 'fax' });
+  const worker = await tr.workers.create({ friendlyName: 'alice' });
+  await tr.workers(worker.sid).workerChannels('fax').update({ capacity: 2 });
+  await tr.workers(worker.sid).workerChannels('fax').update({ available: false });
+  await tr.workers(worker.sid).remove();
+  await tr.taskChannels(channel.sid).remove();
+  await tr.workflows(workflow.sid).remove();
+  await tr.taskQueues(queue.sid).remove();
+  await tr.activities(activity.sid).remove();
+
+  const events = (await tr.events.list()).slice(initial.length);
+  assert.deepEqual(events.map((e) => e.eventType), [
+    'activity.created', 'task-queue.created', 'task-queue.expression.updated',
+    'workflow.created', 'workflow.updated', 'task-channel.created', 'worker.created',
+    'worker.capacity.update', 'worker.channel.availability.update', 'worker.deleted',
+    'task-channel.deleted', 'workflow.deleted', 'task-queue.deleted', 'activity.deleted',
+  ]);
+  const of = (type) => events.find((e) => e.eventType === type);
+
+  const a = of('activity.created');
+  assert.equal(a.resourceType, 'activity');
+  assert.equal(a.resourceUrl, `${w}/Activities/${activity.sid}`);
+  assert.deepEqual(
+    [a.eventData.activity_sid, a.eventData.activity_name, a.eventData.activity_available],
+    [activity.sid, 'Lunch', 'false'],
+  );
+  const q = of('task-queue.expression.updated');
+  assert.equal(q.resourceUrl, `${w}/TaskQueues/${queue.sid}`);
+  assert.equal(q.eventData.task_queue_target_expression, "skills HAS 'support'");
+  assert.equal(of('workflow.updated').eventData.workflow_name, 'Route 2');
+  const c = of('task-channel.created');
+  assert.equal(c.resourceUrl, `${w}/TaskChannels/${channel.sid}`);
+  assert.equal(c.eventData.task_channel_unique_name, 'fax');
+  assert.equal(c.eventData.task_channel_name, 'Fax');
+  const cap = of('worker.capacity.update');
+  assert.equal(cap.resourceSid, worker.sid);
+  assert.equal(cap.eventData.worker_channel_previous_capacity, '1');
+  assert.equal(cap.eventData.worker_channel_available_capacity, '2');
+  const avail = of('worker.channel.availability.update');
+  assert.equal(avail.eventData.worker_channel_available, 'false');
+  assert.equal(avail.eventData.task_channel_sid, channel.sid);
+
+  const ofWorker = await tr.events.list({ workerSid: worker.sid });
+  assert.deepEqual(ofWorker.map((e) => e.eventType), [
+    'worker.created', 'worker.capacity.update', 'worker.channel.availability.update', 'worker.deleted',
+  ]);
+  const created = await tr.events.list({ eventType: 'workflow.created' });
+  assert.deepEqual(created.map((e) => e.resourceSid), [workflow.sid]);
+});

@@ -92,27 +92,29 @@ async fn a_failing_then_stalling_receiver_gets_every_event_in_order_once_it_reco
     s.ok(&w, &[("EventCallbackUrl", rx.url.as_str())]).await;
     s.create(&format!("{w}/Tasks"), &[]).await;
 
+    // The first event the new URL hears of is its own setting (`workspace.updated`).
     // First attempt: HTTP 500. The retry, a second later on the engine's clock, stalls.
     let first = rx.next().await;
-    assert_eq!(event_type(&first), "task.created");
+    assert_eq!(event_type(&first), "workspace.updated");
     rx.set_reply(Reply {
         status: 204,
         body: String::new(),
         delay_ms: 600_000,
     });
     let stalled = advance_until_callback(&s, &mut rx).await;
-    assert_eq!(event_type(&stalled), "task.created");
+    assert_eq!(event_type(&stalled), "workspace.updated");
     // After 15 s without an answer it is tried again; now the receiver answers at once.
     rx.set_reply(Reply::status(204));
     let third = advance_until_callback(&s, &mut rx).await;
-    assert_eq!(event_type(&third), "task.created");
+    assert_eq!(event_type(&third), "workspace.updated");
     let mut rest = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         rest.push(event_type(&rx.next().await).to_owned());
     }
     assert_eq!(
         rest,
         [
+            "task.created",
             "workflow.entered",
             "workflow.target-matched",
             "task-queue.entered"
@@ -132,11 +134,12 @@ async fn events_owed_at_shutdown_are_delivered_after_a_restart() {
     let w = format!("/Workspaces/{ws}");
     s.ok(&w, &[("EventCallbackUrl", rx.url.as_str())]).await;
     let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
-    assert_eq!(event_type(&rx.next().await), "task.created");
+    assert_eq!(event_type(&rx.next().await), "workspace.updated");
     s.stop().await;
 
     rx.set_reply(Reply::status(204));
     let s = Server::start_on(&url, Default::default()).await;
+    assert_eq!(event_type(&rx.next().await), "workspace.updated");
     let mut got = Vec::new();
     for _ in 0..4 {
         let cb = rx.next().await;

@@ -5,6 +5,14 @@ use serde_json::Value;
 use crate::common::*;
 use crate::routing::{available_worker, pending_reservations, simple_workspace};
 
+/// Whether an event type records a change of configuration rather than routing.
+fn is_configuration(kind: &str) -> bool {
+    ["workspace.", "activity.", "task-channel."]
+        .iter()
+        .any(|p| kind.starts_with(p))
+        || ["worker.created", "task-queue.created", "workflow.created"].contains(&kind)
+}
+
 fn types(list: &Value) -> Vec<String> {
     list["events"]
         .as_array()
@@ -141,6 +149,7 @@ async fn a_routed_task_records_twilio_events_in_order() {
     assert_eq!(
         types(&of_bob),
         [
+            "worker.created",
             "reservation.created",
             "reservation.accepted",
             "reservation.wrapup",
@@ -205,6 +214,7 @@ async fn timers_and_worker_changes_record_their_events() {
     let (_, list) = s.get(&format!("{w}/Events?Minutes=60")).await;
     let got: Vec<String> = types(&list)
         .into_iter()
+        .filter(|t| !is_configuration(t))
         .filter(|t| !t.starts_with("workflow.") && t != "task-queue.entered")
         .collect();
     assert_eq!(
@@ -262,6 +272,205 @@ async fn timers_and_worker_changes_record_their_events() {
     assert_eq!(
         of_alice["events"][1]["event_data"]["worker_attributes"],
         r#"{"x":1}"#
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn configuration_changes_record_their_events() {
+    let s = Server::start().await;
+    let ws = s.workspace("Config").await;
+    let w = format!("/Workspaces/{ws}");
+    // A new workspace's log starts with its creation and what it comes with.
+    let (_, list) = s.get(&format!("{w}/Events")).await;
+    let created = types(&list);
+    assert_eq!(created[0], "workspace.created");
+    assert_eq!(
+        created.iter().filter(|t| *t == "activity.created").count(),
+        3,
+        "{created:?}"
+    );
+    assert_eq!(
+        created
+            .iter()
+            .filter(|t| *t == "task-channel.created")
+            .count(),
+        5,
+        "{created:?}"
+    );
+    let start = list["events"].as_array().unwrap().len();
+
+    let activity = sid_of(
+        &s.create(
+            &format!("{w}/Activities"),
+            &[("FriendlyName", "Lunch"), ("Available", "false")],
+        )
+        .await,
+    );
+    s.ok(
+        &format!("{w}/Activities/{activity}"),
+        &[("FriendlyName", "Long lunch")],
+    )
+    .await;
+    let queue = sid_of(
+        &s.create(
+            &format!("{w}/TaskQueues"),
+            &[("FriendlyName", "Support"), ("TargetWorkers", "1==1")],
+        )
+        .await,
+    );
+    // Renaming a queue is no event; a new expression is.
+    s.ok(
+        &format!("{w}/TaskQueues/{queue}"),
+        &[("FriendlyName", "Help")],
+    )
+    .await;
+    s.ok(
+        &format!("{w}/TaskQueues/{queue}"),
+        &[("TargetWorkers", "skills HAS 'help'")],
+    )
+    .await;
+    let config = format!(r#"{{"task_routing":{{"default_filter":{{"queue":"{queue}"}}}}}}"#);
+    let workflow = sid_of(
+        &s.create(
+            &format!("{w}/Workflows"),
+            &[("FriendlyName", "Main"), ("Configuration", &config)],
+        )
+        .await,
+    );
+    s.ok(
+        &format!("{w}/Workflows/{workflow}"),
+        &[("TaskReservationTimeout", "60")],
+    )
+    .await;
+    let channel = sid_of(
+        &s.create(
+            &format!("{w}/TaskChannels"),
+            &[("FriendlyName", "Fax"), ("UniqueName", "fax")],
+        )
+        .await,
+    );
+    s.ok(
+        &format!("{w}/TaskChannels/{channel}"),
+        &[("ChannelOptimizedRouting", "true")],
+    )
+    .await;
+    let worker = sid_of(
+        &s.create(&format!("{w}/Workers"), &[("FriendlyName", "alice")])
+            .await,
+    );
+    s.ok(
+        &format!("{w}/Workers/{worker}/Channels/fax"),
+        &[("Capacity", "3"), ("Available", "false")],
+    )
+    .await;
+    s.ok(&w, &[("FriendlyName", "Config 2")]).await;
+    for path in [
+        format!("{w}/Workers/{worker}"),
+        format!("{w}/TaskChannels/{channel}"),
+        format!("{w}/Workflows/{workflow}"),
+        format!("{w}/TaskQueues/{queue}"),
+        format!("{w}/Activities/{activity}"),
+    ] {
+        let (st, body) = s.delete(&path).await;
+        assert_eq!(st, 204, "{path}: {body}");
+    }
+
+    let (_, list) = s.get(&format!("{w}/Events?PageSize=100")).await;
+    let events = &list["events"].as_array().unwrap()[start..];
+    let got: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "activity.created",
+            "activity.updated",
+            "task-queue.created",
+            "task-queue.expression.updated",
+            "workflow.created",
+            "workflow.updated",
+            "task-channel.created",
+            "task-channel.updated",
+            "worker.created",
+            "worker.capacity.update",
+            "worker.channel.availability.update",
+            "workspace.updated",
+            "worker.deleted",
+            "task-channel.deleted",
+            "workflow.deleted",
+            "task-queue.deleted",
+            "activity.deleted",
+        ]
+    );
+    let of = |kind: &str| events.iter().find(|e| e["event_type"] == kind).unwrap();
+
+    let a = of("activity.updated");
+    assert_eq!(a["resource_type"], "activity");
+    assert_eq!(a["resource_sid"], activity.as_str());
+    assert_eq!(a["event_data"]["activity_name"], "Long lunch");
+    assert_eq!(a["event_data"]["activity_available"], "false");
+
+    let q = of("task-queue.expression.updated");
+    assert_eq!(q["resource_type"], "taskqueue");
+    assert_eq!(q["event_data"]["task_queue_sid"], queue.as_str());
+    assert_eq!(q["event_data"]["task_queue_name"], "Help");
+    assert_eq!(
+        q["event_data"]["task_queue_target_expression"],
+        "skills HAS 'help'"
+    );
+
+    let f = of("workflow.created");
+    assert_eq!(f["resource_sid"], workflow.as_str());
+    assert_eq!(f["event_data"]["workflow_name"], "Main");
+
+    let c = of("task-channel.updated");
+    assert_eq!(c["resource_type"], "taskchannel");
+    assert_eq!(c["event_data"]["task_channel_unique_name"], "fax");
+    assert_eq!(c["event_data"]["task_channel_optimized_routing"], "true");
+
+    let cap = of("worker.capacity.update");
+    assert_eq!(cap["resource_sid"], worker.as_str());
+    assert_eq!(cap["event_data"]["worker_name"], "alice");
+    assert_eq!(cap["event_data"]["task_channel_unique_name"], "fax");
+    assert_eq!(cap["event_data"]["worker_channel_available_capacity"], "3");
+    assert_eq!(cap["event_data"]["worker_channel_previous_capacity"], "1");
+    assert_eq!(cap["event_data"]["worker_channel_available"], "false");
+
+    // The workspace group of every event follows the workspace's name.
+    assert_eq!(
+        of("workspace.updated")["event_data"]["workspace_name"],
+        "Config 2"
+    );
+    assert_eq!(
+        of("worker.deleted")["event_data"]["workspace_name"],
+        "Config 2"
+    );
+    assert_eq!(
+        of("worker.created")["event_data"]["workspace_name"],
+        "Config"
+    );
+
+    // Filters see them too.
+    let (_, of_worker) = s.get(&format!("{w}/Events?WorkerSid={worker}")).await;
+    assert_eq!(
+        types(&of_worker),
+        [
+            "worker.created",
+            "worker.capacity.update",
+            "worker.channel.availability.update",
+            "worker.deleted",
+        ]
+    );
+    let (_, of_queue) = s.get(&format!("{w}/Events?TaskQueueSid={queue}")).await;
+    assert_eq!(
+        types(&of_queue),
+        [
+            "task-queue.created",
+            "task-queue.expression.updated",
+            "task-queue.deleted",
+        ]
     );
     s.stop().await;
 }
