@@ -364,3 +364,97 @@ impl crate::Engine {
         self.store.event_signal()
     }
 }
+
+/// Where an [`EventStream`] starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// With the workspace's first event still stored.
+    Beginning,
+    /// With the first event committed after the stream is opened.
+    Now,
+    /// After the event at this position (an [`EventStream::position`] saved earlier), so a
+    /// consumer that restarts picks up where it left off.
+    After(i64),
+}
+
+/// A workspace's events in commit order, as they are committed: what an embedding service
+/// watches instead of an event callback URL.
+///
+/// Events are read from the store, so a slow consumer holds no memory and misses nothing.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use switchyard_engine::{CreateWorkspace, Engine, EngineOptions, StreamStart, SystemClock};
+///
+/// let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
+/// let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+/// let ws = engine
+///     .create_workspace(&account, CreateWorkspace { friendly_name: "Demo".into(), ..Default::default() })
+///     .await?;
+/// let mut events = engine.event_stream(&account, &ws.sid, StreamStart::Beginning).await?;
+/// assert_eq!(events.next().await?.event_type, "workspace.created");
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct EventStream {
+    engine: crate::Engine,
+    ws: switchyard_core::sid::WorkspaceSid,
+    after: i64,
+    ready: std::collections::VecDeque<(i64, Event)>,
+    signal: tokio::sync::watch::Receiver<u64>,
+}
+
+impl EventStream {
+    /// The next event, waiting until one is committed.
+    pub async fn next(&mut self) -> crate::Result<Event> {
+        loop {
+            if let Some((seq, e)) = self.ready.pop_front() {
+                self.after = seq;
+                return Ok(e);
+            }
+            // Mark the signal seen before reading, so a commit racing the read wakes us.
+            self.signal.borrow_and_update();
+            self.ready.extend(
+                self.engine
+                    .store
+                    .events_after(&self.ws, self.after, 256)
+                    .await?,
+            );
+            // The signal's sender lives in the store this stream holds: it cannot close.
+            if self.ready.is_empty() && self.signal.changed().await.is_err() {
+                return Err(crate::Error::Gone("the event signal closed".into()));
+            }
+        }
+    }
+
+    /// The position of the last event returned: open a stream with
+    /// [`StreamStart::After`] it to continue from there.
+    pub fn position(&self) -> i64 {
+        self.after
+    }
+}
+
+impl crate::Engine {
+    /// The workspace's events, in commit order, from `start` on.
+    pub async fn event_stream(
+        &self,
+        account: &switchyard_core::sid::AccountSid,
+        ws: &switchyard_core::sid::WorkspaceSid,
+        start: StreamStart,
+    ) -> crate::Result<EventStream> {
+        self.workspace(account, ws).await?;
+        let after = match start {
+            StreamStart::Beginning => 0,
+            StreamStart::Now => self.store.last_event_seq(ws).await?,
+            StreamStart::After(seq) => seq,
+        };
+        Ok(EventStream {
+            engine: self.clone(),
+            ws: ws.clone(),
+            after,
+            ready: Default::default(),
+            signal: self.store.event_signal(),
+        })
+    }
+}

@@ -16,11 +16,12 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 use std::sync::Arc;
 
 use switchyard_core::model::{Workspace, MAX_FRIENDLY_NAME_LEN};
 use switchyard_core::sid::{AccountSid, Sid, WorkspaceSid};
-use switchyard_core::Timestamp;
 
 mod activity;
 mod clock;
@@ -40,7 +41,7 @@ mod workspace;
 pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
-pub use event::DEFAULT_EVENT_MINUTES;
+pub use event::{EventStream, StreamStart, DEFAULT_EVENT_MINUTES};
 pub use reservation::{ReservationAction, UpdateReservation};
 pub use routing::{Notification, ReservationCreated};
 pub use statistics::{
@@ -49,6 +50,8 @@ pub use statistics::{
 };
 pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
+/// The core's types the engine's calls take and return: SIDs, resources, statuses, time.
+pub use switchyard_core::{model, routing::ReservationStatus, routing::TaskStatus, sid, Timestamp};
 pub use switchyard_store::{
     ActivityFilter, Cursor, EventFilter, Page, Store, StoreError, TaskQueueFilter, WorkerFilter,
     WorkflowFilter, WorkspaceFilter,

@@ -282,6 +282,16 @@ impl Store {
         Ok(())
     }
 
+    /// The position of the workspace's latest event (0 when it has none).
+    pub async fn last_event_seq(&self, ws: &WorkspaceSid) -> Result<i64> {
+        let (seq,): (i64,) =
+            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events WHERE workspace_sid = ?")
+                .bind(ws.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(seq)
+    }
+
     /// Workspaces with an `EventCallbackUrl`.
     pub async fn workspaces_with_event_callbacks(&self) -> Result<Vec<WorkspaceSid>> {
         let rows: Vec<(String,)> =

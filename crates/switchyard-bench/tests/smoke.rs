@@ -1,0 +1,47 @@
+//! A short run of every scenario with tiny sizes: the load generator works end to end (server,
+//! callbacks, embedded engine, restart). Its numbers are not checked: benchmarks measure, tests don't.
+
+use std::process::Command;
+
+#[test]
+fn every_scenario_runs_and_reports() {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_switchyard-bench"))
+        .args(["--smoke", "--out"])
+        .arg(out.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
+    for (scenario, key) in [
+        ("lifecycle_http", "lifecycles_completed"),
+        ("latency_http", "lifecycles_completed"),
+        ("lifecycle_embedded", "lifecycles_completed"),
+    ] {
+        assert!(
+            report[scenario][key].as_u64().unwrap() > 0,
+            "{scenario}: {report}"
+        );
+        assert_eq!(report[scenario]["errors"], 0, "{scenario}: {report}");
+    }
+    assert!(
+        report["limits"]["sqlite_single_row_commits"]["commits_per_s"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert!(
+        report["limits"]["empty_axum_handler"]["requests_per_s"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(report["scale"]["reservations_created"], 50, "{report}");
+    assert!(
+        report["latency_http"]["create_to_callback"]["count"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
