@@ -31,7 +31,11 @@ async function until(what, check) {
 }
 
 step('Create the workspace, its workers, queues and workflow');
-const workspace = await client.taskrouter.v1.workspaces.create({ friendlyName: 'TaskRouter Quickstart' });
+// Single-tasking, as in the tutorial: the queues' Reserved and Busy activities then apply.
+const workspace = await client.taskrouter.v1.workspaces.create({
+  friendlyName: 'TaskRouter Quickstart',
+  multiTaskEnabled: false,
+});
 const tr = client.taskrouter.v1.workspaces(workspace.sid);
 const activities = Object.fromEntries((await tr.activities.list()).map((a) => [a.friendlyName, a]));
 console.log(`workspace ${workspace.sid}; activities: ${Object.keys(activities).join(', ')}`);
