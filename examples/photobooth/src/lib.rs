@@ -278,12 +278,14 @@ impl App {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        // Forget this photo before the volunteer is Idle again: their next offer can arrive
+        // (and be remembered) before the update returns.
+        self.memory().assignments.remove(&worker);
         self.post(
             &format!("/Workers/{worker}"),
             &[("ActivitySid", &self.idle)],
         )
         .await?;
-        self.memory().assignments.remove(&worker);
         Ok(format!("Thanks! Your caption for {photo} is saved."))
     }
 }
