@@ -16,7 +16,7 @@ use switchyard_engine::{
 };
 use tokio::sync::Semaphore;
 
-use crate::measure::{per_sec, Meter};
+use crate::measure::{per_sec, settle, Meter};
 use crate::ACCOUNT;
 
 /// An engine on a fresh file, the account, and a workspace.
@@ -192,12 +192,7 @@ pub(crate) async fn lifecycles(
     let completed = done.load(Ordering::Relaxed);
     let elapsed = meter.elapsed();
     let resources = meter.report();
-    let drain = Instant::now() + Duration::from_secs(30);
-    while done.load(Ordering::Relaxed) + errors.load(Ordering::Relaxed) < n
-        && Instant::now() < drain
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    settle(&done, &errors, n).await;
     finisher.abort();
     engine.close().await;
     Ok(json!({

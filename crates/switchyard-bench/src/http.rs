@@ -15,7 +15,7 @@ use switchyard_engine::{Engine, EngineOptions, SystemClock};
 use switchyard_server::{AppState, ServerConfig};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::measure::{per_sec, percentiles, Meter};
+use crate::measure::{per_sec, percentiles, settle, Meter};
 use crate::{ACCOUNT, TOKEN};
 
 /// A reservation offered through the assignment callback.
@@ -308,13 +308,7 @@ pub(crate) async fn lifecycles(duration: Duration, workers: usize, pace: Pace) -
     let completed_in_window = done.load(Ordering::Relaxed);
     let elapsed = meter.elapsed();
     let resources = meter.report();
-    // Let the lifecycles under way finish before stopping the server.
-    let drain = Instant::now() + Duration::from_secs(30);
-    while done.load(Ordering::Relaxed) + errors.load(Ordering::Relaxed) < n
-        && Instant::now() < drain
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    settle(&done, &errors, n).await;
     finisher.abort();
     let latencies = std::mem::take(&mut *latencies.lock().expect("not poisoned"));
     let report = json!({

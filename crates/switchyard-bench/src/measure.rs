@@ -1,5 +1,6 @@
 //! What the scenarios report: latency percentiles, CPU time and memory of this process.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -106,5 +107,16 @@ impl Meter {
             "cores_busy": cpu.map(|c| (c.as_secs_f64() / wall.as_secs_f64() * 100.0).round() / 100.0),
             "peak_rss_mb": peak_rss_mb(),
         })
+    }
+}
+
+/// Waits (up to 30 s) until all `started` lifecycles have ended, `done` or in `errors`, so the
+/// server or store can be stopped without cutting one off.
+pub(crate) async fn settle(done: &AtomicU64, errors: &AtomicU64, started: u64) {
+    let give_up = Instant::now() + Duration::from_secs(30);
+    while done.load(Ordering::Relaxed) + errors.load(Ordering::Relaxed) < started
+        && Instant::now() < give_up
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

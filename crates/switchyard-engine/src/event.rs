@@ -394,6 +394,10 @@ pub enum StreamStart {
 ///     .await?;
 /// let mut events = engine.event_stream(&account, &ws.sid, StreamStart::Beginning).await?;
 /// assert_eq!(events.next().await?.event_type, "workspace.created");
+/// // A consumer that saved its position picks up with the next event.
+/// let saved = events.position();
+/// let mut resumed = engine.event_stream(&account, &ws.sid, StreamStart::After(saved)).await?;
+/// assert_eq!(resumed.next().await?.event_type, "activity.created");
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]

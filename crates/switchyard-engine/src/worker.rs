@@ -453,6 +453,9 @@ impl Engine {
         key: &str,
         p: UpdateWorkerChannel,
     ) -> Result<WorkerChannel> {
+        let workspace = self.workspace(account, ws).await?;
+        let mut locked = self.lock(workspace).await?;
+        // Read under the lock, so the events name the capacity this change replaces.
         let mut c = self.worker_channel(account, ws, worker, key).await?;
         let before = c.clone();
         if let Some(capacity) = p.capacity {
@@ -466,8 +469,6 @@ impl Engine {
         if let Some(available) = p.available {
             c.available = available;
         }
-        let workspace = self.workspace(account, ws).await?;
-        let mut locked = self.lock(workspace).await?;
         c.date_updated = self.now();
         let w = self
             .store

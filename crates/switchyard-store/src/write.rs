@@ -116,7 +116,7 @@ impl Store {
             }
             store.remember(remember);
             if has_events {
-                store.events_written.send_modify(|n| *n = n.wrapping_add(1));
+                store.announce_events();
             }
             Ok(())
         })
@@ -159,9 +159,14 @@ impl Store {
         }
         tx.commit().await?;
         if !events.is_empty() {
-            self.events_written.send_modify(|n| *n = n.wrapping_add(1));
+            self.announce_events();
         }
         Ok(())
+    }
+
+    /// Wakes whoever waits for committed events (event callbacks, event streams).
+    fn announce_events(&self) {
+        self.events_written.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Forgets the remembered tasks of a deleted workspace.
