@@ -9,12 +9,12 @@
 //! The engine persists each reservation the answers call for, then tells the model with
 //! [`Model::reserve`] and the other `on_*` updates, so the model always mirrors the store.
 
-use std::cmp::Ordering;
+use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
-use crate::expr::{Expr, Lookup, Scoped};
+use crate::expr::{probes, walk, Expr, Key, Lookup, Probe, Scoped};
 use crate::model::QueueOrder;
 use crate::sid::{ActivitySid, TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid};
 use crate::workflow::{KnownWorker, OrderBy, Target, WorkflowConfig};
@@ -567,6 +567,61 @@ pub struct Model {
     schedule: BTreeSet<TimerKey>,
     /// Each task's entries in `schedule`, to take them out when the task changes.
     scheduled: HashMap<TaskSid, Vec<TimerKey>>,
+    /// Tasks that want more workers, in offer order, by the queue and channel they wait on: a
+    /// worker that becomes free looks only at the heads of its own queues' sets.
+    waiting: HashMap<TaskQueueSid, HashMap<TaskChannelSid, BTreeSet<WaitKey>>>,
+    /// Tasks routed straight to a worker that want it, in offer order.
+    waiting_for: HashMap<WorkerSid, BTreeSet<WaitKey>>,
+    /// Each waiting task's place and key in `waiting` or `waiting_for`.
+    waits: HashMap<TaskSid, (WaitPlace, WaitKey)>,
+    /// The queues each worker is a member of.
+    member_of: HashMap<WorkerSid, HashSet<TaskQueueSid>>,
+    /// Queues whose `TargetWorkers` requires one of some attribute values, by key and value: a
+    /// worker is evaluated only against the queues its attributes could satisfy.
+    queues_by_probe: HashMap<Key, HashMap<Probe, HashSet<TaskQueueSid>>>,
+    /// Queues whose expression requires no such value: every worker is evaluated against them.
+    unindexed_queues: HashSet<TaskQueueSid>,
+    /// Where each queue is in `queues_by_probe`, to take it out when it changes.
+    queue_probes: HashMap<TaskQueueSid, Vec<(Key, Probe)>>,
+}
+
+/// Where a task waits for a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum WaitPlace {
+    Queue(TaskQueueSid, TaskChannelSid),
+    Worker(WorkerSid),
+}
+
+/// A waiting task's place in its set: ascending key order is the order [`Model::prefer`] gives
+/// tasks of the same queue order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum WaitKey {
+    /// Highest priority, then oldest, then first created.
+    Fifo(Reverse<i64>, Timestamp, i64, TaskSid),
+    /// Newest, then last created, priority ignored.
+    Lifo(Reverse<Timestamp>, Reverse<i64>, TaskSid),
+}
+
+impl WaitKey {
+    fn of(t: &TaskState, order: QueueOrder) -> WaitKey {
+        match order {
+            QueueOrder::Fifo => WaitKey::Fifo(
+                Reverse(t.priority),
+                t.virtual_start_time,
+                t.seq,
+                t.sid.clone(),
+            ),
+            QueueOrder::Lifo => {
+                WaitKey::Lifo(Reverse(t.virtual_start_time), Reverse(t.seq), t.sid.clone())
+            }
+        }
+    }
+
+    fn task(&self) -> &TaskSid {
+        match self {
+            WaitKey::Fifo(.., t) | WaitKey::Lifo(.., t) => t,
+        }
+    }
 }
 
 /// A timer's place in the schedule. The field order is the firing order: deadline, then task
@@ -625,13 +680,13 @@ impl Model {
     pub fn put_task(&mut self, t: TaskState) {
         let sid = t.sid.clone();
         self.tasks.insert(sid.clone(), t);
-        self.reschedule(&sid);
+        self.refresh(&sid);
     }
 
     /// Forgets a task (it was assigned, canceled or deleted) and its timers.
     pub fn remove_task(&mut self, sid: &TaskSid) -> Option<TaskState> {
         let t = self.tasks.remove(sid);
-        self.reschedule(sid);
+        self.refresh(sid);
         t
     }
 
@@ -642,7 +697,7 @@ impl Model {
         change: impl FnOnce(&mut TaskState) -> R,
     ) -> Option<R> {
         let out = change(self.tasks.get_mut(sid)?);
-        self.reschedule(sid);
+        self.refresh(sid);
         Some(out)
     }
 
@@ -677,39 +732,126 @@ impl Model {
             .map(|t| t.sid.clone())
             .collect();
         for t in affected {
-            self.reschedule(&t);
+            self.refresh(&t);
         }
     }
 
     /// Adds or replaces a worker, recomputing its queue memberships.
     pub fn put_worker(&mut self, w: WorkerState) {
-        for q in self.queues.values_mut() {
-            if q.target.eval(&w.attributes) {
-                q.members.insert(w.sid.clone());
-            } else {
+        let mut candidates: Vec<&TaskQueueSid> = self.unindexed_queues.iter().collect();
+        for (key, by_probe) in &self.queues_by_probe {
+            for probe in walk(&w.attributes, &key.path)
+                .map(probes)
+                .unwrap_or_default()
+            {
+                candidates.extend(by_probe.get(&probe).into_iter().flatten());
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let member_of: HashSet<TaskQueueSid> = candidates
+            .into_iter()
+            .filter(|q| {
+                self.queues
+                    .get(*q)
+                    .is_some_and(|q| q.target.eval(&w.attributes))
+            })
+            .cloned()
+            .collect();
+        let was_in = self.member_of.remove(&w.sid).unwrap_or_default();
+        for q in was_in.difference(&member_of) {
+            if let Some(q) = self.queues.get_mut(q) {
                 q.members.remove(&w.sid);
             }
         }
+        for q in &member_of {
+            if let Some(q) = self.queues.get_mut(q) {
+                q.members.insert(w.sid.clone());
+            }
+        }
+        self.member_of.insert(w.sid.clone(), member_of);
         self.workers.insert(w.sid.clone(), w);
     }
 
     /// Removes a worker.
     pub fn remove_worker(&mut self, sid: &WorkerSid) {
         self.workers.remove(sid);
-        for q in self.queues.values_mut() {
-            q.members.remove(sid);
+        for q in self.member_of.remove(sid).unwrap_or_default() {
+            if let Some(q) = self.queues.get_mut(&q) {
+                q.members.remove(sid);
+            }
         }
     }
 
     /// Adds or replaces a queue, recomputing its members.
     pub fn put_queue(&mut self, mut q: QueueState) {
+        if let Some(old) = self.queues.get(&q.sid) {
+            for w in &old.members {
+                if let Some(m) = self.member_of.get_mut(w) {
+                    m.remove(&q.sid);
+                }
+            }
+        }
+        self.unindex_queue(&q.sid);
+        match q.target.required_values() {
+            Some(required) => {
+                for (key, probe) in &required {
+                    self.queues_by_probe
+                        .entry(key.clone())
+                        .or_default()
+                        .entry(probe.clone())
+                        .or_default()
+                        .insert(q.sid.clone());
+                }
+                self.queue_probes.insert(q.sid.clone(), required);
+            }
+            None => {
+                self.unindexed_queues.insert(q.sid.clone());
+            }
+        }
         q.members = self
             .workers
             .values()
             .filter(|w| q.target.eval(&w.attributes))
             .map(|w| w.sid.clone())
             .collect();
-        self.queues.insert(q.sid.clone(), q);
+        for w in &q.members {
+            self.member_of
+                .entry(w.clone())
+                .or_default()
+                .insert(q.sid.clone());
+        }
+        let sid = q.sid.clone();
+        self.queues.insert(sid.clone(), q);
+        // Its order and reservation limit decide where and whether its tasks wait.
+        let affected: Vec<TaskSid> = self
+            .tasks
+            .values()
+            .filter(|t| {
+                t.queue.as_ref() == Some(&sid) || matches!(&t.route, Route::Queue(q) if *q == sid)
+            })
+            .map(|t| t.sid.clone())
+            .collect();
+        for t in affected {
+            self.rewait(&t);
+        }
+    }
+
+    fn unindex_queue(&mut self, sid: &TaskQueueSid) {
+        self.unindexed_queues.remove(sid);
+        for (key, probe) in self.queue_probes.remove(sid).unwrap_or_default() {
+            if let Some(by_probe) = self.queues_by_probe.get_mut(&key) {
+                if let Some(queues) = by_probe.get_mut(&probe) {
+                    queues.remove(sid);
+                    if queues.is_empty() {
+                        by_probe.remove(&probe);
+                    }
+                }
+                if by_probe.is_empty() {
+                    self.queues_by_probe.remove(&key);
+                }
+            }
+        }
     }
 
     /// The step a workflow-routed task is in, with its queue.
@@ -835,24 +977,55 @@ impl Model {
     }
 
     /// The waiting task worker `sid` should get next, if any.
+    ///
+    /// Only the first eligible task of each set the worker could draw from is a candidate: the
+    /// tasks routed to it, and, when it is available, each of its queues' tasks on a channel it
+    /// has room on. The cost grows with the worker's queues, not with the backlog.
     pub fn task_for_worker(&self, sid: &WorkerSid, now: Timestamp) -> Option<TaskSid> {
         let w = self.workers.get(sid)?;
-        let mut best: Option<(&TaskState, QueueOrder)> = None;
-        for t in self.tasks.values() {
-            if self.wanted(t) == 0 || !self.eligible(t, w, now) {
-                continue;
-            }
-            let order = t
-                .queue
-                .as_ref()
-                .and_then(|q| self.queues.get(q))
-                .map_or(QueueOrder::Fifo, |q| q.order);
-            best = match best {
-                Some((b, bo)) if !self.prefer(t, order, b, bo) => Some((b, bo)),
-                _ => Some((t, order)),
-            };
+        let first_eligible = |set: &BTreeSet<WaitKey>| {
+            set.iter()
+                .filter_map(|k| self.tasks.get(k.task()))
+                .find(|t| self.eligible(t, w, now))
+        };
+        let mut heads: Vec<&TaskState> = Vec::new();
+        if let Some(set) = self.waiting_for.get(sid) {
+            heads.extend(first_eligible(set));
         }
-        best.map(|(t, _)| t.sid.clone())
+        if w.available {
+            let queues = self.member_of.get(sid).into_iter().flatten();
+            for by_channel in queues.filter_map(|q| self.waiting.get(q)) {
+                for (channel, set) in by_channel {
+                    let room = if self.multi_task {
+                        w.channels.get(channel).is_some_and(ChannelState::has_room)
+                    } else {
+                        w.active(false) == 0
+                    };
+                    if room {
+                        heads.extend(first_eligible(set));
+                    }
+                }
+            }
+        }
+        heads
+            .into_iter()
+            .map(|t| (t, self.order_of(t)))
+            .reduce(|best, t| {
+                if self.prefer(t.0, t.1, best.0, best.1) {
+                    t
+                } else {
+                    best
+                }
+            })
+            .map(|(t, _)| t.sid.clone())
+    }
+
+    /// The order of the queue a task is in (FIFO when it is in none).
+    fn order_of(&self, t: &TaskState) -> QueueOrder {
+        t.queue
+            .as_ref()
+            .and_then(|q| self.queues.get(q))
+            .map_or(QueueOrder::Fifo, |q| q.order)
     }
 
     /// Whether task `a` (in a queue of order `ao`) goes before `b` (in one of order `bo`).
@@ -1015,6 +1188,74 @@ impl Model {
             None,
         ));
         out
+    }
+
+    /// Brings the schedule and the waiting sets in line with task `sid` (or its absence).
+    fn refresh(&mut self, sid: &TaskSid) {
+        self.reschedule(sid);
+        self.rewait(sid);
+    }
+
+    /// Puts task `sid` in the waiting set it belongs to now, or in none when it wants no more
+    /// workers or is gone.
+    fn rewait(&mut self, sid: &TaskSid) {
+        if let Some((place, key)) = self.waits.remove(sid) {
+            match place {
+                WaitPlace::Queue(q, c) => {
+                    if let Some(by_channel) = self.waiting.get_mut(&q) {
+                        if let Some(set) = by_channel.get_mut(&c) {
+                            set.remove(&key);
+                            if set.is_empty() {
+                                by_channel.remove(&c);
+                            }
+                        }
+                        if by_channel.is_empty() {
+                            self.waiting.remove(&q);
+                        }
+                    }
+                }
+                WaitPlace::Worker(w) => {
+                    if let Some(set) = self.waiting_for.get_mut(&w) {
+                        set.remove(&key);
+                        if set.is_empty() {
+                            self.waiting_for.remove(&w);
+                        }
+                    }
+                }
+            }
+        }
+        let Some(t) = self.tasks.get(sid) else {
+            return;
+        };
+        if self.wanted(t) == 0 {
+            return;
+        }
+        // The queue `eligible` checks membership of.
+        let place = match &t.route {
+            Route::Worker { worker, .. } => WaitPlace::Worker(worker.clone()),
+            Route::Queue(q) => WaitPlace::Queue(q.clone(), t.channel.clone()),
+            Route::Workflow { .. } => match self.step_of(t) {
+                Some(step) => WaitPlace::Queue(step.queue.clone(), t.channel.clone()),
+                None => return,
+            },
+            Route::Unrouted => return,
+        };
+        let key = WaitKey::of(t, self.order_of(t));
+        match &place {
+            WaitPlace::Queue(q, c) => self
+                .waiting
+                .entry(q.clone())
+                .or_default()
+                .entry(c.clone())
+                .or_default()
+                .insert(key.clone()),
+            WaitPlace::Worker(w) => self
+                .waiting_for
+                .entry(w.clone())
+                .or_default()
+                .insert(key.clone()),
+        };
+        self.waits.insert(sid.clone(), (place, key));
     }
 
     /// Brings the schedule in line with task `sid` (or its absence).
@@ -1549,5 +1790,165 @@ mod tests {
         });
         m.reserve(&t, &sid(1), ts(10));
         assert_eq!(m.next_deadline(), Some(ts(130)));
+    }
+
+    /// What `task_for_worker` answered before the waiting sets: every task, scanned.
+    fn task_for_worker_by_scan(m: &Model, sid: &WorkerSid, now: Timestamp) -> Option<TaskSid> {
+        let w = m.workers.get(sid)?;
+        let mut best: Option<(&TaskState, QueueOrder)> = None;
+        for t in m.tasks.values() {
+            if m.wanted(t) == 0 || !m.eligible(t, w, now) {
+                continue;
+            }
+            let order = m.order_of(t);
+            best = match best {
+                Some((b, bo)) if !m.prefer(t, order, b, bo) => Some((b, bo)),
+                _ => Some((t, order)),
+            };
+        }
+        best.map(|(t, _)| t.sid.clone())
+    }
+
+    /// (available, speaks es, capacity on channels 1 and 2, channel 2 available, idle since)
+    type WorkerSpec = (bool, bool, i64, i64, bool, i64);
+    /// (route kind, speaks es, priority, start, channel, reserved by, refused by)
+    type TaskSpec = (u8, bool, i64, i64, u8, Option<u8>, Option<u8>);
+
+    proptest::proptest! {
+        #[test]
+        fn waiting_sets_pick_what_a_full_scan_picks(
+            multi_task: bool,
+            lifo_first: bool,
+            max_reserved in 1i64..=2,
+            reorder: bool,
+            workers in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::bool::ANY, 0i64..=2, 0i64..=2, proptest::bool::ANY, 0i64..3),
+                4,
+            ),
+            tasks in proptest::collection::vec(
+                (0u8..4, proptest::bool::ANY, 0i64..3, 0i64..4, 1u8..=2,
+                 proptest::option::of(1u8..=4), proptest::option::of(1u8..=4)),
+                0..14,
+            ),
+            removed in proptest::collection::vec(1u8..=14, 0..3),
+        ) {
+            let workers: Vec<WorkerSpec> = workers;
+            let tasks: Vec<TaskSpec> = tasks;
+            let mut m = model(SIMPLE);
+            m.multi_task = multi_task;
+            m.prioritize = if lifo_first { QueueOrder::Lifo } else { QueueOrder::Fifo };
+            for (i, (available, es, cap1, cap2, ch2, idle)) in workers.iter().enumerate() {
+                let skills = if *es { json!({"skills": ["es"]}) } else { json!({}) };
+                let mut w = worker(i as u8 + 1, skills, *available, *idle);
+                w.channels.get_mut(&sid(1)).unwrap().capacity = *cap1;
+                let mut second = w.channels[&sid(1)].clone();
+                second.unique_name = "chat".into();
+                (second.capacity, second.available) = (*cap2, *ch2);
+                w.channels.insert(sid(2), second);
+                m.put_worker(w);
+            }
+            for (i, (kind, es, priority, start, channel, reserved, refused)) in
+                tasks.iter().enumerate()
+            {
+                let lang = if *es { "es" } else { "en" };
+                let t = task(&mut m, i as u8 + 1, json!({ "lang": lang }), *priority, *start);
+                m.update_task(&t, |t| {
+                    t.channel = sid(*channel);
+                    match kind {
+                        1 => t.route = Route::Queue(t.queue.clone().unwrap()),
+                        2 => {
+                            t.route = Route::Worker { worker: sid(refused.unwrap_or(1)), ignore_capacity: *es };
+                            t.queue = None;
+                        }
+                        3 => t.route = Route::Unrouted,
+                        _ => {}
+                    }
+                    if let Some(r) = refused {
+                        t.refused_by.insert(sid(*r));
+                    }
+                });
+                if let Some(r) = reserved {
+                    m.reserve(&t, &sid(*r), ts(0));
+                }
+            }
+            // A queue change re-sorts and re-limits its waiting tasks.
+            let mut q1 = m.queues[&Q1.parse::<TaskQueueSid>().unwrap()].clone();
+            q1.max_reserved = max_reserved;
+            if reorder {
+                q1.order = QueueOrder::Lifo;
+            }
+            m.put_queue(q1);
+            for n in removed {
+                m.remove_task(&sid(n));
+            }
+            for n in 1..=4u8 {
+                let w: WorkerSid = sid(n);
+                proptest::prop_assert_eq!(
+                    m.task_for_worker(&w, ts(10)),
+                    task_for_worker_by_scan(&m, &w, ts(10)),
+                    "worker {}", n
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn queue_members_are_the_workers_their_expression_selects(
+            steps in proptest::collection::vec((proptest::bool::ANY, 0usize..6, 0usize..7), 1..30),
+        ) {
+            const TARGETS: [&str; 6] = [
+                "skills HAS 'es'",
+                "team == 3",
+                "team IN [1, '2'] AND level > 1",
+                "level > 2",
+                "team == '3' OR skills HAS 'en'",
+                "1 == 1",
+            ];
+            let attrs = [
+                json!({}),
+                json!({"skills": ["es", "en"], "team": 3}),
+                json!({"skills": ["en"], "team": "3", "level": 3}),
+                json!({"team": 1, "level": 2}),
+                json!({"team": "2", "level": 1}),
+                json!({"team": 3.0}),
+                json!({"skills": "es", "team": [3]}),
+            ];
+            let mut m = Model::new(true, QueueOrder::Fifo);
+            // Each step puts queue `i` with target `j`, or worker `i` with attributes `j`.
+            for (is_queue, i, j) in steps {
+                if is_queue {
+                    m.put_queue(QueueState {
+                        sid: sid(i as u8 + 1),
+                        friendly_name: format!("q{i}"),
+                        target: Expr::parse(TARGETS[j % TARGETS.len()]).unwrap(),
+                        order: QueueOrder::Fifo,
+                        max_reserved: 1,
+                        reservation_activity: None,
+                        assignment_activity: None,
+                        members: HashSet::new(),
+                    });
+                } else {
+                    m.put_worker(worker(i as u8 + 1, attrs[j].clone(), true, 0));
+                }
+            }
+            for q in m.queues.values() {
+                let expected: HashSet<WorkerSid> = m
+                    .workers
+                    .values()
+                    .filter(|w| q.target.eval(&w.attributes))
+                    .map(|w| w.sid.clone())
+                    .collect();
+                proptest::prop_assert_eq!(&q.members, &expected, "{}", q.target);
+                for w in &expected {
+                    proptest::prop_assert!(m.member_of[w].contains(&q.sid));
+                }
+            }
+            for (w, queues) in &m.member_of {
+                for q in queues {
+                    proptest::prop_assert!(m.queues[q].members.contains(w));
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use switchyard_core::expr::{
-    Comparison, Expr, Key, Literal, Node, Number, Op, Operand, PathSegment,
+    probes, walk, Comparison, Expr, Key, Literal, Node, Number, Op, Operand, PathSegment,
 };
 
 const KEYWORDS: &[&str] = &[
@@ -357,5 +357,47 @@ proptest! {
         let not_in = Expr::parse(&format!("{value} NOT IN {list}")).unwrap().eval(&doc);
         prop_assert_eq!(is_in, has);
         prop_assert_eq!(not_in, !is_in);
+    }
+
+    #[test]
+    fn required_values_hold_whenever_the_expression_does(
+        field in prop::sample::select(vec!["a", "lang", "level", "skills"]),
+        op in prop::sample::select(vec!["==", "HAS", "IN"]),
+        literal in prop_oneof![
+            literal().prop_map(|l| l.to_string()),
+            // Literals near the documents' values, so that many cases hold.
+            prop::sample::select(vec![
+                "3", "'3'", "3.0", "8", "'08'", "'es'", "true", "0", "-0.0", "['es', 3]", "[8, 'x']",
+            ]).prop_map(String::from),
+        ],
+        value in prop_oneof![
+            json_value(),
+            prop::sample::select(vec![
+                json!("3"), json!(3), json!(3.0), json!("08"), json!(8), json!(-0.0), json!(0),
+                json!(true), json!(["es", "3"]), json!([8.0]),
+            ]),
+        ],
+        other in node(),
+        and in any::<bool>(),
+        flip in any::<bool>(),
+        ctx in document(),
+    ) {
+        let compare = if flip {
+            format!("{literal} {op} {field}")
+        } else {
+            format!("{field} {op} {literal}")
+        };
+        let joined = format!("({compare}) {} ({other})", if and { "AND" } else { "OR" });
+        let mut ctx = ctx;
+        ctx[field] = value;
+        for src in [compare, joined] {
+            let expr = Expr::parse(&src).unwrap();
+            if let (true, Some(required)) = (expr.eval(&ctx), expr.required_values()) {
+                let met = required.iter().any(|(key, probe)| {
+                    walk(&ctx, &key.path).is_some_and(|v| probes(v).contains(probe))
+                });
+                prop_assert!(met, "{} holds for {} but no required value is met: {:?}", src, ctx, required);
+            }
+        }
     }
 }

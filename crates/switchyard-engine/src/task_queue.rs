@@ -6,6 +6,7 @@ use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, Wor
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_store::TaskQueueFilter;
 
+use crate::routing::{queue_state, Triggers};
 use crate::worker::{in_queue, parse_expression};
 use crate::{
     event, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
@@ -112,8 +113,11 @@ impl Engine {
             date_updated: now,
         };
         let created = event::task_queue(&workspace, "task-queue.created", &queue, now);
+        let mut locked = self.lock(workspace).await?;
         self.store.insert_task_queue(&queue, &[created]).await?;
-        self.reload(workspace).await?;
+        locked.model().put_queue(queue_state(&queue));
+        // A new queue holds no tasks yet, so it makes no reservation possible.
+        self.finish(locked, Triggers::default()).await?;
         Ok(queue)
     }
 

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::ast::{Comparison, Literal, Node, Number, Op, Operand, PathSegment};
+use super::ast::{Comparison, Key, Literal, Node, Number, Op, Operand, PathSegment};
 
 /// Resolves keys to JSON values. Implemented for [`serde_json::Value`] (walks objects and arrays) and
 /// [`Scoped`] (several named documents); implement it to evaluate against other data.
@@ -130,6 +130,85 @@ pub(crate) fn eval<L: Lookup + ?Sized>(node: &Node, ctx: &L) -> bool {
 }
 
 /// The value of `node` if it does not depend on the context (no keys decide it), e.g. `1==1`.
+/// A scalar reduced so that values [`equal`] treats as equal reduce to the same probe (numbers and
+/// numeric strings to the number's bits); values that are not equal may share one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, or a string that is a number literal: the bits of its `f64` value.
+    Num(u64),
+    /// Any other string.
+    Str(Box<str>),
+}
+
+impl Probe {
+    fn of(v: Val<'_>) -> Option<Probe> {
+        let num = |n: Num| {
+            let x = match n {
+                Num::I(i) => i as f64,
+                Num::U(u) => u as f64,
+                Num::F(x) => x,
+            };
+            // `-0.0 + 0.0` is `0.0`: the two zeros compare equal, so they share a probe.
+            Probe::Num((x + 0.0).to_bits())
+        };
+        match v {
+            Val::Bool(b) => Some(Probe::Bool(b)),
+            Val::Num(n) => Some(num(n)),
+            Val::Str(s) => Some(numeric_string(s).map_or_else(|| Probe::Str(s.into()), num)),
+            _ => None,
+        }
+    }
+}
+
+/// The probes of a document's value: its own when it is a scalar, its scalar elements' when it is
+/// an array (what `==`, `IN` and `HAS` compare with).
+pub fn probes(v: &Value) -> Vec<Probe> {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|e| Probe::of(Val::of_json(e)))
+            .collect(),
+        _ => Probe::of(Val::of_json(v)).into_iter().collect(),
+    }
+}
+
+/// Keys and probes such that the expression can hold for a document only if, for at least one
+/// pair, the value at the key (or an element of it) has that probe. `None` when no such list is
+/// known: any document might match.
+pub(crate) fn required(node: &Node) -> Option<Vec<(Key, Probe)>> {
+    match node {
+        Node::And(children) => children.iter().find_map(required),
+        Node::Or(children) => {
+            let mut all = Vec::new();
+            for c in children {
+                all.extend(required(c)?);
+            }
+            Some(all)
+        }
+        Node::Compare(c) => {
+            let (key, literal) = match (&c.left, c.op, &c.right) {
+                (Operand::Key(k), Op::Eq | Op::Has | Op::In, Operand::Literal(l))
+                | (Operand::Literal(l), Op::Eq | Op::In, Operand::Key(k)) => (k, l),
+                _ => return None,
+            };
+            let literals = match literal {
+                // `key == [..]` never holds; `key IN [..]` holds for one of the elements.
+                Literal::List(items) if c.op == Op::In && matches!(c.left, Operand::Key(_)) => {
+                    items.iter().collect()
+                }
+                Literal::List(_) | Literal::Null => return None,
+                l => vec![l],
+            };
+            literals
+                .into_iter()
+                .map(|l| Probe::of(Val::of_literal(l)).map(|p| (key.clone(), p)))
+                .collect()
+        }
+    }
+}
+
 pub(crate) fn constant(node: &Node) -> Option<bool> {
     match node {
         Node::Or(children) => {

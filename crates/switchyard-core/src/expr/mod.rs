@@ -86,7 +86,7 @@ use std::str::FromStr;
 
 pub use ast::{Comparison, Key, Literal, Node, Number, Op, Operand, PathSegment};
 pub use error::{ErrorKind, ExprError};
-pub use eval::{walk, Lookup, Scoped};
+pub use eval::{probes, walk, Lookup, Probe, Scoped};
 
 /// The longest accepted expression, in bytes (64 KiB).
 pub const MAX_LENGTH: usize = 64 * 1024;
@@ -133,6 +133,27 @@ impl Expr {
     /// that depends on a key.
     pub fn is_always_true(&self) -> bool {
         eval::constant(&self.root) == Some(true)
+    }
+
+    /// Keys and probes at least one of which a document must match for the expression to hold:
+    /// the value at the key, or an element of it, has the probe (see [`probes`]). `None` when the
+    /// expression gives no such condition. Lets a caller holding many expressions index them by
+    /// probe and evaluate only those a document could satisfy.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use switchyard_core::expr::{probes, Expr};
+    ///
+    /// let expr = Expr::parse("skills HAS 'es' AND level > 2").unwrap();
+    /// let required = expr.required_values().unwrap();
+    /// let (key, probe) = &required[0];
+    /// let worker = json!({"skills": ["en", "es"], "level": 3});
+    /// let value = switchyard_core::expr::walk(&worker, &key.path).unwrap();
+    /// assert!(probes(value).contains(probe));
+    /// assert_eq!(Expr::parse("level > 2").unwrap().required_values(), None);
+    /// ```
+    pub fn required_values(&self) -> Option<Vec<(Key, Probe)>> {
+        eval::required(&self.root)
     }
 
     /// The syntax tree, for callers that inspect expressions (e.g. to find the keys they use).
