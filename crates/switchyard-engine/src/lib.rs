@@ -197,7 +197,7 @@ impl Engine {
 
 /// A fresh SID of kind `T`.
 pub(crate) fn mint<T: Sid>() -> T {
-    T::from_bytes(*uuid::Uuid::new_v4().as_bytes())
+    T::from_bytes(*uuid::Uuid::now_v7().as_bytes())
 }
 
 /// Checks an optional callback URL: an empty value clears it, anything else must be an absolute
