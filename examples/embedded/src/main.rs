@@ -1,7 +1,7 @@
 //! Routes support requests between two in-process workers with Switchyard's engine: no HTTP
 //! server, no callback URL. Run it with `cargo run -p switchyard-example-embedded [TASKS]`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::error::Error;
 
 use switchyard_engine::{
@@ -9,7 +9,6 @@ use switchyard_engine::{
     Engine, EngineOptions, Notification, PageRequest, ReservationAction, ReservationScope,
     StreamStart, SystemClock, UpdateReservation,
 };
-use tokio::sync::mpsc;
 
 type Result<T> = std::result::Result<T, Box<dyn Error + Send + Sync>>;
 
@@ -76,7 +75,7 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
         .await?
         .sid;
 
-    // Each worker is a tokio task that takes its offers from a channel.
+    // Each worker is a tokio task that takes the offers made to it, as reservations are created.
     let available = ActivityFilter {
         friendly_name: Some("Available".into()),
         ..Default::default()
@@ -84,7 +83,6 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
     let page = engine
         .list_activities(&account, &ws, &available, PageRequest::default())
         .await?;
-    let mut inboxes = HashMap::new();
     for (name, languages) in [("alice", r#"["en"]"#), ("bob", r#"["en","es"]"#)] {
         let worker = engine
             .create_worker(
@@ -97,13 +95,14 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
                 },
             )
             .await?;
-        let (tx, mut offers) = mpsc::unbounded_channel();
-        inboxes.insert(worker.sid, tx);
+        let mut offers = engine.subscribe();
         let (engine, account, ws) = (engine.clone(), account.clone(), ws.clone());
         tokio::spawn(async move {
-            while let Some(offer) = offers.recv().await {
-                let (task, reservation) = offer;
-                let scope = ReservationScope::Task(task);
+            while let Some(Notification::ReservationCreated(offer)) = offers.recv().await {
+                if offer.worker.sid != worker.sid {
+                    continue;
+                }
+                let scope = ReservationScope::Task(offer.task.sid);
                 for action in [
                     ReservationAction::Accept { instruction: None },
                     ReservationAction::Complete,
@@ -113,7 +112,7 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
                         if_match: None,
                     };
                     if let Err(e) = engine
-                        .update_reservation(&account, &ws, &scope, &reservation, change)
+                        .update_reservation(&account, &ws, &scope, &offer.reservation.sid, change)
                         .await
                     {
                         eprintln!("{name}: {e}");
@@ -122,16 +121,6 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
             }
         });
     }
-
-    // Offers reach the engine's subscribers as reservations are created.
-    let mut notifications = engine.subscribe();
-    tokio::spawn(async move {
-        while let Some(Notification::ReservationCreated(offer)) = notifications.recv().await {
-            if let Some(inbox) = inboxes.get(&offer.worker.sid) {
-                let _ = inbox.send((offer.task.sid, offer.reservation.sid));
-            }
-        }
-    });
 
     // Watch the events, as an event callback would, until every task is completed.
     let mut events = engine.event_stream(&account, &ws, StreamStart::Now).await?;
