@@ -3,6 +3,27 @@
 use switchyard_store::StoreError;
 
 /// Why an engine operation did not happen.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use switchyard_engine::{CreateTaskQueue, CreateWorkspace, Engine, EngineOptions, Error, SystemClock};
+///
+/// # let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
+/// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+/// # let new_workspace = CreateWorkspace { friendly_name: "Errors".into(), ..Default::default() };
+/// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
+/// let queue = CreateTaskQueue {
+///     friendly_name: "Broken".into(),
+///     target_workers: Some("languages HAS".into()),
+///     ..Default::default()
+/// };
+/// match engine.create_task_queue(&account, &ws, queue).await {
+///     Err(Error::Invalid(message)) => assert!(message.starts_with("TargetWorkers")),
+///     other => panic!("expected an invalid-parameter error, got {other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

@@ -4,15 +4,63 @@
 //! work in-process. Every operation validates its input with the same rules and messages the REST
 //! API shows, persists the change, and only then returns.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use switchyard_engine::{Engine, EngineOptions, SystemClock, CreateWorkspace};
-//! let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use switchyard_engine::{
+//!     ActivityFilter, CreateTask, CreateTaskQueue, CreateWorker, CreateWorkflow, CreateWorkspace,
+//!     Engine, EngineOptions, ManualClock, Notification, PageRequest, ReservationAction,
+//!     ReservationScope, TaskStatus, Timestamp, UpdateReservation,
+//! };
+//!
+//! // A manual clock stands still until told to move (`advance_to`); `SystemClock` is real time.
+//! let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+//! let engine = Engine::open("sqlite::memory:", clock, EngineOptions::default()).await?;
 //! let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "token").await?;
-//! let ws = engine
-//!     .create_workspace(&account, CreateWorkspace { friendly_name: "Support".into(), ..Default::default() })
-//!     .await?;
-//! assert_eq!(ws.default_activity_name, "Offline");
+//! let new_workspace = CreateWorkspace { friendly_name: "Support".into(), ..Default::default() };
+//! let ws = engine.create_workspace(&account, new_workspace).await?.sid;
+//!
+//! let spanish = CreateTaskQueue {
+//!     friendly_name: "Spanish".into(),
+//!     target_workers: Some("languages HAS 'es'".into()),
+//!     ..Default::default()
+//! };
+//! let queue = engine.create_task_queue(&account, &ws, spanish).await?.sid;
+//! let route = CreateWorkflow {
+//!     friendly_name: "Everything to Spanish".into(),
+//!     configuration: format!(r#"{{"task_routing":{{"default_filter":{{"queue":"{queue}"}}}}}}"#),
+//!     ..Default::default()
+//! };
+//! let workflow = engine.create_workflow(&account, &ws, route).await?.sid;
+//! let filter = ActivityFilter { friendly_name: Some("Available".into()), ..Default::default() };
+//! let available = engine.list_activities(&account, &ws, &filter, PageRequest::default()).await?;
+//! let alice = CreateWorker {
+//!     friendly_name: "Alice".into(),
+//!     activity_sid: Some(available.items[0].1.sid.clone()),
+//!     attributes: Some(r#"{"languages":["en","es"]}"#.into()),
+//! };
+//! let alice = engine.create_worker(&account, &ws, alice).await?.sid;
+//!
+//! // A reservation is announced to subscribers once it is committed.
+//! let mut offers = engine.subscribe();
+//! let request = CreateTask {
+//!     attributes: Some(r#"{"language":"es"}"#.into()),
+//!     workflow_sid: Some(workflow),
+//!     ..Default::default()
+//! };
+//! let task = engine.create_task(&account, &ws, request).await?.sid;
+//! let Some(Notification::ReservationCreated(offer)) = offers.recv().await else {
+//!     panic!("no reservation");
+//! };
+//! assert_eq!(offer.worker.sid, alice);
+//!
+//! let scope = ReservationScope::Task(task.clone());
+//! for action in [ReservationAction::Accept { instruction: None }, ReservationAction::Complete] {
+//!     let change = UpdateReservation { action, if_match: None };
+//!     engine.update_reservation(&account, &ws, &scope, &offer.reservation.sid, change).await?;
+//! }
+//! let task = engine.task(&account, &ws, &task).await?;
+//! assert_eq!(task.assignment_status, TaskStatus::Completed);
 //! # Ok(()) }
 //! ```
 

@@ -40,6 +40,34 @@ impl Engine {
     /// Loads every workspace that has tasks being routed, so their timers run, fires the
     /// timers that fell due while the engine was down, and routes what is waiting. Call once
     /// at startup. A manual clock behind the latest stored change is moved up to it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use switchyard_engine::{
+    ///     CreateTask, CreateTaskQueue, CreateWorkspace, Engine, EngineOptions, SystemClock,
+    ///     TaskStatus,
+    /// };
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let url = format!("sqlite://{}", dir.path().join("router.db").display());
+    /// let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
+    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+    /// # let new_workspace = CreateWorkspace { friendly_name: "Durable".into(), ..Default::default() };
+    /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
+    /// # let queue = CreateTaskQueue { friendly_name: "All".into(), ..Default::default() };
+    /// # let queue = engine.create_task_queue(&account, &ws, queue).await?.sid;
+    /// let request = CreateTask { task_queue_sid: Some(queue), ..Default::default() };
+    /// let task = engine.create_task(&account, &ws, request).await?.sid;
+    /// engine.close().await;
+    ///
+    /// // A new engine on the same file picks up where the first stopped.
+    /// let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
+    /// engine.start().await?;
+    /// assert_eq!(engine.pending_timers().await, 1); // the task's TTL
+    /// assert_eq!(engine.task(&account, &ws, &task).await?.assignment_status, TaskStatus::Pending);
+    /// # Ok(()) }
+    /// ```
     pub async fn start(&self) -> Result<Vec<FiredTimer>> {
         // Time never runs backward: a manual clock starts no earlier than what the store recorded.
         if let Some(clock) = self.clock.manual() {
@@ -112,6 +140,36 @@ impl Engine {
 
     /// Moves a manual clock forward to `to`, firing on the way every timer that falls due, each
     /// with the clock at its deadline. Fails on a real clock, or when `to` is in the past.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use switchyard_engine::{
+    ///     CreateTask, CreateTaskQueue, CreateWorkspace, Engine, EngineOptions, ManualClock,
+    ///     TaskStatus, Timer, Timestamp, TTL_EXCEEDED,
+    /// };
+    ///
+    /// let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
+    /// let engine = Engine::open("sqlite::memory:", clock, EngineOptions::default()).await?;
+    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+    /// # let new_workspace = CreateWorkspace { friendly_name: "Timers".into(), ..Default::default() };
+    /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
+    /// # let queue = CreateTaskQueue { friendly_name: "Nobody".into(), ..Default::default() };
+    /// # let queue = engine.create_task_queue(&account, &ws, queue).await?.sid;
+    /// // A task nobody can take, which may wait one minute.
+    /// let request = CreateTask { task_queue_sid: Some(queue), timeout: Some(60), ..Default::default() };
+    /// let task = engine.create_task(&account, &ws, request).await?.sid;
+    ///
+    /// let fired = engine.advance_to(Timestamp::from_secs(1_800_000_090)).await?;
+    /// assert_eq!(fired.len(), 1);
+    /// assert_eq!(fired[0].at, Timestamp::from_secs(1_800_000_060));
+    /// assert_eq!(fired[0].timer, Timer::Ttl { task: task.clone() });
+    /// let task = engine.task(&account, &ws, &task).await?;
+    /// assert_eq!(task.assignment_status, TaskStatus::Canceled);
+    /// assert_eq!(task.reason.as_deref(), Some(TTL_EXCEEDED));
+    /// assert_eq!(engine.now(), Timestamp::from_secs(1_800_000_090));
+    /// # Ok(()) }
+    /// ```
     pub async fn advance_to(&self, to: Timestamp) -> Result<Vec<FiredTimer>> {
         let Some(clock) = self.clock.manual() else {
             return Err(Error::invalid(

@@ -246,6 +246,40 @@ impl Engine {
 
     /// Changes a worker. Moving to an available activity, new attributes or new capacity may
     /// get it a reservation at once.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use switchyard_engine::{
+    ///     ActivityFilter, CreateTask, CreateTaskQueue, CreateWorker, CreateWorkspace, Engine,
+    ///     EngineOptions, PageRequest, SystemClock, TaskStatus, UpdateWorker,
+    /// };
+    ///
+    /// # let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
+    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+    /// # let new_workspace = CreateWorkspace { friendly_name: "Quickstart".into(), ..Default::default() };
+    /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
+    /// # let queue = CreateTaskQueue { friendly_name: "All".into(), ..Default::default() };
+    /// # let queue = engine.create_task_queue(&account, &ws, queue).await?.sid;
+    /// // Alice starts in the workspace's default activity, Offline: the task waits.
+    /// let alice = CreateWorker { friendly_name: "Alice".into(), ..Default::default() };
+    /// let alice = engine.create_worker(&account, &ws, alice).await?;
+    /// assert_eq!(alice.activity_name, "Offline");
+    /// let request = CreateTask { task_queue_sid: Some(queue), ..Default::default() };
+    /// let task = engine.create_task(&account, &ws, request).await?.sid;
+    /// assert_eq!(engine.task(&account, &ws, &task).await?.assignment_status, TaskStatus::Pending);
+    ///
+    /// // Going Available reserves her for it before the call returns.
+    /// let filter = ActivityFilter { friendly_name: Some("Available".into()), ..Default::default() };
+    /// let available = engine.list_activities(&account, &ws, &filter, PageRequest::default()).await?;
+    /// let change = UpdateWorker {
+    ///     activity_sid: Some(available.items[0].1.sid.clone()),
+    ///     ..Default::default()
+    /// };
+    /// engine.update_worker(&account, &ws, &alice.sid, change).await?;
+    /// assert_eq!(engine.task(&account, &ws, &task).await?.assignment_status, TaskStatus::Reserved);
+    /// # Ok(()) }
+    /// ```
     pub async fn update_worker(
         &self,
         account: &AccountSid,
