@@ -91,6 +91,7 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
     let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
     engine.start().await?;
     let restart_s = restart.elapsed();
+    let rss_restarted = rss_mb();
     engine.close().await;
 
     Ok(json!({
@@ -105,6 +106,7 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
         "worker_available_to_reservation_decided": percentiles(latencies),
         "reservations_created": reserved,
         "rss_mb_loaded": rss_loaded,
+        "rss_mb_restarted": rss_restarted,
         "peak_rss_mb": peak_rss_mb(),
         "restart_ms": ms(restart_s),
     }))
