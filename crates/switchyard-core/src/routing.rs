@@ -992,18 +992,16 @@ impl Model {
         if let Some(set) = self.waiting_for.get(sid) {
             heads.extend(first_eligible(set));
         }
+        // Single-tasking: room on every channel or on none.
+        let idle = !self.multi_task && w.active(false) == 0;
+        let has_room = |channel: &TaskChannelSid| {
+            idle || (self.multi_task && w.channels.get(channel).is_some_and(ChannelState::has_room))
+        };
         if w.available {
             let queues = self.member_of.get(sid).into_iter().flatten();
             for by_channel in queues.filter_map(|q| self.waiting.get(q)) {
-                for (channel, set) in by_channel {
-                    let room = if self.multi_task {
-                        w.channels.get(channel).is_some_and(ChannelState::has_room)
-                    } else {
-                        w.active(false) == 0
-                    };
-                    if room {
-                        heads.extend(first_eligible(set));
-                    }
+                for (_, set) in by_channel.iter().filter(|(c, _)| has_room(c)) {
+                    heads.extend(first_eligible(set));
                 }
             }
         }
