@@ -59,7 +59,7 @@ impl Engine {
     async fn check_scope(&self, ws: &WorkspaceSid, scope: &ReservationScope) -> Result<()> {
         match scope {
             ReservationScope::Task(t) => {
-                self.store_task(ws, t).await?;
+                self.committed_task(ws, t).await?;
             }
             ReservationScope::Worker(w) => {
                 self.store
@@ -269,7 +269,7 @@ impl Engine {
             events.push(event::worker_activity(&locked.workspace, before, w, now));
         }
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         self.release(locked, &siblings, now);
         let model = locked.model();
         model.move_load(
@@ -348,7 +348,7 @@ impl Engine {
             events.push(event::worker_activity(&locked.workspace, before, w, now));
         }
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         self.release(locked, std::slice::from_ref(&r), now);
         let model = locked.model();
         model.update_task(&task.sid, |t| {

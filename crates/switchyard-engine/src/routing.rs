@@ -23,7 +23,7 @@ use switchyard_core::sid::{
 };
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_core::Timestamp;
-use switchyard_store::Write;
+use switchyard_store::{Chain, Pending, Write};
 use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
 
 use crate::timer::MAX_ASSIGNMENTS_EXCEEDED;
@@ -120,15 +120,71 @@ pub(crate) struct Triggers {
 }
 
 /// The workspace's model, locked for one operation; loaded from the store on first use.
+///
+/// The operation's writes are submitted without waiting ([`Engine::commit`]) and committed in
+/// order while it goes on deciding; [`Engine::finish`] waits for them all before the lock is
+/// released or anyone is told.
 pub(crate) struct Locked {
     guard: OwnedMutexGuard<Option<Model>>,
     pub(crate) workspace: Workspace,
-    pub(crate) out: Vec<Notification>,
+    /// What to announce, each with how many of the operation's writes must commit first.
+    out: Vec<(usize, Notification)>,
+    chain: Chain,
+    inflight: Vec<Pending>,
+    /// How many writes were submitted, and how many of those committed.
+    submitted: usize,
+    committed: usize,
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if !self.inflight.is_empty() {
+            // Left on an error without `finish`: whether those writes commit is unknown here,
+            // so the model is rebuilt from the store on next use.
+            *self.guard = None;
+        }
+    }
 }
 
 impl Locked {
     pub(crate) fn model(&mut self) -> &mut Model {
         self.guard.get_or_insert_with(Model::default)
+    }
+
+    /// Announces `n` once every write submitted so far has committed.
+    pub(crate) fn notify(&mut self, n: Notification) {
+        self.out.push((self.submitted, n));
+    }
+
+    /// Waits for the writes in flight, in order; the first failure, if any.
+    async fn settle(&mut self) -> Result<()> {
+        let mut result = Ok(());
+        for pending in std::mem::take(&mut self.inflight) {
+            match pending.wait().await {
+                Ok(()) if result.is_ok() => self.committed += 1,
+                Ok(()) => {}
+                Err(e) => {
+                    if result.is_ok() {
+                        result = Err(e.into());
+                    }
+                }
+            }
+        }
+        if result.is_err() {
+            // The model took the failed writes as done.
+            *self.guard = None;
+        }
+        result
+    }
+
+    /// The notifications whose writes have committed.
+    fn take_committed(&mut self) -> Vec<Notification> {
+        let committed = self.committed;
+        let (ready, waiting) = std::mem::take(&mut self.out)
+            .into_iter()
+            .partition(|(needs, _)| *needs <= committed);
+        self.out = waiting;
+        ready.into_iter().map(|(_, n)| n).collect()
     }
 
     /// Moves `worker` to `activity` as of `now` (name and availability from the model).
@@ -212,21 +268,44 @@ impl Engine {
             guard,
             workspace,
             out: Vec::new(),
+            chain: Chain::default(),
+            inflight: Vec::new(),
+            submitted: 0,
+            committed: 0,
         })
     }
 
-    /// Runs the routing the triggers call for, then releases the lock and publishes.
+    /// Submits one decision's writes behind the operation's earlier ones and returns without
+    /// waiting, so the next decision is worked out while this one commits. The model is
+    /// updated at once, as if it had committed; should it fail, the writes after it are
+    /// refused and the model is rebuilt (see [`Locked::settle`]).
+    pub(crate) fn commit(&self, locked: &mut Locked, writes: &[Write<'_>]) {
+        locked
+            .inflight
+            .push(self.store.submit(writes, &locked.chain));
+        locked.submitted += 1;
+    }
+
+    /// Runs the routing the triggers call for, waits for every write, then releases the lock
+    /// and publishes.
     pub(crate) async fn finish(&self, mut locked: Locked, triggers: Triggers) -> Result<()> {
-        let result = self.route(&mut locked, triggers).await;
+        let routed = self.route(&mut locked, triggers).await;
+        self.release_lock(locked, routed).await
+    }
+
+    /// Waits for the operation's writes, releases the lock, and publishes what committed;
+    /// `result` is how the operation went until now.
+    pub(crate) async fn release_lock(&self, mut locked: Locked, result: Result<()>) -> Result<()> {
+        let written = locked.settle().await;
         if result.is_err() {
             // The model may now disagree with the store: rebuild it on next use.
             *locked.guard = None;
         }
-        let out = std::mem::take(&mut locked.out);
+        let out = locked.take_committed();
         drop(locked);
         self.routing.changed.notify_one();
         self.publish(out);
-        result
+        result.and(written)
     }
 
     /// Drops the workspace's model after a configuration change and re-routes everything.
@@ -282,7 +361,7 @@ impl Engine {
                     task.step = None;
                     task.version += 1;
                     task.date_updated = now;
-                    self.store.write(&[Write::Task(&task)]).await?;
+                    self.commit(&mut locked, &[Write::Task(&task)]);
                     locked.model().update_task(&sid, |t| {
                         t.route = Route::Unrouted;
                         t.queue = None;
@@ -399,7 +478,7 @@ impl Engine {
         Ok(model)
     }
 
-    async fn route(&self, locked: &mut Locked, triggers: Triggers) -> Result<()> {
+    pub(crate) async fn route(&self, locked: &mut Locked, triggers: Triggers) -> Result<()> {
         let now = self.now();
         let mut tasks = triggers.tasks;
         if triggers.sweep {
@@ -499,7 +578,17 @@ impl Engine {
         Ok(())
     }
 
+    /// The task as the writes submitted so far left it: under the workspace lock, with the
+    /// operation's own writes in flight, what its next decision builds on.
     pub(crate) async fn store_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Task> {
+        self.store
+            .task_as_written(ws, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Task", sid))
+    }
+
+    /// The task as committed: what a reader outside the workspace lock is shown.
+    pub(crate) async fn committed_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Task> {
         self.store
             .get_task(ws, sid)
             .await?
@@ -544,7 +633,7 @@ impl Engine {
         ));
         let mut writes = vec![Write::Task(task)];
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         locked.model().update_task(&task.sid, |t| {
             t.route = Route::Workflow {
                 workflow: workflow.clone(),
@@ -672,7 +761,7 @@ impl Engine {
             });
         }
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         let model = locked.model();
         model.reserve(task_sid, worker_sid, now);
         if moves_worker {
@@ -682,7 +771,7 @@ impl Engine {
             Some((w, _)) => self.store.get_workflow(&ws, w).await?,
             None => None,
         };
-        locked.out.push(Notification::ReservationCreated(Box::new(
+        locked.notify(Notification::ReservationCreated(Box::new(
             ReservationCreated {
                 workspace: locked.workspace.clone(),
                 reservation,
@@ -723,7 +812,7 @@ impl Engine {
         let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
         writes.push(Write::Task(&task));
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         self.release(locked, &ended, now);
         locked.model().remove_task(&task.sid);
         Ok(())

@@ -290,7 +290,7 @@ impl Engine {
         sid: &TaskSid,
     ) -> Result<Task> {
         self.workspace(account, ws).await?;
-        self.store_task(ws, sid).await
+        self.committed_task(ws, sid).await
     }
 
     /// A page of the workspace's tasks.
@@ -565,7 +565,7 @@ impl Engine {
         let mut writes: Vec<Write<'_>> = moved.iter().map(|(_, r)| Write::Reservation(r)).collect();
         writes.push(Write::Task(&task));
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         for (before, r) in &moved {
             locked
                 .model()
@@ -637,7 +637,7 @@ impl Engine {
         writes.extend(finished.iter().map(|(_, r)| Write::Reservation(r)));
         writes.push(Write::DeleteTask(sid));
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(&mut locked, &writes);
         self.release(&mut locked, &ended, now);
         for (before, r) in &finished {
             locked

@@ -25,6 +25,9 @@ pub const MAX_ASSIGNMENTS_EXCEEDED: &str = "Task TTL Exceeded or Max assignment 
 /// Reason of a task canceled because the last step of its workflow timed out.
 pub const WORKFLOW_TIMEOUT: &str = "Workflow Timeout";
 
+/// The most timers one workspace fires under one hold of its lock.
+const RUN: usize = 256;
+
 /// A timer that fired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FiredTimer {
@@ -112,28 +115,46 @@ impl Engine {
         n
     }
 
-    /// The workspace whose earliest due timer is earliest, with that deadline.
-    async fn earliest_due(&self, now: Timestamp) -> Option<(Timestamp, WorkspaceSid)> {
+    /// The workspace whose next deadline is earliest, if that is at most `upto`, with the
+    /// deadline and the earliest deadline of the other workspaces.
+    async fn earliest_deadline(
+        &self,
+        upto: Timestamp,
+    ) -> Option<(Timestamp, WorkspaceSid, Option<Timestamp>)> {
         let mut best: Option<(Timestamp, WorkspaceSid)> = None;
+        let mut runner_up: Option<Timestamp> = None;
         for (ws, cell) in self.routing.cells_by_workspace() {
-            let guard = cell.lock().await;
-            if let Some((at, _)) = guard.as_ref().and_then(|m| m.next_due(now)) {
-                if best.as_ref().is_none_or(|(b, _)| at < *b) {
-                    best = Some((at, ws));
+            let Some(at) = cell.lock().await.as_ref().and_then(|m| m.next_deadline()) else {
+                continue;
+            };
+            match &best {
+                Some((b, _)) if at >= *b => runner_up = Some(runner_up.map_or(at, |r| r.min(at))),
+                _ => {
+                    if let Some((b, _)) = best.replace((at, ws)) {
+                        runner_up = Some(runner_up.map_or(b, |r| r.min(b)));
+                    }
                 }
             }
         }
-        best
+        best.filter(|(at, _)| *at <= upto)
+            .map(|(at, ws)| (at, ws, runner_up))
     }
 
     /// Fires every timer due now, in deadline order. Returns what fired.
     pub async fn fire_due(&self) -> Result<Vec<FiredTimer>> {
         let mut fired = Vec::new();
-        while let Some((_, ws)) = self.earliest_due(self.now()).await {
-            match self.fire_one(&ws).await? {
-                Some(f) => fired.push(f),
-                None => break,
+        loop {
+            let now = self.now();
+            let Some((_, ws, others)) = self.earliest_deadline(now).await else {
+                break;
+            };
+            let run = self
+                .fire_run(&ws, others.map_or(now, |o| o.min(now)), false)
+                .await?;
+            if run.is_empty() {
+                break;
             }
+            fired.extend(run);
         }
         Ok(fired)
     }
@@ -180,53 +201,82 @@ impl Engine {
             return Err(Error::invalid("The clock only moves forward"));
         }
         let _one_at_a_time = self.routing.advancing.lock().await;
-        let mut fired = self.fire_due().await?;
-        while let Some(next) = self.next_deadline().await.filter(|n| *n <= to) {
-            clock.set(next.max(clock.now()));
-            let batch = self.fire_due().await?;
-            if batch.is_empty() {
+        let mut fired = Vec::new();
+        while let Some((_, ws, others)) = self.earliest_deadline(to).await {
+            let run = self
+                .fire_run(&ws, others.map_or(to, |o| o.min(to)), true)
+                .await?;
+            if run.is_empty() {
                 break;
             }
-            fired.extend(batch);
+            fired.extend(run);
         }
         clock.set(to);
         fired.extend(self.fire_due().await?);
         Ok(fired)
     }
 
-    /// Fires the earliest due timer of one workspace.
-    async fn fire_one(&self, ws: &WorkspaceSid) -> Result<Option<FiredTimer>> {
+    /// Fires one workspace's timers with deadlines up to `upto`, in order, under one hold of its
+    /// lock (at most [`RUN`] of them, so that requests waiting for the lock get their turn).
+    /// With `advance`, moves the manual clock to each deadline as it comes; else fires only
+    /// what is due now.
+    ///
+    /// Each firing is one transaction, submitted without waiting: while SQLite commits one,
+    /// the next is decided. All have committed when this returns.
+    async fn fire_run(
+        &self,
+        ws: &WorkspaceSid,
+        upto: Timestamp,
+        advance: bool,
+    ) -> Result<Vec<FiredTimer>> {
         let workspace = self.store_workspace(ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let now = self.now();
-        let Some((at, timer)) = locked.model().next_due(now) else {
-            return Ok(None);
+        let mut fired = Vec::new();
+        let result = loop {
+            let Some(at) = locked.model().next_deadline().filter(|at| *at <= upto) else {
+                break Ok(());
+            };
+            if fired.len() == RUN {
+                break Ok(());
+            }
+            if let Some(clock) = self.clock.manual().filter(|_| advance) {
+                clock.set(at.max(clock.now()));
+            }
+            let now = self.now();
+            let Some((at, timer)) = locked.model().next_due(now) else {
+                break Ok(());
+            };
+            let mut triggers = Triggers::default();
+            let result = match &timer {
+                Timer::Reservation { task, worker } => {
+                    self.reservation_timeout(&mut locked, task, worker, &mut triggers, now)
+                        .await
+                }
+                Timer::Ttl { task } => {
+                    self.ttl_exceeded(&mut locked, task, &mut triggers, now)
+                        .await
+                }
+                Timer::Step { task } => {
+                    self.step_timeout(&mut locked, task, &mut triggers, now)
+                        .await
+                }
+            };
+            if let Err(e) = &result {
+                tracing::warn!(workspace = %ws, ?timer, error = %e, "a timer failed to fire");
+            }
+            // What the firing freed is routed at its time, even when it failed half-way.
+            let routed = self.route(&mut locked, triggers).await;
+            if let Err(e) = result.and(routed) {
+                break Err(e);
+            }
+            fired.push(FiredTimer {
+                at,
+                workspace_sid: ws.clone(),
+                timer,
+            });
         };
-        let mut triggers = Triggers::default();
-        let result = match &timer {
-            Timer::Reservation { task, worker } => {
-                self.reservation_timeout(&mut locked, task, worker, &mut triggers, now)
-                    .await
-            }
-            Timer::Ttl { task } => {
-                self.ttl_exceeded(&mut locked, task, &mut triggers, now)
-                    .await
-            }
-            Timer::Step { task } => {
-                self.step_timeout(&mut locked, task, &mut triggers, now)
-                    .await
-            }
-        };
-        if let Err(e) = &result {
-            tracing::warn!(workspace = %ws, ?timer, error = %e, "a timer failed to fire");
-        }
-        self.finish(locked, triggers).await?;
-        result?;
-        Ok(Some(FiredTimer {
-            at,
-            workspace_sid: ws.clone(),
-            timer,
-        }))
+        self.release_lock(locked, result).await?;
+        Ok(fired)
     }
 
     async fn reservation_timeout(
@@ -409,7 +459,7 @@ impl Engine {
         let mut writes: Vec<Write<'_>> = rescinded.iter().map(Write::Reservation).collect();
         writes.push(Write::Task(&task));
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
+        self.commit(locked, &writes);
         self.release(locked, &rescinded, now);
         triggers
             .workers

@@ -20,7 +20,7 @@ impl Store {
         .bind(account.as_str())
         .bind(auth_token)
         .bind(now.as_millis())
-        .execute(&self.pool)
+        .execute(self.pool().await)
         .await?;
         Ok(())
     }
@@ -29,7 +29,7 @@ impl Store {
     pub async fn list_accounts(&self) -> Result<Vec<(AccountSid, String)>> {
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT sid, auth_token FROM accounts ORDER BY sid")
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool().await)
                 .await?;
         rows.into_iter().map(|(s, t)| Ok((sid(&s)?, t))).collect()
     }

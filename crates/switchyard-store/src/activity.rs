@@ -67,7 +67,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, a: &Activity) -> Result<
 impl Store {
     /// Inserts an activity.
     pub async fn insert_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         insert(&mut tx, a).await?;
         self.commit_with_events(tx, events).await
     }
@@ -82,7 +82,7 @@ impl Store {
             sqlx::query_as(&format!("{SELECT} WHERE a.sid = ? AND a.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool().await)
                 .await?;
         row.map(|r| <(i64, Activity)>::try_from(r).map(|(_, a)| a))
             .transpose()
@@ -99,7 +99,7 @@ impl Store {
         ))
         .bind(ws.as_str())
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool().await)
         .await?;
         row.map(|r| <(i64, Activity)>::try_from(r).map(|(_, a)| a))
             .transpose()
@@ -122,7 +122,7 @@ impl Store {
             qb.push(" AND a.available = ").push_bind(available);
         }
         push_cursor(&mut qb, "a", cursor, Some(size + 1));
-        let rows: Vec<ActivityRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ActivityRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         let rows = rows
             .into_iter()
             .map(TryInto::try_into)
@@ -132,7 +132,7 @@ impl Store {
 
     /// Writes the activity's friendly name.
     pub async fn update_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("UPDATE activities SET friendly_name = ?, date_updated = ? WHERE sid = ?")
             .bind(&a.friendly_name)
             .bind(a.date_updated.as_millis())
@@ -158,7 +158,7 @@ impl Store {
         )
         .bind(ws.as_str())
         .bind(a.as_str())
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool().await)
         .await?;
         Ok(if defaults > 0 {
             Some("it is the workspace's default or timeout activity")
@@ -173,7 +173,7 @@ impl Store {
 
     /// Deletes the activity.
     pub async fn delete_activity(&self, a: &ActivitySid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("DELETE FROM activities WHERE sid = ?")
             .bind(a.as_str())
             .execute(&mut *tx)

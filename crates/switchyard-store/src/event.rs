@@ -114,7 +114,7 @@ impl Store {
                 .push(")");
         }
         push_cursor(&mut qb, "e", cursor, Some(size + 1));
-        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<EventRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         let rows = rows
             .into_iter()
             .map(TryInto::try_into)
@@ -129,7 +129,7 @@ impl Store {
         ))
         .bind(sid.as_str())
         .bind(ws.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool().await)
         .await?;
         row.map(|r| <(i64, Event)>::try_from(r).map(|(_, e)| e))
             .transpose()
@@ -200,7 +200,7 @@ impl Store {
             sep.push_bind(*t);
         }
         qb.push(") ORDER BY seq");
-        let rows: Vec<StatEventRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<StatEventRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter()
             .map(|r| {
                 let data: Vec<(String, String)> = serde_json::from_str(&r.event_data)
@@ -240,7 +240,7 @@ impl Store {
         .bind(ws.as_str())
         .bind(seq)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
@@ -250,7 +250,7 @@ impl Store {
         let row: Option<(i64,)> =
             sqlx::query_as("SELECT delivered_seq FROM event_deliveries WHERE workspace_sid = ?")
                 .bind(ws.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool().await)
                 .await?;
         Ok(row.map_or(0, |r| r.0))
     }
@@ -263,7 +263,7 @@ impl Store {
         )
         .bind(ws.as_str())
         .bind(seq)
-        .execute(&self.pool)
+        .execute(self.pool().await)
         .await?;
         Ok(())
     }
@@ -277,7 +277,7 @@ impl Store {
              ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
         )
         .bind(ws.as_str())
-        .execute(&self.pool)
+        .execute(self.pool().await)
         .await?;
         Ok(())
     }
@@ -287,7 +287,7 @@ impl Store {
         let (seq,): (i64,) =
             sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events WHERE workspace_sid = ?")
                 .bind(ws.as_str())
-                .fetch_one(&self.pool)
+                .fetch_one(self.pool().await)
                 .await?;
         Ok(seq)
     }
@@ -296,7 +296,7 @@ impl Store {
     pub async fn workspaces_with_event_callbacks(&self) -> Result<Vec<WorkspaceSid>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT sid FROM workspaces WHERE event_callback_url IS NOT NULL")
-                .fetch_all(&self.pool)
+                .fetch_all(self.pool().await)
                 .await?;
         rows.into_iter().map(|(s,)| sid(&s)).collect()
     }

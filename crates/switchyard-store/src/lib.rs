@@ -6,15 +6,13 @@
 //! Lists use keyset paging over each table's `seq` insertion counter, so a page is stable while
 //! rows are added: see [`Cursor`].
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
-use switchyard_core::model::Task;
-use switchyard_core::sid::{Sid, TaskSid};
+use switchyard_core::sid::Sid;
 
 mod account;
 mod activity;
@@ -34,7 +32,7 @@ pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;
 pub use workspace::{NewWorkspace, WorkspaceFilter};
-pub use write::Write;
+pub use write::{Chain, Pending, Write};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +52,9 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    /// Not tried: an earlier write of the same [`Chain`] failed.
+    #[error("an earlier write this one builds on failed")]
+    Abandoned,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -192,18 +193,16 @@ pub(crate) fn opt_sid<T: Sid>(s: Option<&str>) -> Result<Option<T>> {
     s.map(sid).transpose()
 }
 
-/// The SQLite store. Cheap to clone: the pool is shared.
+/// The SQLite store. Cheap to clone: the pool and the writer are shared.
 ///
 /// One `Store` (with its clones) owns its database file: it keeps the tasks still in play
 /// (not completed or canceled) as it last wrote them, so reading one back costs no query.
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// The connection routing decisions are written through (file databases): one writer
-    /// keeps its page cache warm and never waits on another writer's lock.
-    /// `None` inside once closed.
-    writer: Option<Arc<tokio::sync::Mutex<Option<SqliteConnection>>>>,
-    live_tasks: Arc<Mutex<HashMap<TaskSid, Task>>>,
+    /// The one task that commits routing decisions, in order: see [`Store::submit`].
+    writer: Arc<write::Writer>,
+    tasks: Arc<Mutex<write::TaskMemory>>,
     /// Bumped after every committed write that recorded events.
     events_written: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -244,30 +243,31 @@ impl Store {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let writer = if memory {
+        let conn = if memory {
             // A second connection would open a second, empty in-memory database.
             None
         } else {
-            let conn = SqliteConnection::connect_with(&options).await?;
-            Some(Arc::new(tokio::sync::Mutex::new(Some(conn))))
+            Some(SqliteConnection::connect_with(&options).await?)
         };
+        let tasks = Arc::default();
+        let events_written = Arc::new(tokio::sync::watch::channel(0).0);
+        let writer = write::Writer::start(
+            conn,
+            pool.clone(),
+            Arc::clone(&tasks),
+            Arc::clone(&events_written),
+        );
         Ok(Store {
             pool,
             writer,
-            live_tasks: Arc::default(),
-            events_written: Arc::new(tokio::sync::watch::channel(0).0),
+            tasks,
+            events_written,
         })
     }
 
-    /// Closes every connection, waiting for queries in flight.
+    /// Closes every connection, waiting for the writes and queries in flight.
     pub async fn close(&self) {
-        if let Some(writer) = &self.writer {
-            if let Some(conn) = writer.lock().await.take() {
-                if let Err(e) = conn.close().await {
-                    tracing::warn!(error = %e, "closing the writer connection failed");
-                }
-            }
-        }
+        self.close_writer().await;
         self.pool.close().await;
     }
 }

@@ -179,23 +179,44 @@ impl TryFrom<ReservationRow> for (i64, Reservation) {
 }
 
 impl Store {
-    /// The task, if it is in the workspace.
+    /// The task as committed, if it is in the workspace.
     pub async fn get_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
         if let Some(t) = self
-            .live_tasks
+            .tasks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .live
             .get(sid)
             .filter(|t| t.workspace_sid == *ws)
         {
             return Ok(Some(t.clone()));
         }
+        self.read_task(ws, sid).await
+    }
+
+    /// The task as the last write submitted left it, committed or not: what a decision that
+    /// follows that write builds on. (Others read [`Store::get_task`], which shows only what
+    /// is committed.)
+    pub async fn task_as_written(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
+        {
+            let memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(written) = memory.written(sid) {
+                return Ok(written.filter(|t| t.workspace_sid == *ws).cloned());
+            }
+            if let Some(t) = memory.live.get(sid).filter(|t| t.workspace_sid == *ws) {
+                return Ok(Some(t.clone()));
+            }
+        }
+        self.read_task(ws, sid).await
+    }
+
+    async fn read_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "{SELECT_TASK} WHERE t.sid = ? AND t.workspace_sid = ?"
         ))
         .bind(sid.as_str())
         .bind(ws.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool().await)
         .await?;
         row.map(|r| <(i64, Task)>::try_from(r).map(|(_, t)| t))
             .transpose()
@@ -205,7 +226,7 @@ impl Store {
     pub async fn count_workflows(&self, ws: &WorkspaceSid) -> Result<i64> {
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM workflows WHERE workspace_sid = ?")
             .bind(ws.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool().await)
             .await?;
         Ok(n)
     }
@@ -248,7 +269,7 @@ impl Store {
             qb.push(" AND t.routing_target = ").push_bind(r);
         }
         push_cursor(&mut qb, "t", cursor, limit);
-        let rows: Vec<TaskRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<TaskRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -259,25 +280,32 @@ impl Store {
             "{SELECT_TASK} WHERE t.workspace_sid = ? AND t.assignment_status NOT IN ('completed', 'canceled') ORDER BY t.seq"
         ))
         .bind(ws.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         let tasks: Vec<(i64, Task)> = rows
             .into_iter()
             .map(TryInto::try_into)
             .collect::<Result<_>>()?;
-        let mut live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
+        let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
         for (_, t) in &tasks {
             // Keep an entry already there: a write is never older than a read.
-            live.entry(t.sid.clone()).or_insert_with(|| t.clone());
+            memory
+                .live
+                .entry(t.sid.clone())
+                .or_insert_with(|| t.clone());
         }
         Ok(tasks)
     }
 
     /// Calls `f` with every task of the workspace not yet completed or canceled, as last
-    /// written. Complete once [`Store::active_tasks`] has read the workspace; no query runs.
+    /// committed. Complete once [`Store::active_tasks`] has read the workspace; no query runs.
     pub fn visit_live_tasks(&self, ws: &WorkspaceSid, f: impl FnMut(&Task)) {
-        let live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        live.values().filter(|t| t.workspace_sid == *ws).for_each(f);
+        let memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        memory
+            .live
+            .values()
+            .filter(|t| t.workspace_sid == *ws)
+            .for_each(f);
     }
 
     /// When each of `tasks` entered its current (or last) queue, for those that have one.
@@ -297,7 +325,7 @@ impl Store {
                 sep.push_bind(*t);
             }
             qb.push(")");
-            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(&self.pool).await?;
+            let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool().await).await?;
             out.extend(
                 rows.into_iter()
                     .map(|(s, d)| (s, Timestamp::from_millis(d))),
@@ -310,7 +338,7 @@ impl Store {
     pub async fn task_seq(&self, sid: &TaskSid) -> Result<i64> {
         let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM tasks WHERE sid = ?")
             .bind(sid.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool().await)
             .await?;
         Ok(seq)
     }
@@ -322,7 +350,7 @@ impl Store {
                 AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
         ))
         .bind(ws.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter()
             .map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
@@ -337,7 +365,7 @@ impl Store {
                 AND t.assignment_status IN ('pending', 'reserved')",
         )
         .bind(ws.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter()
             .map(|(t, w)| Ok((sid(&t)?, sid(&w)?)))
@@ -361,7 +389,7 @@ impl Store {
         .bind(sid.as_str())
         .bind(ws.as_str())
         .bind(owner)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool().await)
         .await?;
         row.map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
             .transpose()
@@ -391,7 +419,7 @@ impl Store {
             qb.push(" AND r.worker_sid = ").push_bind(w.as_str());
         }
         push_cursor(&mut qb, "r", cursor, limit);
-        let rows: Vec<ReservationRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ReservationRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -408,7 +436,7 @@ impl Store {
         ))
         .bind(ws.as_str())
         .bind(task.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter()
             .map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
@@ -444,7 +472,7 @@ impl Store {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT DISTINCT workspace_sid FROM tasks WHERE assignment_status IN ('pending', 'reserved')",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter().map(|(s,)| sid(&s)).collect()
     }
@@ -460,7 +488,7 @@ impl Store {
                 UNION ALL SELECT MAX(date_updated) FROM workers
                 UNION ALL SELECT MAX(date_updated) FROM workspaces)",
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool().await)
         .await?;
         Ok(Timestamp::from_millis(ms.unwrap_or(0)))
     }

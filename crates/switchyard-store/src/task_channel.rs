@@ -69,7 +69,7 @@ impl Store {
         mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
         events: &[Event],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         insert(&mut tx, c).await?;
         let workers: Vec<(String,)> =
             sqlx::query_as("SELECT sid FROM workers WHERE workspace_sid = ? ORDER BY seq")
@@ -102,7 +102,7 @@ impl Store {
         ))
         .bind(ws.as_str())
         .bind(sid_or_name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool().await)
         .await?;
         row.map(|r| <(i64, TaskChannel)>::try_from(r).map(|(_, c)| c))
             .transpose()
@@ -118,7 +118,7 @@ impl Store {
         let mut qb = sqlx::QueryBuilder::new(SELECT);
         qb.push(" WHERE c.workspace_sid = ").push_bind(ws.as_str());
         push_cursor(&mut qb, "c", cursor, Some(size + 1));
-        let rows: Vec<TaskChannelRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<TaskChannelRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         let rows = rows
             .into_iter()
             .map(TryInto::try_into)
@@ -131,14 +131,14 @@ impl Store {
         let (n,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM task_channels WHERE workspace_sid = ?")
                 .bind(ws.as_str())
-                .fetch_one(&self.pool)
+                .fetch_one(self.pool().await)
                 .await?;
         Ok(n)
     }
 
     /// Writes the channel's mutable fields.
     pub async fn update_task_channel(&self, c: &TaskChannel, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query(
             "UPDATE task_channels SET friendly_name = ?, channel_optimized_routing = ?, date_updated = ?
              WHERE sid = ?",
@@ -154,7 +154,7 @@ impl Store {
 
     /// Deletes the channel and its worker channels.
     pub async fn delete_task_channel(&self, c: &TaskChannelSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("DELETE FROM worker_channels WHERE task_channel_sid = ?")
             .bind(c.as_str())
             .execute(&mut *tx)

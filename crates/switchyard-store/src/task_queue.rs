@@ -94,7 +94,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, q: &TaskQueue) -> Result
 impl Store {
     /// Inserts a queue.
     pub async fn insert_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         insert(&mut tx, q).await?;
         self.commit_with_events(tx, events).await
     }
@@ -109,7 +109,7 @@ impl Store {
             sqlx::query_as(&format!("{SELECT} WHERE q.sid = ? AND q.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool().await)
                 .await?;
         row.map(|r| <(i64, TaskQueue)>::try_from(r).map(|(_, q)| q))
             .transpose()
@@ -128,7 +128,7 @@ impl Store {
         .bind(ws.as_str())
         .bind(name)
         .bind(except.map(TaskQueueSid::as_str).unwrap_or(""))
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool().await)
         .await?;
         Ok(n > 0)
     }
@@ -147,13 +147,13 @@ impl Store {
             qb.push(" AND q.friendly_name = ").push_bind(name);
         }
         push_cursor(&mut qb, "q", cursor, limit);
-        let rows: Vec<TaskQueueRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<TaskQueueRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Writes the queue's mutable fields.
     pub async fn update_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query(
             "UPDATE task_queues SET friendly_name = ?, target_workers = ?, max_reserved_workers = ?,
                 task_order = ?, reservation_activity_sid = ?, assignment_activity_sid = ?, date_updated = ?
@@ -174,7 +174,7 @@ impl Store {
 
     /// Deletes the queue.
     pub async fn delete_task_queue(&self, q: &TaskQueueSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("DELETE FROM task_queues WHERE sid = ?")
             .bind(q.as_str())
             .execute(&mut *tx)

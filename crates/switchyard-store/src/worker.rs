@@ -152,7 +152,7 @@ impl Store {
         mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
         events: &[Event],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query(
             "INSERT INTO workers (sid, workspace_sid, friendly_name, activity_sid, attributes,
                 date_status_changed, date_created, date_updated, version, idle_since)
@@ -196,7 +196,7 @@ impl Store {
             sqlx::query_as(&format!("{SELECT} WHERE w.sid = ? AND w.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool().await)
                 .await?;
         row.map(|r| <(i64, Worker)>::try_from(r).map(|(_, w)| w))
             .transpose()
@@ -215,7 +215,7 @@ impl Store {
         .bind(ws.as_str())
         .bind(name)
         .bind(except.map(WorkerSid::as_str).unwrap_or(""))
-        .fetch_one(&self.pool)
+        .fetch_one(self.pool().await)
         .await?;
         Ok(n > 0)
     }
@@ -243,13 +243,13 @@ impl Store {
             qb.push(" AND w.friendly_name = ").push_bind(name);
         }
         push_cursor(&mut qb, "w", cursor, limit);
-        let rows: Vec<WorkerRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<WorkerRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// Deletes the worker and its channels.
     pub async fn delete_worker(&self, w: &WorkerSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("DELETE FROM worker_channels WHERE worker_sid = ?")
             .bind(w.as_str())
             .execute(&mut *tx)
@@ -272,7 +272,7 @@ impl Store {
         qb.push(" WHERE wc.worker_sid = ")
             .push_bind(worker.as_str());
         push_cursor(&mut qb, "wc", cursor, Some(size + 1));
-        let rows: Vec<WorkerChannelRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<WorkerChannelRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         let rows = rows
             .into_iter()
             .map(TryInto::try_into)
@@ -290,7 +290,7 @@ impl Store {
     pub async fn worker_seq(&self, sid: &WorkerSid) -> Result<i64> {
         let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM workers WHERE sid = ?")
             .bind(sid.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(self.pool().await)
             .await?;
         Ok(seq)
     }
@@ -301,7 +301,7 @@ impl Store {
             "{SELECT_CHANNEL} WHERE wc.workspace_sid = ? ORDER BY wc.seq"
         ))
         .bind(ws.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter()
             .map(|r| <(i64, WorkerChannel)>::try_from(r).map(|(_, c)| c))
@@ -319,7 +319,7 @@ impl Store {
         ))
         .bind(worker.as_str())
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool().await)
         .await?;
         row.map(|r| <(i64, WorkerChannel)>::try_from(r).map(|(_, c)| c))
             .transpose()
@@ -327,7 +327,7 @@ impl Store {
 
     /// Writes the channel's capacity and availability.
     pub async fn update_worker_channel(&self, c: &WorkerChannel, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("UPDATE worker_channels SET capacity = ?, available = ?, date_updated = ? WHERE sid = ?")
             .bind(c.configured_capacity)
             .bind(c.available)
@@ -345,7 +345,7 @@ impl Store {
         sqlx::query("UPDATE workers SET idle_since = ? WHERE sid = ?")
             .bind(at.as_millis())
             .bind(worker.as_str())
-            .execute(&self.pool)
+            .execute(self.pool().await)
             .await?;
         Ok(())
     }

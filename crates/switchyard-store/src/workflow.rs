@@ -77,7 +77,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, f: &Workflow) -> Result<
 impl Store {
     /// Inserts a workflow.
     pub async fn insert_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         insert(&mut tx, f).await?;
         self.commit_with_events(tx, events).await
     }
@@ -92,7 +92,7 @@ impl Store {
             sqlx::query_as(&format!("{SELECT} WHERE f.sid = ? AND f.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool().await)
                 .await?;
         row.map(|r| <(i64, Workflow)>::try_from(r).map(|(_, f)| f))
             .transpose()
@@ -112,7 +112,7 @@ impl Store {
             qb.push(" AND f.friendly_name = ").push_bind(name);
         }
         push_cursor(&mut qb, "f", cursor, Some(size + 1));
-        let rows: Vec<WorkflowRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<WorkflowRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         let rows = rows
             .into_iter()
             .map(TryInto::try_into)
@@ -126,7 +126,7 @@ impl Store {
             "{SELECT} WHERE f.workspace_sid = ? ORDER BY f.seq"
         ))
         .bind(ws.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(self.pool().await)
         .await?;
         rows.into_iter()
             .map(|r| <(i64, Workflow)>::try_from(r).map(|(_, f)| f))
@@ -135,7 +135,7 @@ impl Store {
 
     /// Writes the workflow's mutable fields.
     pub async fn update_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query(
             "UPDATE workflows SET friendly_name = ?, configuration = ?, assignment_callback_url = ?,
                 fallback_assignment_callback_url = ?, task_reservation_timeout = ?, date_updated = ?
@@ -155,7 +155,7 @@ impl Store {
 
     /// Deletes the workflow.
     pub async fn delete_workflow(&self, f: &WorkflowSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query("DELETE FROM workflows WHERE sid = ?")
             .bind(f.as_str())
             .execute(&mut *tx)

@@ -86,7 +86,7 @@ impl TryFrom<WorkspaceRow> for (i64, Workspace) {
 impl Store {
     /// Inserts a workspace with its initial activities, channels, queues and workflows.
     pub async fn create_workspace(&self, new: &NewWorkspace, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         let w = &new.workspace;
         sqlx::query(
             "INSERT INTO workspaces (sid, account_sid, friendly_name, default_activity_sid,
@@ -137,7 +137,7 @@ impl Store {
             sqlx::query_as(&format!("{SELECT} WHERE w.sid = ? AND w.account_sid = ?"))
                 .bind(ws.as_str())
                 .bind(account.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(self.pool().await)
                 .await?;
         row.map(|r| <(i64, Workspace)>::try_from(r).map(|(_, w)| w))
             .transpose()
@@ -147,7 +147,7 @@ impl Store {
     pub async fn find_workspace(&self, ws: &WorkspaceSid) -> Result<Option<Workspace>> {
         let row: Option<WorkspaceRow> = sqlx::query_as(&format!("{SELECT} WHERE w.sid = ?"))
             .bind(ws.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool().await)
             .await?;
         row.map(|r| <(i64, Workspace)>::try_from(r).map(|(_, w)| w))
             .transpose()
@@ -168,7 +168,7 @@ impl Store {
             qb.push(" AND w.friendly_name = ").push_bind(name);
         }
         push_cursor(&mut qb, "w", cursor, Some(size + 1));
-        let rows: Vec<WorkspaceRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<WorkspaceRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         let rows = rows
             .into_iter()
             .map(TryInto::try_into)
@@ -178,7 +178,7 @@ impl Store {
 
     /// Writes the workspace's mutable fields.
     pub async fn update_workspace(&self, w: &Workspace, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         sqlx::query(
             "UPDATE workspaces SET friendly_name = ?, default_activity_sid = ?, timeout_activity_sid = ?,
                 event_callback_url = ?, events_filter = ?, multi_task_enabled = ?,
@@ -201,7 +201,7 @@ impl Store {
 
     /// Deletes the workspace and everything in it.
     pub async fn delete_workspace(&self, ws: &WorkspaceSid) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool().await.begin().await?;
         // Children go first, leaves before the rows they reference, so that no foreign key
         // check depends on the order SQLite happens to cascade in.
         for table in [

@@ -1,4 +1,4 @@
-//! The atomic write of one routing decision.
+//! The atomic write of one routing decision, and the one writer that commits them in order.
 //!
 //! Each statement sent through sqlx is a round trip to the connection's worker thread, and
 //! `BEGIN`/`COMMIT` are two more; a firing timer or an accepted reservation writes a task, its
@@ -6,12 +6,23 @@
 //! (`BEGIN; …; COMMIT`) whose parameters sqlx binds statement by statement: one round trip.
 //! (sqlx 0.8 runs such queries on SQLite only and means to drop them in a later version; this
 //! module is the one place that relies on them.)
+//!
+//! One writer task commits every decision, in the order they were submitted. [`Store::submit`]
+//! hands a decision over and returns at once, so the engine can work out its next decision while
+//! this one commits: SQLite's thread and the engine's then run side by side instead of taking
+//! turns. Until a write commits, the tasks it wrote are seen only by [`Store::task_as_written`]
+//! (the engine's own view), and every query waits for the writes submitted before it.
 
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
 use switchyard_core::sid::{TaskSid, WorkspaceSid};
 use switchyard_core::Timestamp;
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::{Result, Store, StoreError};
 
@@ -35,21 +46,239 @@ pub enum Write<'a> {
     Event(&'a Event),
 }
 
+/// Writes that build on each other: once one fails, the writer refuses the rest, since each was
+/// decided on the assumption that the ones before it commit.
+#[derive(Debug, Clone, Default)]
+pub struct Chain(Arc<AtomicBool>);
+
+impl Chain {
+    fn broken(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn break_off(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+/// A submitted write; [`Pending::wait`] returns once it committed or failed. Dropping it does
+/// not cancel the write.
+#[derive(Debug)]
+#[must_use = "a submitted write may still fail"]
+pub struct Pending(oneshot::Receiver<Result<()>>);
+
+impl Pending {
+    /// Waits for the commit.
+    pub async fn wait(self) -> Result<()> {
+        self.0
+            .await
+            .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed)))
+    }
+
+    fn failed(e: StoreError) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(e));
+        Pending(rx)
+    }
+}
+
 /// Statements with their parameters, owned so the batch can outlive the caller.
 type Batch = QueryBuilder<'static, Sqlite>;
 
-/// What a committed write changes in the store's memory of live tasks.
-enum Remember {
-    Put(Box<Task>),
-    Forget(TaskSid),
+/// The tasks still in play (not completed or canceled), so that reading one back costs no query.
+#[derive(Debug, Default)]
+pub(crate) struct TaskMemory {
+    /// As committed.
+    pub(crate) live: HashMap<TaskSid, Task>,
+    /// As written by writes not yet committed, with the id of the latest such write (`None`:
+    /// deleted).
+    written: HashMap<TaskSid, (u64, Option<Task>)>,
+}
+
+impl TaskMemory {
+    /// Records a committed write's tasks; a write that lost a race to a newer version of the
+    /// same task does not replace it.
+    fn commit(&mut self, id: u64, changes: Vec<(TaskSid, Option<Task>)>) {
+        for (sid, task) in changes {
+            self.unwrite(id, &sid);
+            match task {
+                Some(t) if !t.assignment_status.is_final() => {
+                    if self
+                        .live
+                        .get(&sid)
+                        .is_none_or(|old| old.version <= t.version)
+                    {
+                        self.live.insert(sid, t);
+                    }
+                }
+                _ => {
+                    self.live.remove(&sid);
+                }
+            }
+        }
+    }
+
+    /// What a write not yet committed made of `sid`: `Some(None)` when it deleted it.
+    pub(crate) fn written(&self, sid: &TaskSid) -> Option<Option<&Task>> {
+        self.written.get(sid).map(|(_, t)| t.as_ref())
+    }
+
+    /// Forgets what write `id` wrote to `sid`, unless a later write has written it since.
+    fn unwrite(&mut self, id: u64, sid: &TaskSid) {
+        if self.written.get(sid).is_some_and(|(by, _)| *by == id) {
+            self.written.remove(sid);
+        }
+    }
+}
+
+/// A write on its way to the writer.
+struct Job {
+    id: u64,
+    /// `BEGIN` and the version-checked worker updates, with how many there are.
+    checks: Option<(Batch, usize)>,
+    batch: Batch,
+    lone: bool,
+    tasks: Vec<(TaskSid, Option<Task>)>,
+    has_events: bool,
+    chain: Chain,
+    done: oneshot::Sender<Result<()>>,
+}
+
+enum Command {
+    Write(Box<Job>),
+    /// Close the connection once every write before this one is done.
+    Close(oneshot::Sender<()>),
+}
+
+/// The handle on the writer task.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    /// The id of the last submitted write, and the way to the writer; one lock, so ids follow
+    /// the queue's order.
+    queue: Mutex<(u64, mpsc::UnboundedSender<Command>)>,
+    /// The id of the last write the writer is done with (committed or failed).
+    finished: watch::Sender<u64>,
+}
+
+impl Writer {
+    /// Starts the writer task: on `conn` when given, else on connections of `pool`.
+    pub(crate) fn start(
+        conn: Option<SqliteConnection>,
+        pool: SqlitePool,
+        tasks: Arc<Mutex<TaskMemory>>,
+        events_written: Arc<watch::Sender<u64>>,
+    ) -> Arc<Writer> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let writer = Arc::new(Writer {
+            queue: Mutex::new((0, tx)),
+            finished: watch::channel(0).0,
+        });
+        let task = WriterTask {
+            conn: conn.map(Some),
+            pool,
+            tasks,
+            events_written,
+            writer: Arc::downgrade(&writer),
+        };
+        tokio::spawn(task.run(rx));
+        writer
+    }
+
+    fn last_submitted(&self) -> u64 {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+}
+
+/// What the writer task owns.
+struct WriterTask {
+    /// The connection writes go through (file databases): one writer keeps its page cache warm
+    /// and never waits on another writer's lock. `Some(None)` once closed; `None` to use the pool
+    /// (an in-memory database lives in the pool's one connection).
+    conn: Option<Option<SqliteConnection>>,
+    pool: SqlitePool,
+    tasks: Arc<Mutex<TaskMemory>>,
+    events_written: Arc<watch::Sender<u64>>,
+    writer: std::sync::Weak<Writer>,
+}
+
+impl WriterTask {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        // However this task ends (the store dropped, a panic, the runtime shutting down),
+        // nobody may be left waiting for writes it will never finish.
+        let _release = ReleaseWaiters(self.writer.clone());
+        while let Some(command) = commands.recv().await {
+            match command {
+                Command::Write(job) => self.apply(*job).await,
+                Command::Close(done) => {
+                    if let Some(conn) = self.conn.as_mut().and_then(Option::take) {
+                        if let Err(e) = sqlx::Connection::close(conn).await {
+                            tracing::warn!(error = %e, "closing the writer connection failed");
+                        }
+                    }
+                    let _ = done.send(());
+                }
+            }
+        }
+    }
+
+    async fn apply(&mut self, job: Job) {
+        let result = if job.chain.broken() {
+            Err(StoreError::Abandoned)
+        } else {
+            match &mut self.conn {
+                Some(Some(conn)) => commit(conn, job.checks, job.batch, job.lone).await,
+                Some(None) => Err(sqlx::Error::PoolClosed.into()),
+                None => match self.pool.acquire().await {
+                    Ok(mut conn) => commit(&mut conn, job.checks, job.batch, job.lone).await,
+                    Err(e) => Err(e.into()),
+                },
+            }
+        };
+        {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            if result.is_ok() {
+                tasks.commit(job.id, job.tasks);
+            } else {
+                job.chain.break_off();
+                for (sid, _) in &job.tasks {
+                    tasks.unwrite(job.id, sid);
+                }
+            }
+        }
+        if let Some(writer) = self.writer.upgrade() {
+            writer.finished.send_replace(job.id);
+        }
+        if result.is_ok() && job.has_events {
+            self.events_written.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        let _ = job.done.send(result);
+    }
+}
+
+/// Marks every write finished when the writer task ends, so no query waits for it forever.
+struct ReleaseWaiters(std::sync::Weak<Writer>);
+
+impl Drop for ReleaseWaiters {
+    fn drop(&mut self) {
+        if let Some(writer) = self.0.upgrade() {
+            writer.finished.send_replace(u64::MAX);
+        }
+    }
 }
 
 impl Store {
-    /// Applies every change of one decision in one transaction: all or nothing.
+    /// Applies every change of one decision in one transaction, all or nothing, and returns
+    /// once it is committed.
     ///
-    /// Once begun, the write runs to its commit or rollback even if the caller's future is
+    /// Once submitted, the write runs to its commit or rollback even if the caller's future is
     /// dropped: a request cancelled half-way must not leave the connection inside a transaction.
     pub async fn write(&self, writes: &[Write<'_>]) -> Result<()> {
+        self.submit(writes, &Chain::default()).wait().await
+    }
+
+    /// Hands one decision to the writer, which commits it after every write submitted before
+    /// it; returns at once. Refused without a try when an earlier write of `chain` failed.
+    pub fn submit(&self, writes: &[Write<'_>], chain: &Chain) -> Pending {
         let workers = writes
             .iter()
             .filter(|w| matches!(w, Write::Worker { .. }))
@@ -68,16 +297,12 @@ impl Store {
         // each statement's changes, so a conflict is seen before anything commits.
         let mut checks = (workers > 0).then(|| Batch::new("BEGIN;"));
         let mut batch = Batch::new(if lone || workers > 0 { "" } else { "BEGIN;" });
-        let mut remember = Vec::new();
+        let mut tasks = Vec::new();
         for w in writes {
             match *w {
                 Write::Task(t) => {
                     push_task(&mut batch, t);
-                    remember.push(if t.assignment_status.is_final() {
-                        Remember::Forget(t.sid.clone())
-                    } else {
-                        Remember::Put(Box::new(t.clone()))
-                    });
+                    tasks.push((t.sid.clone(), Some(t.clone())));
                 }
                 Write::Reservation(r) => push_reservation(&mut batch, r),
                 Write::Worker {
@@ -93,7 +318,7 @@ impl Store {
                         .push("DELETE FROM tasks WHERE sid = ")
                         .push_bind(sid.as_str().to_owned())
                         .push(";");
-                    remember.push(Remember::Forget(sid.clone()));
+                    tasks.push((sid.clone(), None));
                 }
                 Write::Event(_) => {}
             }
@@ -103,45 +328,70 @@ impl Store {
         if !lone {
             batch.push("COMMIT;");
         }
-        let checks = checks.map(|c| (c, workers));
-        let has_events = !events.is_empty();
-        let store = self.clone();
-        tokio::spawn(async move {
-            match &store.writer {
-                Some(writer) => match writer.lock().await.as_mut() {
-                    Some(conn) => commit(conn, checks, batch, lone).await?,
-                    None => return Err(sqlx::Error::PoolClosed.into()),
-                },
-                None => commit(&mut *store.pool.acquire().await?, checks, batch, lone).await?,
+        let (done, result) = oneshot::channel();
+        let mut queue = self.writer.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let id = queue.0 + 1;
+        {
+            // Before the writer can see the job, so that its commit finds these entries.
+            let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            for (sid, t) in &tasks {
+                memory.written.insert(sid.clone(), (id, t.clone()));
             }
-            store.remember(remember);
-            if has_events {
-                store.announce_events();
+        }
+        let job = Job {
+            id,
+            checks: checks.map(|c| (c, workers)),
+            batch,
+            lone,
+            tasks,
+            has_events: !events.is_empty(),
+            chain: chain.clone(),
+            done,
+        };
+        match queue.1.send(Command::Write(Box::new(job))) {
+            Ok(()) => {
+                queue.0 = id;
+                Pending(result)
             }
-            Ok(())
-        })
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "a store write panicked");
-            Err(sqlx::Error::WorkerCrashed.into())
-        })
-    }
-
-    /// Keeps the committed tasks still in play for `get_task`; a write that lost a race to a
-    /// newer version of the same task does not replace it.
-    fn remember(&self, changes: Vec<Remember>) {
-        let mut live = self.live_tasks.lock().unwrap_or_else(|e| e.into_inner());
-        for change in changes {
-            match change {
-                Remember::Put(t) => {
-                    if live.get(&t.sid).is_none_or(|old| old.version <= t.version) {
-                        live.insert(t.sid.clone(), *t);
+            Err(mpsc::error::SendError(command)) => {
+                if let Command::Write(job) = command {
+                    let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+                    for (sid, _) in &job.tasks {
+                        memory.unwrite(id, sid);
                     }
                 }
-                Remember::Forget(sid) => {
-                    live.remove(&sid);
-                }
+                Pending::failed(sqlx::Error::PoolClosed.into())
             }
+        }
+    }
+
+    /// Waits until every write submitted so far is committed or has failed, so that a query
+    /// sees them.
+    pub(crate) async fn settled(&self) {
+        let target = self.writer.last_submitted();
+        if *self.writer.finished.borrow() >= target {
+            return;
+        }
+        let mut finished = self.writer.finished.subscribe();
+        // Fails only when the writer is gone, and then there is nothing left to wait for.
+        let _ = finished.wait_for(|done| *done >= target).await;
+    }
+
+    /// The pool, once every write submitted so far is done: each query starts here.
+    pub(crate) async fn pool(&self) -> &SqlitePool {
+        self.settled().await;
+        &self.pool
+    }
+
+    /// Closes the writer's connection once the writes submitted so far are done.
+    pub(crate) async fn close_writer(&self) {
+        let (done, closed) = oneshot::channel();
+        let sent = {
+            let queue = self.writer.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.1.send(Command::Close(done)).is_ok()
+        };
+        if sent {
+            let _ = closed.await;
         }
     }
 
@@ -159,22 +409,18 @@ impl Store {
         }
         tx.commit().await?;
         if !events.is_empty() {
-            self.announce_events();
+            self.events_written.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(())
     }
 
-    /// Wakes whoever waits for committed events (event callbacks, event streams).
-    fn announce_events(&self) {
-        self.events_written.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
     /// Forgets the remembered tasks of a deleted workspace.
     pub(crate) fn forget_tasks(&self, ws: &WorkspaceSid) {
-        self.live_tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, t| t.workspace_sid != *ws);
+        let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        memory.live.retain(|_, t| t.workspace_sid != *ws);
+        memory
+            .written
+            .retain(|_, (_, t)| t.as_ref().is_none_or(|t| t.workspace_sid != *ws));
     }
 }
 

@@ -1,11 +1,17 @@
 //! `Store::write` sends a decision as one batch: it must stay all or nothing, and a failed
-//! batch must not leave the writer connection inside a transaction.
+//! batch must not leave the writer connection inside a transaction. `Store::submit` queues
+//! decisions: they commit in order, a failure refuses the rest of its chain, and until a write
+//! commits only `task_as_written` shows it.
 
+use std::time::Duration;
+
+use sqlx::Connection;
 use switchyard_core::event::Event;
-use switchyard_core::model::{Activity, QueueOrder, Worker, Workspace};
-use switchyard_core::sid::{ActivitySid, EventSid, WorkerSid, WorkspaceSid};
+use switchyard_core::model::{Activity, QueueOrder, Task, Worker, Workspace};
+use switchyard_core::routing::TaskStatus;
+use switchyard_core::sid::{ActivitySid, EventSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Cursor, EventFilter, NewWorkspace, Store, StoreError, Write};
+use switchyard_store::{Chain, Cursor, EventFilter, NewWorkspace, Store, StoreError, Write};
 
 fn sid<T: switchyard_core::sid::Sid>(n: u8) -> T {
     T::from_bytes([n; 16])
@@ -13,6 +19,7 @@ fn sid<T: switchyard_core::sid::Sid>(n: u8) -> T {
 
 struct Fixture {
     _dir: tempfile::TempDir,
+    url: String,
     store: Store,
     workspace: Workspace,
     worker: Worker,
@@ -81,6 +88,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     Fixture {
         _dir: dir,
+        url,
         store,
         workspace,
         worker,
@@ -96,6 +104,32 @@ fn event(f: &Fixture, n: u8) -> Event {
         "changed".into(),
         Timestamp::from_secs(1_800_000_001),
     )
+}
+
+fn task(f: &Fixture, n: u8) -> Task {
+    let now = Timestamp::from_secs(1_800_000_001);
+    Task {
+        sid: sid::<TaskSid>(n),
+        workspace_sid: f.workspace.sid.clone(),
+        workflow: None,
+        attributes: "{}".into(),
+        assignment_status: TaskStatus::Pending,
+        priority: 0,
+        timeout: 86_400,
+        task_channel: (sid(4), "default".into()),
+        task_queue: None,
+        task_queue_entered_date: None,
+        virtual_start_time: now,
+        reason: None,
+        routing_target: None,
+        ignore_capacity: None,
+        step: None,
+        assignment_count: 0,
+        addons: "{}".into(),
+        version: 0,
+        date_created: now,
+        date_updated: now,
+    }
 }
 
 async fn events(f: &Fixture) -> Vec<String> {
@@ -210,4 +244,68 @@ async fn a_statement_failing_mid_batch_rolls_back_the_statements_before_it() {
         .await
         .unwrap();
     assert_eq!(events(&f).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_submitted_task_is_seen_as_written_at_once_and_by_queries_once_committed() {
+    let f = fixture().await;
+    // Another connection holds the write lock, so the writer has to wait for it.
+    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let t = task(&f, 40);
+    let pending = f.store.submit(&[Write::Task(&t)], &Chain::default());
+    let written = f.store.task_as_written(&f.workspace.sid, &t.sid).await;
+    assert_eq!(written.unwrap().map(|t| t.sid), Some(t.sid.clone()));
+
+    // A query waits for the writes submitted before it.
+    let store = f.store.clone();
+    let (ws, sid) = (f.workspace.sid.clone(), t.sid.clone());
+    let mut read = tokio::spawn(async move { store.get_task(&ws, &sid).await });
+    let early = tokio::time::timeout(Duration::from_millis(200), &mut read).await;
+    assert!(early.is_err(), "the read did not wait for the write: {early:?}");
+
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    pending.wait().await.unwrap();
+    let read = read.await.unwrap().unwrap();
+    assert_eq!(read.map(|t| t.sid), Some(t.sid));
+}
+
+#[tokio::test]
+async fn a_failed_write_refuses_the_rest_of_its_chain_and_nothing_else() {
+    let f = fixture().await;
+    let (chain, other) = (Chain::default(), Chain::default());
+    let t = task(&f, 41);
+    let (e30, e31, e32, e33) = (event(&f, 30), event(&f, 31), event(&f, 32), event(&f, 33));
+    let mut canceled = t.clone();
+    canceled.assignment_status = TaskStatus::Canceled;
+    canceled.version = 1;
+    let first = f.store.submit(&[Write::Task(&t), Write::Event(&e30)], &chain);
+    // The same event twice breaks the unique index.
+    let failing = f.store.submit(&[Write::Event(&e31), Write::Event(&e31)], &chain);
+    let after = f
+        .store
+        .submit(&[Write::Task(&canceled), Write::Event(&e32)], &chain);
+    let unrelated = f.store.submit(&[Write::Event(&e33)], &other);
+    assert!(first.wait().await.is_ok());
+    let err = failing.wait().await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = after.wait().await.unwrap_err();
+    assert!(matches!(err, StoreError::Abandoned), "{err:?}");
+    assert!(unrelated.wait().await.is_ok());
+
+    assert_eq!(
+        events(&f).await,
+        vec![e30.sid.as_str().to_owned(), e33.sid.as_str().to_owned()]
+    );
+    // The refused write's task is forgotten: both views show the committed one.
+    let ws = &f.workspace.sid;
+    let written = f.store.task_as_written(ws, &t.sid).await.unwrap().unwrap();
+    let committed = f.store.get_task(ws, &t.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (written.assignment_status, committed.assignment_status),
+        (TaskStatus::Pending, TaskStatus::Pending)
+    );
 }
