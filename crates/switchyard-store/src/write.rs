@@ -15,14 +15,15 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use futures_util::StreamExt;
+use sqlx::{Executor, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
 use switchyard_core::sid::{TaskSid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch, Notify};
 
 use crate::{Result, Store, StoreError};
 
@@ -131,33 +132,74 @@ impl TaskMemory {
     }
 }
 
-/// A write on its way to the writer.
+/// The most writes one round trip to SQLite carries.
+const MAX_GROUP: usize = 8;
+
+/// One write, as part of a [`Group`].
 struct Job {
     id: u64,
-    /// `BEGIN` and the version-checked worker updates, with how many there are.
-    checks: Option<(Batch, usize)>,
-    batch: Batch,
-    lone: bool,
+    /// How many statements it adds to the group's batch.
+    statements: usize,
     tasks: Vec<(TaskSid, Option<Task>)>,
     has_events: bool,
-    chain: Chain,
     done: oneshot::Sender<Result<()>>,
 }
 
+/// Writes of one chain sent to SQLite in one round trip, each still its own transaction:
+/// SQLite's thread goes from one to the next without waiting for ours in between.
+struct Group {
+    chain: Chain,
+    /// `BEGIN` and the version-checked worker updates, with how many there are. A write with
+    /// such checks travels alone: a conflict must be seen before the rest of it runs.
+    checks: Option<(Batch, usize)>,
+    batch: Batch,
+    jobs: Vec<Job>,
+}
+
+impl Group {
+    /// Whether a write without checks of `chain` may join this group.
+    fn takes(&self, chain: &Chain) -> bool {
+        self.checks.is_none() && self.jobs.len() < MAX_GROUP && Arc::ptr_eq(&self.chain.0, &chain.0)
+    }
+}
+
 enum Command {
-    Write(Box<Job>),
+    Write(Box<Group>),
     /// Close the connection once every write before this one is done.
     Close(oneshot::Sender<()>),
 }
 
+#[derive(Default)]
+struct Queue {
+    /// The id of the last submitted write.
+    last: u64,
+    commands: std::collections::VecDeque<Command>,
+    /// The writer task has ended; nothing more will be written.
+    gone: bool,
+}
+
 /// The handle on the writer task.
-#[derive(Debug)]
 pub(crate) struct Writer {
-    /// The id of the last submitted write, and the way to the writer; one lock, so ids follow
-    /// the queue's order.
-    queue: Mutex<(u64, mpsc::UnboundedSender<Command>)>,
+    /// One lock for ids and queue, so ids follow the queue's order.
+    queue: Mutex<Queue>,
+    wake: Arc<Notify>,
     /// The id of the last write the writer is done with (committed or failed).
     finished: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("finished", &*self.finished.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The last store handle is gone: let the task see it and end.
+        self.wake.notify_one();
+    }
 }
 
 impl Writer {
@@ -168,9 +210,10 @@ impl Writer {
         tasks: Arc<Mutex<TaskMemory>>,
         events_written: Arc<watch::Sender<u64>>,
     ) -> Arc<Writer> {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let wake = Arc::new(Notify::new());
         let writer = Arc::new(Writer {
-            queue: Mutex::new((0, tx)),
+            queue: Mutex::default(),
+            wake: Arc::clone(&wake),
             finished: watch::channel(0).0,
         });
         let task = WriterTask {
@@ -180,12 +223,12 @@ impl Writer {
             events_written,
             writer: Arc::downgrade(&writer),
         };
-        tokio::spawn(task.run(rx));
+        tokio::spawn(task.run(wake));
         writer
     }
 
-    fn last_submitted(&self) -> u64 {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner()).0
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -198,18 +241,22 @@ struct WriterTask {
     pool: SqlitePool,
     tasks: Arc<Mutex<TaskMemory>>,
     events_written: Arc<watch::Sender<u64>>,
-    writer: std::sync::Weak<Writer>,
+    writer: Weak<Writer>,
 }
 
 impl WriterTask {
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, wake: Arc<Notify>) {
         // However this task ends (the store dropped, a panic, the runtime shutting down),
         // nobody may be left waiting for writes it will never finish.
         let _release = ReleaseWaiters(self.writer.clone());
-        while let Some(command) = commands.recv().await {
+        loop {
+            let command = match self.writer.upgrade() {
+                Some(writer) => writer.queue().commands.pop_front(),
+                None => break,
+            };
             match command {
-                Command::Write(job) => self.apply(*job).await,
-                Command::Close(done) => {
+                Some(Command::Write(group)) => self.apply(*group).await,
+                Some(Command::Close(done)) => {
                     if let Some(conn) = self.conn.as_mut().and_then(Option::take) {
                         if let Err(e) = sqlx::Connection::close(conn).await {
                             tracing::warn!(error = %e, "closing the writer connection failed");
@@ -217,50 +264,134 @@ impl WriterTask {
                     }
                     let _ = done.send(());
                 }
+                // A submit in between leaves a permit, so no wake-up is lost.
+                None => wake.notified().await,
             }
         }
     }
 
-    async fn apply(&mut self, job: Job) {
-        let result = if job.chain.broken() {
-            Err(StoreError::Abandoned)
+    async fn apply(&mut self, group: Group) {
+        let Group {
+            chain,
+            checks,
+            batch,
+            jobs,
+        } = group;
+        let (committed, mut failure) = if chain.broken() {
+            (0, Some(StoreError::Abandoned))
         } else {
+            let statements: Vec<usize> = jobs.iter().map(|j| j.statements).collect();
             match &mut self.conn {
-                Some(Some(conn)) => commit(conn, job.checks, job.batch, job.lone).await,
-                Some(None) => Err(sqlx::Error::PoolClosed.into()),
+                Some(Some(conn)) => run_group(conn, checks, batch, &statements).await,
+                Some(None) => (0, Some(sqlx::Error::PoolClosed.into())),
                 None => match self.pool.acquire().await {
-                    Ok(mut conn) => commit(&mut conn, job.checks, job.batch, job.lone).await,
-                    Err(e) => Err(e.into()),
+                    Ok(mut conn) => run_group(&mut conn, checks, batch, &statements).await,
+                    Err(e) => (0, Some(e.into())),
                 },
             }
         };
+        if failure.is_some() {
+            chain.break_off();
+        }
+        let mut answers = Vec::with_capacity(jobs.len());
+        let (mut last, mut any_events) = (0, false);
         {
             let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            if result.is_ok() {
-                tasks.commit(job.id, job.tasks);
-            } else {
-                job.chain.break_off();
-                for (sid, _) in &job.tasks {
-                    tasks.unwrite(job.id, sid);
-                }
+            for (i, job) in jobs.into_iter().enumerate() {
+                let result = if i < committed {
+                    tasks.commit(job.id, job.tasks);
+                    any_events |= job.has_events;
+                    Ok(())
+                } else {
+                    for (sid, _) in &job.tasks {
+                        tasks.unwrite(job.id, sid);
+                    }
+                    // The first write not committed is the one that failed.
+                    Err(failure.take().unwrap_or(StoreError::Abandoned))
+                };
+                last = job.id;
+                answers.push((job.done, result));
             }
         }
         if let Some(writer) = self.writer.upgrade() {
-            writer.finished.send_replace(job.id);
+            writer.finished.send_replace(last);
         }
-        if result.is_ok() && job.has_events {
+        if any_events {
             self.events_written.send_modify(|n| *n = n.wrapping_add(1));
         }
-        let _ = job.done.send(result);
+        for (done, result) in answers {
+            let _ = done.send(result);
+        }
     }
 }
 
-/// Marks every write finished when the writer task ends, so no query waits for it forever.
-struct ReleaseWaiters(std::sync::Weak<Writer>);
+/// Runs a group; returns how many of its writes committed and why the next one did not.
+async fn run_group(
+    conn: &mut SqliteConnection,
+    checks: Option<(Batch, usize)>,
+    mut batch: Batch,
+    statements: &[usize],
+) -> (usize, Option<StoreError>) {
+    if let Some(checks) = checks {
+        return match commit_checked(conn, checks, batch).await {
+            Ok(()) => (1, None),
+            Err(e) => (0, Some(e)),
+        };
+    }
+    // Each statement reports once when it is done, so the count says how far the batch got.
+    let mut done = 0;
+    let mut failure = None;
+    {
+        let mut results = conn.fetch_many(batch.build());
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(sqlx::Either::Left(_)) => done += 1,
+                Ok(sqlx::Either::Right(_)) => {}
+                Err(e) => {
+                    failure = Some(StoreError::from(e));
+                    break;
+                }
+            }
+        }
+    }
+    let mut committed = 0;
+    let mut end = 0;
+    for n in statements {
+        end += n;
+        if end > done {
+            break;
+        }
+        committed += 1;
+    }
+    if failure.is_none() && committed < statements.len() {
+        failure = Some(StoreError::Corrupt(format!(
+            "a batch of {end} statements reported {done}"
+        )));
+    }
+    if failure.is_some() && statements.get(committed).is_some_and(|n| *n > 1) {
+        // The failed write may have stopped inside its transaction; without one open,
+        // ROLLBACK fails harmlessly.
+        if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+            tracing::debug!(error = %e, "rollback after a failed write");
+        }
+    }
+    (committed, failure)
+}
+
+/// When the writer task ends, fails the writes still queued and marks every write finished,
+/// so nobody waits for it forever.
+struct ReleaseWaiters(Weak<Writer>);
 
 impl Drop for ReleaseWaiters {
     fn drop(&mut self) {
         if let Some(writer) = self.0.upgrade() {
+            let abandoned = {
+                let mut queue = writer.queue();
+                queue.gone = true;
+                std::mem::take(&mut queue.commands)
+            };
+            // Dropping a job's answer channel fails its `Pending::wait`.
+            drop(abandoned);
             writer.finished.send_replace(u64::MAX);
         }
     }
@@ -283,54 +414,32 @@ impl Store {
             .iter()
             .filter(|w| matches!(w, Write::Worker { .. }))
             .count();
-        let events: Vec<&Event> = writes
-            .iter()
-            .filter_map(|w| match w {
-                Write::Event(e) => Some(*e),
-                _ => None,
-            })
-            .collect();
-        let rows = writes.len() - workers - events.len();
-        // SQLite commits a lone statement atomically: BEGIN and COMMIT would add nothing.
-        let lone = workers == 0 && rows + usize::from(!events.is_empty()) == 1;
-        // Version-checked worker updates go first, in a round trip of their own that reports
-        // each statement's changes, so a conflict is seen before anything commits.
-        let mut checks = (workers > 0).then(|| Batch::new("BEGIN;"));
-        let mut batch = Batch::new(if lone || workers > 0 { "" } else { "BEGIN;" });
-        let mut tasks = Vec::new();
-        for w in writes {
-            match *w {
-                Write::Task(t) => {
-                    push_task(&mut batch, t);
-                    tasks.push((t.sid.clone(), Some(t.clone())));
-                }
-                Write::Reservation(r) => push_reservation(&mut batch, r),
-                Write::Worker {
-                    worker,
-                    expected_version,
-                } => {
-                    if let Some(checks) = &mut checks {
-                        push_worker(checks, worker, expected_version);
-                    }
-                }
-                Write::DeleteTask(sid) => {
-                    batch
-                        .push("DELETE FROM tasks WHERE sid = ")
-                        .push_bind(sid.as_str().to_owned())
-                        .push(";");
-                    tasks.push((sid.clone(), None));
-                }
-                Write::Event(_) => {}
-            }
+        let (done, answer) = oneshot::channel();
+        let mut queue = self.writer.queue();
+        if queue.gone {
+            return Pending::failed(sqlx::Error::WorkerCrashed.into());
         }
-        // All of a change's events go in one statement, in order.
-        push_events(&mut batch, &events);
-        if !lone {
-            batch.push("COMMIT;");
+        let id = queue.last + 1;
+        queue.last = id;
+        let joins = match queue.commands.back_mut() {
+            Some(Command::Write(group)) => workers == 0 && group.takes(chain),
+            _ => false,
+        };
+        if !joins {
+            // Version-checked worker updates go first, in a round trip of their own that
+            // reports each statement's changes, so a conflict is seen before anything commits.
+            let checks = (workers > 0).then(|| (Batch::new("BEGIN;"), workers));
+            queue.commands.push_back(Command::Write(Box::new(Group {
+                chain: chain.clone(),
+                checks,
+                batch: Batch::new(""),
+                jobs: Vec::new(),
+            })));
         }
-        let (done, result) = oneshot::channel();
-        let mut queue = self.writer.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let id = queue.0 + 1;
+        let Some(Command::Write(group)) = queue.commands.back_mut() else {
+            unreachable!("a group was just found or pushed");
+        };
+        let (statements, tasks, has_events) = push_write(group, writes);
         {
             // Before the writer can see the job, so that its commit finds these entries.
             let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
@@ -338,37 +447,22 @@ impl Store {
                 memory.written.insert(sid.clone(), (id, t.clone()));
             }
         }
-        let job = Job {
+        group.jobs.push(Job {
             id,
-            checks: checks.map(|c| (c, workers)),
-            batch,
-            lone,
+            statements,
             tasks,
-            has_events: !events.is_empty(),
-            chain: chain.clone(),
+            has_events,
             done,
-        };
-        match queue.1.send(Command::Write(Box::new(job))) {
-            Ok(()) => {
-                queue.0 = id;
-                Pending(result)
-            }
-            Err(mpsc::error::SendError(command)) => {
-                if let Command::Write(job) = command {
-                    let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-                    for (sid, _) in &job.tasks {
-                        memory.unwrite(id, sid);
-                    }
-                }
-                Pending::failed(sqlx::Error::PoolClosed.into())
-            }
-        }
+        });
+        drop(queue);
+        self.writer.wake.notify_one();
+        Pending(answer)
     }
 
     /// Waits until every write submitted so far is committed or has failed, so that a query
     /// sees them.
     pub(crate) async fn settled(&self) {
-        let target = self.writer.last_submitted();
+        let target = self.writer.queue().last;
         if *self.writer.finished.borrow() >= target {
             return;
         }
@@ -386,13 +480,15 @@ impl Store {
     /// Closes the writer's connection once the writes submitted so far are done.
     pub(crate) async fn close_writer(&self) {
         let (done, closed) = oneshot::channel();
-        let sent = {
-            let queue = self.writer.queue.lock().unwrap_or_else(|e| e.into_inner());
-            queue.1.send(Command::Close(done)).is_ok()
-        };
-        if sent {
-            let _ = closed.await;
+        {
+            let mut queue = self.writer.queue();
+            if queue.gone {
+                return;
+            }
+            queue.commands.push_back(Command::Close(done));
         }
+        self.writer.wake.notify_one();
+        let _ = closed.await;
     }
 
     /// Records `events` in `tx`, commits it, and tells event listeners: a configuration change
@@ -424,29 +520,26 @@ impl Store {
     }
 }
 
-/// Runs `checks` (`BEGIN` and the worker updates, each of which must change one row) when
-/// there are any, then `batch`; rolls back on failure.
-async fn commit(
+/// Runs `checks` (`BEGIN` and the worker updates, each of which must change one row), then
+/// `batch`; rolls back on failure.
+async fn commit_checked(
     conn: &mut SqliteConnection,
-    checks: Option<(Batch, usize)>,
+    (mut checks, workers): (Batch, usize),
     mut batch: Batch,
-    lone: bool,
 ) -> Result<()> {
     let result = async {
-        if let Some((mut checks, workers)) = checks {
-            // Each update returns its row only if the version matched.
-            let changed = checks.build().fetch_all(&mut *conn).await?.len();
-            if changed != workers {
-                return Err(StoreError::Conflict(
-                    "a worker changed concurrently".to_owned(),
-                ));
-            }
+        // Each update returns its row only if the version matched.
+        let changed = checks.build().fetch_all(&mut *conn).await?.len();
+        if changed != workers {
+            return Err(StoreError::Conflict(
+                "a worker changed concurrently".to_owned(),
+            ));
         }
         batch.build().execute(&mut *conn).await?;
         Ok(())
     }
     .await;
-    if result.is_err() && !lone {
+    if result.is_err() {
         // A batch stops at its first failing statement, which may leave it inside the
         // transaction; without one open, ROLLBACK fails harmlessly.
         if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
@@ -454,6 +547,76 @@ async fn commit(
         }
     }
     result
+}
+
+/// Adds one write's statements to `group`; returns how many statements that is, the tasks it
+/// writes, and whether it records events.
+fn push_write(
+    group: &mut Group,
+    writes: &[Write<'_>],
+) -> (usize, Vec<(TaskSid, Option<Task>)>, bool) {
+    let Group { checks, batch, .. } = group;
+    let events: Vec<&Event> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Event(e) => Some(*e),
+            _ => None,
+        })
+        .collect();
+    let workers = writes
+        .iter()
+        .filter(|w| matches!(w, Write::Worker { .. }))
+        .count();
+    let rows = writes.len() - workers - events.len();
+    // SQLite commits a lone statement atomically: BEGIN and COMMIT would add nothing. With
+    // worker checks, BEGIN went with them.
+    let lone = workers == 0 && rows + usize::from(!events.is_empty()) == 1;
+    let mut statements = 0;
+    if !lone && workers == 0 {
+        batch.push("BEGIN;");
+        statements += 1;
+    }
+    let mut tasks = Vec::new();
+    for w in writes {
+        match *w {
+            Write::Task(t) => {
+                push_task(batch, t);
+                statements += 1;
+                tasks.push((t.sid.clone(), Some(t.clone())));
+            }
+            Write::Reservation(r) => {
+                push_reservation(batch, r);
+                statements += 1;
+            }
+            Write::Worker {
+                worker,
+                expected_version,
+            } => {
+                if let Some((checks, _)) = checks {
+                    push_worker(checks, worker, expected_version);
+                }
+            }
+            Write::DeleteTask(sid) => {
+                batch
+                    .push("DELETE FROM tasks WHERE sid = ")
+                    .push_bind(sid.as_str().to_owned())
+                    .push(";");
+                statements += 1;
+                tasks.push((sid.clone(), None));
+            }
+            Write::Event(_) => {}
+        }
+    }
+    // All of a change's events go in one statement, in order.
+    if !events.is_empty() {
+        push_events(batch, &events);
+        statements += 1;
+    }
+    if !lone {
+        batch.push("COMMIT;");
+        statements += 1;
+    }
+    (statements, tasks, !events.is_empty())
 }
 
 fn push_task(b: &mut Batch, t: &Task) {

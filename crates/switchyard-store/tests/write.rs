@@ -265,7 +265,10 @@ async fn a_submitted_task_is_seen_as_written_at_once_and_by_queries_once_committ
     let (ws, sid) = (f.workspace.sid.clone(), t.sid.clone());
     let mut read = tokio::spawn(async move { store.get_task(&ws, &sid).await });
     let early = tokio::time::timeout(Duration::from_millis(200), &mut read).await;
-    assert!(early.is_err(), "the read did not wait for the write: {early:?}");
+    assert!(
+        early.is_err(),
+        "the read did not wait for the write: {early:?}"
+    );
 
     sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
     pending.wait().await.unwrap();
@@ -282,9 +285,16 @@ async fn a_failed_write_refuses_the_rest_of_its_chain_and_nothing_else() {
     let mut canceled = t.clone();
     canceled.assignment_status = TaskStatus::Canceled;
     canceled.version = 1;
-    let first = f.store.submit(&[Write::Task(&t), Write::Event(&e30)], &chain);
-    // The same event twice breaks the unique index.
-    let failing = f.store.submit(&[Write::Event(&e31), Write::Event(&e31)], &chain);
+    let t2 = task(&f, 42);
+    // Submitted back to back, these go to SQLite in one round trip, each its own transaction.
+    let first = f
+        .store
+        .submit(&[Write::Task(&t), Write::Event(&e30)], &chain);
+    // The same event twice breaks the unique index, after the task is written.
+    let failing = f.store.submit(
+        &[Write::Task(&t2), Write::Event(&e31), Write::Event(&e31)],
+        &chain,
+    );
     let after = f
         .store
         .submit(&[Write::Task(&canceled), Write::Event(&e32)], &chain);
@@ -308,4 +318,11 @@ async fn a_failed_write_refuses_the_rest_of_its_chain_and_nothing_else() {
         (written.assignment_status, committed.assignment_status),
         (TaskStatus::Pending, TaskStatus::Pending)
     );
+    // The failed write's own task was rolled back with it.
+    assert!(f
+        .store
+        .task_as_written(ws, &t2.sid)
+        .await
+        .unwrap()
+        .is_none());
 }
