@@ -142,14 +142,25 @@ impl Engine {
 
     /// Fires every timer due now, in deadline order. Returns what fired.
     pub async fn fire_due(&self) -> Result<Vec<FiredTimer>> {
+        self.fire_upto(|| self.now(), false).await
+    }
+
+    /// Fires the timers with deadlines up to `upto` (read again before each run), run by run,
+    /// each run in the workspace whose next deadline is earliest and stopping short of the
+    /// other workspaces' next deadline; `advance` as in [`Engine::fire_run`].
+    async fn fire_upto(
+        &self,
+        upto: impl Fn() -> Timestamp,
+        advance: bool,
+    ) -> Result<Vec<FiredTimer>> {
         let mut fired = Vec::new();
         loop {
-            let now = self.now();
-            let Some((_, ws, others)) = self.earliest_deadline(now).await else {
+            let upto = upto();
+            let Some((_, ws, others)) = self.earliest_deadline(upto).await else {
                 break;
             };
             let run = self
-                .fire_run(&ws, others.map_or(now, |o| o.min(now)), false)
+                .fire_run(&ws, others.map_or(upto, |o| o.min(upto)), advance)
                 .await?;
             if run.is_empty() {
                 break;
@@ -201,16 +212,7 @@ impl Engine {
             return Err(Error::invalid("The clock only moves forward"));
         }
         let _one_at_a_time = self.routing.advancing.lock().await;
-        let mut fired = Vec::new();
-        while let Some((_, ws, others)) = self.earliest_deadline(to).await {
-            let run = self
-                .fire_run(&ws, others.map_or(to, |o| o.min(to)), true)
-                .await?;
-            if run.is_empty() {
-                break;
-            }
-            fired.extend(run);
-        }
+        let mut fired = self.fire_upto(|| to, true).await?;
         clock.set(to);
         fired.extend(self.fire_due().await?);
         Ok(fired)
