@@ -439,7 +439,7 @@ impl Store {
         let Some(Command::Write(group)) = queue.commands.back_mut() else {
             unreachable!("a group was just found or pushed");
         };
-        let (statements, tasks, has_events) = push_write(group, writes);
+        let (statements, tasks, has_events) = push_write(group, writes, workers);
         {
             // Before the writer can see the job, so that its commit finds these entries.
             let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
@@ -549,11 +549,13 @@ async fn commit_checked(
     result
 }
 
-/// Adds one write's statements to `group`; returns how many statements that is, the tasks it
-/// writes, and whether it records events.
+/// Adds one write's statements to `group`, given how many of them are version-checked worker
+/// updates; returns how many statements that is, the tasks it writes, and whether it records
+/// events.
 fn push_write(
     group: &mut Group,
     writes: &[Write<'_>],
+    workers: usize,
 ) -> (usize, Vec<(TaskSid, Option<Task>)>, bool) {
     let Group { checks, batch, .. } = group;
     let events: Vec<&Event> = writes
@@ -563,10 +565,6 @@ fn push_write(
             _ => None,
         })
         .collect();
-    let workers = writes
-        .iter()
-        .filter(|w| matches!(w, Write::Worker { .. }))
-        .count();
     let rows = writes.len() - workers - events.len();
     // SQLite commits a lone statement atomically: BEGIN and COMMIT would add nothing. With
     // worker checks, BEGIN went with them.

@@ -132,6 +132,14 @@ fn task(f: &Fixture, n: u8) -> Task {
     }
 }
 
+async fn stored_worker(f: &Fixture) -> Worker {
+    f.store
+        .get_worker(&f.workspace.sid, &f.worker.sid)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn events(f: &Fixture) -> Vec<String> {
     let page = f
         .store
@@ -164,12 +172,7 @@ async fn a_stale_worker_version_writes_nothing_and_the_next_write_goes_through()
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(events(&f).await.is_empty());
-    let stored = f
-        .store
-        .get_worker(&f.workspace.sid, &f.worker.sid)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_worker(&f).await;
     assert_eq!((stored.version, stored.attributes.as_str()), (0, "{}"));
 
     let fresh = event(&f, 11);
@@ -184,12 +187,7 @@ async fn a_stale_worker_version_writes_nothing_and_the_next_write_goes_through()
         .await
         .unwrap();
     assert_eq!(events(&f).await, vec![fresh.sid.as_str().to_owned()]);
-    let stored = f
-        .store
-        .get_worker(&f.workspace.sid, &f.worker.sid)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_worker(&f).await;
     assert_eq!(
         (stored.version, stored.attributes.as_str()),
         (1, r#"{"x":1}"#)
@@ -224,12 +222,7 @@ async fn a_statement_failing_mid_batch_rolls_back_the_statements_before_it() {
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     assert!(events(&f).await.is_empty());
-    let stored = f
-        .store
-        .get_worker(&f.workspace.sid, &f.worker.sid)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_worker(&f).await;
     assert_eq!(stored.version, 0, "the worker update was rolled back");
 
     // Had the failed batch left its transaction open, this BEGIN would fail.
