@@ -151,6 +151,12 @@ impl Locked {
         self.guard.get_or_insert_with(Model::default)
     }
 
+    /// Whether another operation wants this workspace: each one holds the model's cell before
+    /// it waits for the lock, as the map of cells and this guard do.
+    pub(crate) fn contended(&self) -> bool {
+        Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
+    }
+
     /// Announces `n` once every write submitted so far has committed.
     pub(crate) fn notify(&mut self, n: Notification) {
         self.out.push((self.submitted, n));

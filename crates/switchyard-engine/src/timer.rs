@@ -25,7 +25,9 @@ pub const MAX_ASSIGNMENTS_EXCEEDED: &str = "Task TTL Exceeded or Max assignment 
 /// Reason of a task canceled because the last step of its workflow timed out.
 pub const WORKFLOW_TIMEOUT: &str = "Workflow Timeout";
 
-/// The most timers one workspace fires under one hold of its lock.
+/// How many timers one workspace fires under one hold of its lock before letting operations
+/// waiting for it go first. Not fewer: each release waits for the run's commits, which stalls
+/// the writer until the next run has been decided.
 const RUN: usize = 256;
 
 /// A timer that fired.
@@ -219,7 +221,7 @@ impl Engine {
     }
 
     /// Fires one workspace's timers with deadlines up to `upto`, in order, under one hold of its
-    /// lock (at most [`RUN`] of them, so that requests waiting for the lock get their turn).
+    /// lock; once [`RUN`] have fired, it stops as soon as another operation waits for the lock.
     /// With `advance`, moves the manual clock to each deadline as it comes; else fires only
     /// what is due now.
     ///
@@ -238,7 +240,7 @@ impl Engine {
             let Some(at) = locked.model().next_deadline().filter(|at| *at <= upto) else {
                 break Ok(());
             };
-            if fired.len() == RUN {
+            if fired.len() >= RUN && locked.contended() {
                 break Ok(());
             }
             if let Some(clock) = self.clock.manual().filter(|_| advance) {

@@ -256,7 +256,8 @@ impl Store {
             pool.clone(),
             Arc::clone(&tasks),
             Arc::clone(&events_written),
-        );
+        )
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Store {
             pool,
             writer,

@@ -7,7 +7,8 @@
 //! (sqlx 0.8 runs such queries on SQLite only and means to drop them in a later version; this
 //! module is the one place that relies on them.)
 //!
-//! One writer task commits every decision, in the order they were submitted. [`Store::submit`]
+//! One writer, on a thread of its own, commits every decision, in the order they were
+//! submitted. [`Store::submit`]
 //! hands a decision over and returns at once, so the engine can work out its next decision while
 //! this one commits: SQLite's thread and the engine's then run side by side instead of taking
 //! turns. Until a write commits, the tasks it wrote are seen only by [`Store::task_as_written`]
@@ -203,13 +204,18 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    /// Starts the writer task: on `conn` when given, else on connections of `pool`.
+    /// Starts the writer on a thread of its own: on `conn` when given, else on connections of
+    /// `pool`.
+    ///
+    /// Not a task on the caller's runtime: a task woken by an operation that keeps deciding
+    /// without yielding waits in that worker's queue until the operation is done, so the
+    /// decisions and their commits would take turns instead of overlapping.
     pub(crate) fn start(
         conn: Option<SqliteConnection>,
         pool: SqlitePool,
         tasks: Arc<Mutex<TaskMemory>>,
         events_written: Arc<watch::Sender<u64>>,
-    ) -> Arc<Writer> {
+    ) -> std::io::Result<Arc<Writer>> {
         let wake = Arc::new(Notify::new());
         let writer = Arc::new(Writer {
             queue: Mutex::default(),
@@ -223,8 +229,21 @@ impl Writer {
             events_written,
             writer: Arc::downgrade(&writer),
         };
-        tokio::spawn(task.run(wake));
-        writer
+        std::thread::Builder::new()
+            .name("switchyard-writer".to_owned())
+            .spawn(move || {
+                // However the thread ends (the store dropped, a panic), nobody may be left
+                // waiting for writes it will never finish.
+                let _release = ReleaseWaiters(task.writer.clone());
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(task.run(wake)),
+                    Err(e) => tracing::error!(error = %e, "the writer's runtime did not start"),
+                }
+            })?;
+        Ok(writer)
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -246,9 +265,6 @@ struct WriterTask {
 
 impl WriterTask {
     async fn run(mut self, wake: Arc<Notify>) {
-        // However this task ends (the store dropped, a panic, the runtime shutting down),
-        // nobody may be left waiting for writes it will never finish.
-        let _release = ReleaseWaiters(self.writer.clone());
         loop {
             let command = match self.writer.upgrade() {
                 Some(writer) => writer.queue().commands.pop_front(),
