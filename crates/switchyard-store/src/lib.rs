@@ -243,16 +243,19 @@ impl Store {
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let conn = if memory {
+        let conns = if memory {
             // A second connection would open a second, empty in-memory database.
             None
         } else {
-            Some(SqliteConnection::connect_with(&options).await?)
+            Some(write::WriterConnections {
+                write: SqliteConnection::connect_with(&options).await?,
+                checkpoint: SqliteConnection::connect_with(&options).await?,
+            })
         };
         let tasks = Arc::default();
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
         let writer = write::Writer::start(
-            conn,
+            conns,
             pool.clone(),
             Arc::clone(&tasks),
             Arc::clone(&events_written),

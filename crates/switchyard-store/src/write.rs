@@ -204,14 +204,14 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    /// Starts the writer on a thread of its own: on `conn` when given, else on connections of
+    /// Starts the writer on a thread of its own: on `conns` when given, else on connections of
     /// `pool`.
     ///
     /// Not a task on the caller's runtime: a task woken by an operation that keeps deciding
     /// without yielding waits in that worker's queue until the operation is done, so the
     /// decisions and their commits would take turns instead of overlapping.
     pub(crate) fn start(
-        conn: Option<SqliteConnection>,
+        conns: Option<WriterConnections>,
         pool: SqlitePool,
         tasks: Arc<Mutex<TaskMemory>>,
         events_written: Arc<watch::Sender<u64>>,
@@ -222,8 +222,14 @@ impl Writer {
             wake: Arc::clone(&wake),
             finished: watch::channel(0).0,
         });
+        let (conn, checkpoints) = match conns {
+            Some(c) => (Some(Some(c.write)), Some(c.checkpoint)),
+            None => (None, None),
+        };
         let task = WriterTask {
-            conn: conn.map(Some),
+            conn,
+            checkpoints,
+            checkpointer: None,
             pool,
             tasks,
             events_written,
@@ -251,12 +257,25 @@ impl Writer {
     }
 }
 
+/// The connections of a file database's writer.
+pub(crate) struct WriterConnections {
+    /// Every write goes through it. SQLite's autocheckpoint stays on here: a checkpoint on
+    /// the writer's connection, between its transactions, is what lets the next one start the
+    /// WAL over.
+    pub(crate) write: SqliteConnection,
+    /// For the [`Checkpointer`].
+    pub(crate) checkpoint: SqliteConnection,
+}
+
 /// What the writer task owns.
 struct WriterTask {
     /// The connection writes go through (file databases): one writer keeps its page cache warm
     /// and never waits on another writer's lock. `Some(None)` once closed; `None` to use the pool
     /// (an in-memory database lives in the pool's one connection).
     conn: Option<Option<SqliteConnection>>,
+    /// The checkpointer's connection until it starts, on the writer's runtime.
+    checkpoints: Option<SqliteConnection>,
+    checkpointer: Option<Checkpointer>,
     pool: SqlitePool,
     tasks: Arc<Mutex<TaskMemory>>,
     events_written: Arc<watch::Sender<u64>>,
@@ -265,6 +284,7 @@ struct WriterTask {
 
 impl WriterTask {
     async fn run(mut self, wake: Arc<Notify>) {
+        self.checkpointer = self.checkpoints.take().map(Checkpointer::start);
         loop {
             let command = match self.writer.upgrade() {
                 Some(writer) => writer.queue().commands.pop_front(),
@@ -273,6 +293,9 @@ impl WriterTask {
             match command {
                 Some(Command::Write(group)) => self.apply(*group).await,
                 Some(Command::Close(done)) => {
+                    if let Some(checkpointer) = self.checkpointer.take() {
+                        checkpointer.close().await;
+                    }
                     if let Some(conn) = self.conn.as_mut().and_then(Option::take) {
                         if let Err(e) = sqlx::Connection::close(conn).await {
                             tracing::warn!(error = %e, "closing the writer connection failed");
@@ -335,6 +358,9 @@ impl WriterTask {
         if any_events {
             self.events_written.send_modify(|n| *n = n.wrapping_add(1));
         }
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.committed(committed);
+        }
         for (done, result) in answers {
             let _ = done.send(result);
         }
@@ -392,6 +418,71 @@ async fn run_group(
         }
     }
     (committed, failure)
+}
+
+/// How many committed writes the writer lets pass between two requests to the
+/// [`Checkpointer`]: at about eight pages a write, a few megabytes of WAL.
+const CHECKPOINT_EVERY: usize = 256;
+
+/// Copies committed pages from the WAL back into the database on a connection of its own,
+/// beside the writer, so that the writer's own checkpoint (SQLite's autocheckpoint, which must
+/// run between the writer's transactions for the WAL to start over) finds little left to copy
+/// and sync. A checkpoint takes turns with another one, never with the writer.
+struct Checkpointer {
+    due: Arc<Notify>,
+    /// Committed writes since the last request.
+    writes: usize,
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<SqliteConnection>,
+}
+
+impl Checkpointer {
+    /// Starts it on the current runtime.
+    fn start(mut conn: SqliteConnection) -> Checkpointer {
+        let due = Arc::new(Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let (due, stop) = (Arc::clone(&due), Arc::clone(&stop));
+            async move {
+                loop {
+                    // Requests made while a checkpoint runs leave one permit: they coalesce.
+                    due.notified().await;
+                    if stop.load(Ordering::Acquire) {
+                        return conn;
+                    }
+                    let passive = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)");
+                    if let Err(e) = passive.execute(&mut conn).await {
+                        tracing::debug!(error = %e, "a background checkpoint failed");
+                    }
+                }
+            }
+        });
+        Checkpointer {
+            due,
+            writes: 0,
+            stop,
+            task,
+        }
+    }
+
+    fn committed(&mut self, writes: usize) {
+        self.writes += writes;
+        if self.writes >= CHECKPOINT_EVERY {
+            self.writes = 0;
+            self.due.notify_one();
+        }
+    }
+
+    /// Waits for the checkpoint under way, if any, and closes the connection.
+    async fn close(self) {
+        self.stop.store(true, Ordering::Release);
+        self.due.notify_one();
+        if let Ok(conn) = self.task.await {
+            if let Err(e) = sqlx::Connection::close(conn).await {
+                tracing::warn!(error = %e, "closing the checkpoint connection failed");
+            }
+        }
+    }
 }
 
 /// When the writer task ends, fails the writes still queued and marks every write finished,

@@ -319,3 +319,29 @@ async fn a_failed_write_refuses_the_rest_of_its_chain_and_nothing_else() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn committed_pages_reach_the_database_file_before_the_wal_fills_up() {
+    let f = fixture().await;
+    let db = std::path::PathBuf::from(f.url.trim_start_matches("sqlite://"));
+    let size = || std::fs::metadata(&db).unwrap().len();
+    let before = size();
+    for i in 0..600u16 {
+        let mut bytes = [0xee; 16];
+        bytes[..2].copy_from_slice(&i.to_be_bytes());
+        let mut e = event(&f, 0);
+        e.sid = EventSid::from_bytes(bytes);
+        f.store.write(&[Write::Event(&e)]).await.unwrap();
+    }
+    // These writes fill a few thousand WAL pages, far fewer than the writer's own checkpoint
+    // waits for: only the background checkpoints copy them into the file meanwhile.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {before} bytes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    f.store.close().await;
+}
