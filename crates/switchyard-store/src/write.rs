@@ -352,13 +352,15 @@ impl WriterTask {
                 answers.push((job.done, result));
             }
         }
+        let mut backlog = false;
         if let Some(writer) = self.writer.upgrade() {
             writer.finished.send_replace(last);
+            backlog = !writer.queue().commands.is_empty();
         }
         if any_events {
             self.events_written.send_modify(|n| *n = n.wrapping_add(1));
         }
-        if let Some(checkpointer) = &mut self.checkpointer {
+        if let Some(checkpointer) = self.checkpointer.as_mut().filter(|_| backlog) {
             checkpointer.committed(committed);
         }
         for (done, result) in answers {
@@ -420,14 +422,18 @@ async fn run_group(
     (committed, failure)
 }
 
-/// How many committed writes the writer lets pass between two requests to the
-/// [`Checkpointer`]: at about eight pages a write, a few megabytes of WAL.
+/// How many writes committed with others queued behind them the writer lets pass between two
+/// requests to the [`Checkpointer`]: at about eight pages a write, a few megabytes of WAL.
 const CHECKPOINT_EVERY: usize = 256;
 
 /// Copies committed pages from the WAL back into the database on a connection of its own,
 /// beside the writer, so that the writer's own checkpoint (SQLite's autocheckpoint, which must
 /// run between the writer's transactions for the WAL to start over) finds little left to copy
 /// and sync. A checkpoint takes turns with another one, never with the writer.
+///
+/// Asked for only while writes queue up, when the writer is what holds everyone up. When it
+/// keeps up, a checkpoint beside it would only take CPU from the next write: on two cores that
+/// took a one-write-at-a-time p99 from 0.55 ms to 1.4 ms.
 struct Checkpointer {
     due: Arc<Notify>,
     /// Committed writes since the last request.

@@ -326,12 +326,19 @@ async fn committed_pages_reach_the_database_file_before_the_wal_fills_up() {
     let db = std::path::PathBuf::from(f.url.trim_start_matches("sqlite://"));
     let size = || std::fs::metadata(&db).unwrap().len();
     let before = size();
+    // Submitted without waiting, so they queue up: the writer asks for checkpoints only when it
+    // has a backlog.
+    let chain = Chain::default();
+    let mut pending = Vec::new();
     for i in 0..600u16 {
         let mut bytes = [0xee; 16];
         bytes[..2].copy_from_slice(&i.to_be_bytes());
         let mut e = event(&f, 0);
         e.sid = EventSid::from_bytes(bytes);
-        f.store.write(&[Write::Event(&e)]).await.unwrap();
+        pending.push(f.store.submit(&[Write::Event(&e)], &chain));
+    }
+    for p in pending {
+        p.wait().await.unwrap();
     }
     // These writes fill a few thousand WAL pages, far fewer than the writer's own checkpoint
     // waits for: only the background checkpoints copy them into the file meanwhile.
