@@ -326,8 +326,8 @@ async fn committed_pages_reach_the_database_file_before_the_wal_fills_up() {
     let db = std::path::PathBuf::from(f.url.trim_start_matches("sqlite://"));
     let size = || std::fs::metadata(&db).unwrap().len();
     let before = size();
-    // Submitted without waiting, so they queue up: the writer asks for checkpoints only when it
-    // has a backlog.
+    // Submitted without waiting, so they queue up: the writer asks for checkpoints sooner when
+    // it has a backlog.
     let chain = Chain::default();
     let mut pending = Vec::new();
     for i in 0..600u16 {
