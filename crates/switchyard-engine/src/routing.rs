@@ -151,8 +151,9 @@ impl Locked {
         self.guard.get_or_insert_with(Model::default)
     }
 
-    /// Whether another operation wants this workspace: each one holds the model's cell before
-    /// it waits for the lock, as the map of cells and this guard do.
+    /// Whether another operation wants this workspace. Each one clones the workspace's model
+    /// cell before it waits for the lock; the map of cells and this guard hold the other two
+    /// references.
     pub(crate) fn contended(&self) -> bool {
         Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
     }
@@ -257,6 +258,10 @@ impl Engine {
 
     /// Locks the workspace's routing state; with `fresh`, rebuilds the model from the store
     /// even if one is loaded (after a configuration change).
+    ///
+    /// A model built here otherwise (first use, or after a failed write dropped it) has not
+    /// seen what the store holds routed: every waiting task and idle worker is routed before
+    /// the operation goes on, and what that reserves is committed and announced here.
     async fn lock_with(&self, workspace: Workspace, fresh: bool) -> Result<Locked> {
         let cell = {
             let mut models = self
@@ -267,10 +272,11 @@ impl Engine {
             models.entry(workspace.sid.clone()).or_default().clone()
         };
         let mut guard = cell.lock_owned().await;
+        let unrouted = !fresh && guard.is_none();
         if fresh || guard.is_none() {
             *guard = Some(self.load_model(&workspace).await?);
         }
-        Ok(Locked {
+        let mut locked = Locked {
             guard,
             workspace,
             out: Vec::new(),
@@ -278,7 +284,22 @@ impl Engine {
             inflight: Vec::new(),
             submitted: 0,
             committed: 0,
-        })
+        };
+        if unrouted {
+            let sweep = Triggers {
+                sweep: true,
+                ..Default::default()
+            };
+            let routed = self.route(&mut locked, sweep).await;
+            let written = locked.settle().await;
+            let out = locked.take_committed();
+            self.publish(out);
+            if let Err(e) = routed.and(written) {
+                *locked.guard = None;
+                return Err(e);
+            }
+        }
+        Ok(locked)
     }
 
     /// Submits one decision's writes behind the operation's earlier ones and returns without

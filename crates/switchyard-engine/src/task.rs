@@ -271,14 +271,15 @@ impl Engine {
         let seq = self.store.task_seq(&task.sid).await?;
         locked.model().put_task(task_state(&task, seq));
         let created = task.clone();
-        self.finish(
-            locked,
-            Triggers {
-                tasks: vec![task.sid],
-                ..Default::default()
-            },
-        )
-        .await?;
+        let triggers = Triggers {
+            tasks: vec![task.sid],
+            ..Default::default()
+        };
+        if let Err(e) = self.finish(locked, triggers).await {
+            // The task is stored: an error would have the caller create it again. Its model
+            // was dropped, and rebuilding it routes the task.
+            tracing::warn!(task = %created.sid, error = %e, "routing a new task failed");
+        }
         Ok(created)
     }
 

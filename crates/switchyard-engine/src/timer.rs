@@ -83,15 +83,9 @@ impl Engine {
         }
         for ws in self.store.workspaces_with_routing_tasks().await? {
             let workspace = self.store_workspace(&ws).await?;
+            // Loading the model routes every waiting task and idle worker.
             let locked = self.lock(workspace).await?;
-            self.finish(
-                locked,
-                Triggers {
-                    sweep: true,
-                    ..Default::default()
-                },
-            )
-            .await?;
+            self.release_lock(locked, Ok(())).await?;
         }
         self.fire_due().await
     }
@@ -100,12 +94,38 @@ impl Engine {
     pub async fn next_deadline(&self) -> Option<Timestamp> {
         let mut next: Option<Timestamp> = None;
         for cell in self.routing.cells() {
-            let guard = cell.lock().await;
-            if let Some(at) = guard.as_ref().and_then(|m| m.next_deadline()) {
+            let at = match cell.lock().await.as_ref() {
+                Some(model) => model.next_deadline(),
+                // Dropped after a failed write: its timers are unknown until it is rebuilt,
+                // which `fire_due` does at once.
+                None => Some(self.now()),
+            };
+            if let Some(at) = at {
                 next = Some(next.map_or(at, |n| n.min(at)));
             }
         }
         next
+    }
+
+    /// Rebuilds the models dropped after a failed write, routing what they hold, so that their
+    /// timers are known again.
+    async fn rebuild_dropped(&self) -> Result<()> {
+        for (ws, cell) in self.routing.cells_by_workspace() {
+            if cell.lock().await.is_some() {
+                continue;
+            }
+            let workspace = match self.store_workspace(&ws).await {
+                Ok(w) => w,
+                Err(Error::NotFound { .. }) => {
+                    self.forget(&ws);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let locked = self.lock(workspace).await?;
+            self.release_lock(locked, Ok(())).await?;
+        }
+        Ok(())
     }
 
     /// How many timers are scheduled in the loaded workspaces.
@@ -155,6 +175,7 @@ impl Engine {
         upto: impl Fn() -> Timestamp,
         advance: bool,
     ) -> Result<Vec<FiredTimer>> {
+        self.rebuild_dropped().await?;
         let mut fired = Vec::new();
         loop {
             let upto = upto();

@@ -8,10 +8,9 @@
 //! module is the one place that relies on them.)
 //!
 //! One writer, on a thread of its own, commits every decision, in the order they were
-//! submitted. [`Store::submit`]
-//! hands a decision over and returns at once, so the engine can work out its next decision while
-//! this one commits: SQLite's thread and the engine's then run side by side instead of taking
-//! turns. Until a write commits, the tasks it wrote are seen only by [`Store::task_as_written`]
+//! submitted. [`Store::submit`] hands a decision over and returns at once, so the engine can work
+//! out its next decision while this one commits: SQLite's thread and the engine's then run side
+//! by side instead of taking turns. Until a write commits, the tasks it wrote are seen only by [`Store::task_as_written`]
 //! (the engine's own view), and every query waits for the writes submitted before it.
 
 use std::collections::HashMap;
@@ -222,13 +221,13 @@ impl Writer {
             wake: Arc::clone(&wake),
             finished: watch::channel(0).0,
         });
-        let (conn, checkpoints) = match conns {
+        let (conn, checkpoint_conn) = match conns {
             Some(c) => (Some(Some(c.write)), Some(c.checkpoint)),
             None => (None, None),
         };
         let task = WriterTask {
             conn,
-            checkpoints,
+            checkpoint_conn,
             checkpointer: None,
             pool,
             tasks,
@@ -274,7 +273,7 @@ struct WriterTask {
     /// (an in-memory database lives in the pool's one connection).
     conn: Option<Option<SqliteConnection>>,
     /// The checkpointer's connection until it starts, on the writer's runtime.
-    checkpoints: Option<SqliteConnection>,
+    checkpoint_conn: Option<SqliteConnection>,
     checkpointer: Option<Checkpointer>,
     pool: SqlitePool,
     tasks: Arc<Mutex<TaskMemory>>,
@@ -284,7 +283,7 @@ struct WriterTask {
 
 impl WriterTask {
     async fn run(mut self, wake: Arc<Notify>) {
-        self.checkpointer = self.checkpoints.take().map(Checkpointer::start);
+        self.checkpointer = self.checkpoint_conn.take().map(Checkpointer::start);
         loop {
             let command = match self.writer.upgrade() {
                 Some(writer) => writer.queue().commands.pop_front(),
