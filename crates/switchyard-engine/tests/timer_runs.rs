@@ -1,77 +1,40 @@
 //! Advancing the clock fires a workspace's timers in long runs under its lock, but an operation
 //! that wants the workspace meanwhile gets its turn instead of waiting for the whole advance.
 
-use std::sync::Arc;
+mod common;
 
 use switchyard_core::routing::TaskStatus;
 use switchyard_core::time::Duration;
-use switchyard_core::Timestamp;
-use switchyard_engine::{
-    CreateTask, CreateTaskQueue, CreateWorkflow, CreateWorkspace, Engine, EngineOptions,
-    ManualClock, Store,
-};
+use switchyard_engine::{CreateTask, CreateTaskQueue, CreateWorkflow};
 
 const TASKS: i64 = 1_500;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_waiting_for_the_workspace_gets_in_between_timer_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let clock = Arc::new(ManualClock::new(Timestamp::from_secs(1_800_000_000)));
-    let engine = Arc::new(Engine::new(
-        Store::open(&url).await.unwrap(),
-        clock.clone(),
-        EngineOptions::default(),
-    ));
-    let account = engine
-        .ensure_account("AC00000000000000000000000000000000".parse().unwrap(), "t")
-        .await
-        .unwrap();
-    let ws = engine
-        .create_workspace(
-            &account,
-            CreateWorkspace {
-                friendly_name: "W".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .sid;
-    let queue = engine
-        .create_task_queue(
-            &account,
-            &ws,
-            CreateTaskQueue {
-                friendly_name: "Nobody".into(),
-                target_workers: Some("skill == 'none'".into()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .sid;
-    let workflow = engine
-        .create_workflow(
-            &account,
-            &ws,
+    let f = common::Fixture::new().await;
+    let (engine, account, ws) = (&f.engine, &f.account, &f.ws);
+    let queue = f
+        .queue(CreateTaskQueue {
+            friendly_name: "Nobody".into(),
+            target_workers: Some("skill == 'none'".into()),
+            ..Default::default()
+        })
+        .await;
+    let workflow = f
+        .workflow_to(
+            &queue,
             CreateWorkflow {
                 friendly_name: "F".into(),
-                configuration: format!(
-                    r#"{{"task_routing":{{"default_filter":{{"queue":"{queue}"}}}}}}"#
-                ),
                 ..Default::default()
             },
         )
-        .await
-        .unwrap()
-        .sid;
+        .await;
     let mut first = None;
     for i in 0..TASKS {
         let task = engine
             .create_task(
-                &account,
-                &ws,
+                account,
+                ws,
                 CreateTask {
                     workflow_sid: Some(workflow.clone()),
                     // One TTL per second, in creation order.
@@ -95,7 +58,7 @@ async fn an_operation_waiting_for_the_workspace_gets_in_between_timer_runs() {
     };
     // Once the advance is under way, ask for the workspace's timers: that waits for its lock.
     loop {
-        let t = engine.task(&account, &ws, &first).await.unwrap();
+        let t = engine.task(account, ws, &first).await.unwrap();
         if t.assignment_status == TaskStatus::Canceled {
             break;
         }
