@@ -184,6 +184,18 @@ impl Locked {
         result
     }
 
+    /// Ends the operation's work under the lock: waits for its writes, drops the model if they
+    /// or `result` (how the operation went until now) failed, and returns the notifications
+    /// whose writes committed with the outcome.
+    async fn conclude(&mut self, result: Result<()>) -> (Vec<Notification>, Result<()>) {
+        let written = self.settle().await;
+        if result.is_err() {
+            // The model may now disagree with the store: rebuild it on next use.
+            *self.guard = None;
+        }
+        (self.take_committed(), result.and(written))
+    }
+
     /// The notifications whose writes have committed.
     fn take_committed(&mut self) -> Vec<Notification> {
         let committed = self.committed;
@@ -291,13 +303,9 @@ impl Engine {
                 ..Default::default()
             };
             let routed = self.route(&mut locked, sweep).await;
-            let written = locked.settle().await;
-            let out = locked.take_committed();
+            let (out, result) = locked.conclude(routed).await;
             self.publish(out);
-            if let Err(e) = routed.and(written) {
-                *locked.guard = None;
-                return Err(e);
-            }
+            result?;
         }
         Ok(locked)
     }
@@ -323,16 +331,11 @@ impl Engine {
     /// Waits for the operation's writes, releases the lock, and publishes what committed;
     /// `result` is how the operation went until now.
     pub(crate) async fn release_lock(&self, mut locked: Locked, result: Result<()>) -> Result<()> {
-        let written = locked.settle().await;
-        if result.is_err() {
-            // The model may now disagree with the store: rebuild it on next use.
-            *locked.guard = None;
-        }
-        let out = locked.take_committed();
+        let (out, result) = locked.conclude(result).await;
         drop(locked);
         self.routing.changed.notify_one();
         self.publish(out);
-        result.and(written)
+        result
     }
 
     /// Drops the workspace's model after a configuration change and re-routes everything.

@@ -200,7 +200,8 @@ pub(crate) fn opt_sid<T: Sid>(s: Option<&str>) -> Result<Option<T>> {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// The one task that commits routing decisions, in order: see [`Store::submit`].
+    /// The writer, on a thread of its own, that commits routing decisions in order: see
+    /// [`Store::submit`].
     writer: Arc<write::Writer>,
     tasks: Arc<Mutex<write::TaskMemory>>,
     /// Bumped after every committed write that recorded events.
