@@ -310,6 +310,8 @@ pub struct Task {
     pub ignore_capacity: Option<bool>,
     /// Where it is in its workflow.
     pub step: Option<StepRef>,
+    /// When it entered `step`: the step's timeout counts from here.
+    pub step_entered: Option<Timestamp>,
     /// How many reservations it has gone through.
     pub assignment_count: i64,
     /// Add-ons data (always `{}` here).

@@ -140,11 +140,32 @@ impl WorkflowConfig {
         }
     }
 
-    /// When step `at` of a task created at `created` times out: step timeouts count from the
-    /// task's creation, not from when it entered the step.
-    pub fn step_deadline(&self, at: StepRef, created: Timestamp) -> Option<Timestamp> {
+    /// When step `at` times out for a task that entered it at `entered`: a task waits in each
+    /// step for that step's own timeout, so step N of a filter times out at the sum of steps
+    /// 1..N's timeouts. Without `entered` (a task stored before entry times were kept), the
+    /// step is taken as entered when the earlier steps of its filter timed out one after the
+    /// other from `created`.
+    pub fn step_deadline(
+        &self,
+        at: StepRef,
+        entered: Option<Timestamp>,
+        created: Timestamp,
+    ) -> Option<Timestamp> {
         let timeout = self.step(at)?.target.timeout?;
-        Some(created + crate::time::Duration::from_secs(timeout))
+        let entered = entered.unwrap_or_else(|| {
+            let earlier: i64 = at
+                .filter
+                .and_then(|f| self.filters.get(f))
+                .map(|f| {
+                    f.targets[..at.step.min(f.targets.len())]
+                        .iter()
+                        .filter_map(|t| t.timeout)
+                        .sum()
+                })
+                .unwrap_or(0);
+            created + crate::time::Duration::from_secs(earlier)
+        });
+        Some(entered + crate::time::Duration::from_secs(timeout))
     }
 }
 
@@ -465,8 +486,11 @@ pub struct TaskState {
     pub reserved_at: HashMap<WorkerSid, Timestamp>,
     /// Workers who rejected it or let a reservation time out: not offered it again.
     pub refused_by: HashSet<WorkerSid>,
-    /// Creation time: TTL and step timeouts count from here.
+    /// Creation time: the TTL counts from here.
     pub date_created: Timestamp,
+    /// When it entered its workflow step: the step's timeout counts from here. `None` for a
+    /// task stored before this was recorded (see [`WorkflowConfig::step_deadline`]).
+    pub step_entered: Option<Timestamp>,
     /// Seconds it may wait for assignment (`Timeout`).
     pub ttl_secs: i64,
     /// Reservations it has had (Twilio's assignment count).
@@ -1175,7 +1199,7 @@ impl Model {
             if let Some(deadline) = self
                 .workflows
                 .get(workflow)
-                .and_then(|c| c.step_deadline(*step, t.date_created))
+                .and_then(|c| c.step_deadline(*step, t.step_entered, t.date_created))
             {
                 out.push(key(deadline, TimerKind::Step, None));
             }
@@ -1396,14 +1420,21 @@ mod tests {
             .as_str(),
             Q2
         );
-        // Step timeouts count from the task's creation.
-        assert_eq!(c.step_deadline(step1, ts(1000)), Some(ts(1120)));
+        // A task waits in each step for that step's own timeout: from its entry into the step,
+        // or, with no entry recorded, as if step 0 (60 s) had timed out first.
+        assert_eq!(
+            c.step_deadline(step1, Some(ts(1070)), ts(1000)),
+            Some(ts(1190))
+        );
+        assert_eq!(c.step_deadline(step1, None, ts(1000)), Some(ts(1180)));
+        assert_eq!(c.step_deadline(at, None, ts(1000)), Some(ts(1060)));
         assert_eq!(
             c.step_deadline(
                 StepRef {
                     filter: Some(1),
                     step: 0
                 },
+                None,
                 ts(1000)
             ),
             None
@@ -1505,6 +1536,7 @@ mod tests {
             refused_by: HashSet::new(),
             reserved_at: HashMap::new(),
             date_created: ts(start),
+            step_entered: Some(ts(start)),
             ttl_secs: 86_400,
             assignment_count: 0,
         };

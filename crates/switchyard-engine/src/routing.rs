@@ -389,6 +389,7 @@ impl Engine {
                 None => {
                     Engine::place(locked.model(), &mut task, None, now);
                     task.step = None;
+                    task.step_entered = None;
                     task.version += 1;
                     task.date_updated = now;
                     self.commit(&mut locked, &[Write::Task(&task)]);
@@ -647,6 +648,7 @@ impl Engine {
         };
         Engine::place(locked.model(), task, queue.as_ref(), now);
         task.step = Some(at);
+        task.step_entered = Some(now);
         if let Some(p) = priority {
             task.priority = p;
         }
@@ -669,6 +671,7 @@ impl Engine {
                 workflow: workflow.clone(),
                 step: at,
             };
+            t.step_entered = Some(now);
             t.queue = queue;
             t.priority = task.priority;
         });
@@ -978,6 +981,7 @@ pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
         reserved_at: HashMap::new(),
         refused_by: HashSet::new(),
         date_created: t.date_created,
+        step_entered: t.step_entered,
         ttl_secs: t.timeout,
         assignment_count: t.assignment_count,
     }

@@ -219,6 +219,7 @@ impl Engine {
                 None
             },
             step: None,
+            step_entered: None,
             assignment_count: 0,
             addons: "{}".to_owned(),
             version: 0,
@@ -241,6 +242,7 @@ impl Engine {
                     }
                 }
                 task.step = Some(at);
+                task.step_entered = Some(now);
             }
         }
         let label = task
@@ -398,6 +400,7 @@ impl Engine {
                         None => {
                             Engine::place(locked.model(), &mut task, None, now);
                             task.step = None;
+                            task.step_entered = None;
                             locked.model().update_task(sid, |t| {
                                 t.route = Route::Unrouted;
                                 t.queue = None;

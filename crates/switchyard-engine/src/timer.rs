@@ -425,6 +425,7 @@ impl Engine {
         };
         Engine::place(locked.model(), &mut task, queue.as_ref(), now);
         task.step = Some(next);
+        task.step_entered = Some(now);
         if let Some(p) = priority {
             task.priority = p;
         }
@@ -434,6 +435,7 @@ impl Engine {
                 workflow: workflow.clone(),
                 step: next,
             };
+            t.step_entered = Some(now);
             t.queue = queue.clone();
             t.priority = task.priority;
         });

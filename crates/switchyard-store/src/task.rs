@@ -57,6 +57,7 @@ struct TaskRow {
     ignore_capacity: Option<bool>,
     step_filter: Option<i64>,
     step_index: Option<i64>,
+    step_entered_date: Option<i64>,
     assignment_count: i64,
     addons: String,
     version: i64,
@@ -69,7 +70,7 @@ const SELECT_TASK: &str =
         t.attributes, t.assignment_status, t.priority, t.timeout, t.task_channel_sid,
         t.task_channel_unique_name, t.task_queue_sid, t.task_queue_friendly_name,
         t.task_queue_entered_date, t.virtual_start_time, t.reason, t.routing_target,
-        t.ignore_capacity, t.step_filter, t.step_index, t.assignment_count, t.addons, t.version,
+        t.ignore_capacity, t.step_filter, t.step_index, t.step_entered_date, t.assignment_count, t.addons, t.version,
         t.date_created, t.date_updated
     FROM tasks t";
 
@@ -120,6 +121,7 @@ impl TryFrom<TaskRow> for (i64, Task) {
                 routing_target: r.routing_target,
                 ignore_capacity: r.ignore_capacity,
                 step,
+                step_entered: r.step_entered_date.map(Timestamp::from_millis),
                 assignment_count: r.assignment_count,
                 addons: r.addons,
                 version: r.version,

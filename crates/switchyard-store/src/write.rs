@@ -745,8 +745,8 @@ fn push_task(b: &mut Batch, t: &Task) {
         "INSERT INTO tasks (sid, workspace_sid, workflow_sid, workflow_friendly_name, attributes,
             assignment_status, priority, timeout, task_channel_sid, task_channel_unique_name,
             task_queue_sid, task_queue_friendly_name, task_queue_entered_date, virtual_start_time,
-            reason, routing_target, ignore_capacity, step_filter, step_index, assignment_count,
-            addons, version, date_created, date_updated) VALUES (",
+            reason, routing_target, ignore_capacity, step_filter, step_index, step_entered_date,
+            assignment_count, addons, version, date_created, date_updated) VALUES (",
     );
     let mut v = b.separated(", ");
     v.push_bind(t.sid.as_str().to_owned())
@@ -768,6 +768,7 @@ fn push_task(b: &mut Batch, t: &Task) {
         .push_bind(t.ignore_capacity)
         .push_bind(step_filter)
         .push_bind(step_index)
+        .push_bind(t.step_entered.map(Timestamp::as_millis))
         .push_bind(t.assignment_count)
         .push_bind(t.addons.clone())
         .push_bind(t.version)
@@ -790,6 +791,7 @@ fn push_task(b: &mut Batch, t: &Task) {
             reason = excluded.reason,
             step_filter = excluded.step_filter,
             step_index = excluded.step_index,
+            step_entered_date = excluded.step_entered_date,
             assignment_count = excluded.assignment_count,
             version = excluded.version,
             date_updated = excluded.date_updated;",

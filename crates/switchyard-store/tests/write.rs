@@ -124,6 +124,7 @@ fn task(f: &Fixture, n: u8) -> Task {
         routing_target: None,
         ignore_capacity: None,
         step: None,
+        step_entered: None,
         assignment_count: 0,
         addons: "{}".into(),
         version: 0,

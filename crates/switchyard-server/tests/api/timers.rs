@@ -230,7 +230,7 @@ async fn the_ttl_cancels_an_unassigned_task_and_its_reservations() {
 }
 
 #[tokio::test]
-async fn step_timeouts_count_from_the_task_age_and_escalate_then_cancel() {
+async fn each_step_waits_its_own_timeout_then_escalates_then_cancels() {
     let s = Server::start().await;
     let (ws, [one, two, three]) = workspace_with(
         &s,
@@ -270,15 +270,29 @@ async fn step_timeouts_count_from_the_task_age_and_escalate_then_cancel() {
     assert_eq!(t["task_queue_sid"], two.as_str());
     assert_eq!(t["priority"], 10);
     assert_eq!(t["task_queue_entered_date"], "2014-05-14T10:55:02Z");
-    // The second step's 600 s count from creation too: 300 s after entering it.
-    let body = advance(&s, "1000").await;
+    // The second step waits its own 600 s from its entry: it ends at age 900, not 600.
+    assert!(fired(&advance(&s, "599").await).is_empty());
     assert_eq!(
-        fired(&body),
-        [
-            ("workflow.step-timeout".to_owned(), "2014-05-14T11:00:02Z".to_owned()),
-            ("workflow.step-timeout".to_owned(), "2014-05-14T11:05:02Z".to_owned()),
-        ],
-        "step 2 at age 600 moves to the next matching filter; its step ends at age 900 and the workflow is exhausted"
+        fired(&advance(&s, "1").await),
+        [(
+            "workflow.step-timeout".to_owned(),
+            "2014-05-14T11:05:02Z".to_owned()
+        )],
+        "step 2 ends 600 s after it began and the next matching filter applies"
+    );
+    let t = s.get(&format!("{w}/Tasks/{task}")).await.1;
+    assert_eq!(
+        (status(&t), t["task_queue_sid"].as_str()),
+        ("pending", Some(three.as_str()))
+    );
+    assert!(fired(&advance(&s, "899").await).is_empty());
+    assert_eq!(
+        fired(&advance(&s, "1").await),
+        [(
+            "workflow.step-timeout".to_owned(),
+            "2014-05-14T11:20:02Z".to_owned()
+        )],
+        "the next filter's step waits its 900 s too; then the workflow is exhausted"
     );
     let t = s.get(&format!("{w}/Tasks/{task}")).await.1;
     assert_eq!(
@@ -288,6 +302,47 @@ async fn step_timeouts_count_from_the_task_age_and_escalate_then_cancel() {
     );
     assert_eq!(t["reason"], "Workflow Timeout");
     assert_eq!(t["task_queue_sid"], three.as_str());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn three_steps_of_thirty_seconds_move_at_30_and_60_and_cancel_at_90() {
+    let s = Server::start().await;
+    let (ws, [one, two, three]) = workspace_with(
+        &s,
+        |q1, q2, q3| {
+            format!(
+                r#"{{"task_routing":{{"filters":[{{"expression":"1==1","targets":[
+                    {{"queue":"{q1}","timeout":30}},{{"queue":"{q2}","timeout":30}},{{"queue":"{q3}","timeout":30}}]}}]}}}}"#
+            )
+        },
+        "86400",
+    )
+    .await;
+    let w = format!("/Workspaces/{ws}");
+    let task = sid_of(
+        &s.create(&format!("{w}/Tasks"), &[("Attributes", "{}")])
+            .await,
+    );
+    for (queue, secs) in [(&one, "29"), (&two, "30"), (&three, "30")] {
+        let t = s.get(&format!("{w}/Tasks/{task}")).await.1;
+        assert_eq!(
+            (status(&t), t["task_queue_sid"].as_str()),
+            ("pending", Some(queue.as_str()))
+        );
+        advance(&s, secs).await;
+        if secs == "29" {
+            advance(&s, "1").await;
+        }
+    }
+    let t = s.get(&format!("{w}/Tasks/{task}")).await.1;
+    assert_eq!(status(&t), "canceled");
+    assert_eq!(t["reason"], "Workflow Timeout");
+    assert_eq!(
+        t["age"].as_i64(),
+        Some(90),
+        "canceled when the last of three 30 s steps ended, at age 90"
+    );
     s.stop().await;
 }
 
