@@ -486,6 +486,8 @@ pub struct TaskState {
     pub reserved_at: HashMap<WorkerSid, Timestamp>,
     /// Workers who rejected it or let a reservation time out: not offered it again.
     pub refused_by: HashSet<WorkerSid>,
+    /// Workers whose assignment callback for it failed: offered it again only after a backoff.
+    pub callback_failures: HashMap<WorkerSid, CallbackFailures>,
     /// Creation time: the TTL counts from here.
     pub date_created: Timestamp,
     /// When it entered its workflow step: the step's timeout counts from here. `None` for a
@@ -507,7 +509,15 @@ pub enum Timer {
         /// The reserved worker.
         worker: WorkerSid,
     },
-    /// The task's workflow step reached its `timeout` (counted from the task's creation).
+    /// The backoff after a failed assignment callback ended: the worker may be offered the
+    /// task again.
+    CallbackRetry {
+        /// The task.
+        task: TaskSid,
+        /// The worker whose callback failed.
+        worker: WorkerSid,
+    },
+    /// The task's workflow step reached its `timeout` (counted from its entry into the step).
     Step {
         /// The task.
         task: TaskSid,
@@ -517,6 +527,42 @@ pub enum Timer {
         /// The task.
         task: TaskSid,
     },
+}
+
+/// The failed assignment callbacks of one task for one worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackFailures {
+    /// How many there were.
+    pub count: u32,
+    /// Until when the worker is not offered the task again; `None` once that has passed.
+    pub until: Option<Timestamp>,
+}
+
+impl CallbackFailures {
+    /// The first failure's backoff; each further failure doubles it, up to
+    /// [`CALLBACK_BACKOFF_MAX_SECS`].
+    pub const BASE_SECS: i64 = 5;
+
+    /// Records one more failure at `now`.
+    pub fn after(previous: Option<CallbackFailures>, now: Timestamp) -> CallbackFailures {
+        let count = previous.map_or(0, |p| p.count).saturating_add(1);
+        CallbackFailures {
+            count,
+            until: Some(now + callback_backoff(count)),
+        }
+    }
+}
+
+/// The longest a worker waits to be offered a task again after failed assignment callbacks.
+pub const CALLBACK_BACKOFF_MAX_SECS: i64 = 60;
+
+/// How long a worker is not offered a task after its `failures`-th failed assignment callback
+/// for it: 5 s, doubling, at most a minute. Bounded so that a receiver brought back up gets its
+/// tasks within a minute; other workers are offered the task meanwhile.
+pub fn callback_backoff(failures: u32) -> crate::time::Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    let secs = (CallbackFailures::BASE_SECS << doublings).min(CALLBACK_BACKOFF_MAX_SECS);
+    crate::time::Duration::from_secs(secs)
 }
 
 /// Reservation timeout when the task has no workflow (it was routed straight to a queue or worker).
@@ -662,6 +708,7 @@ struct TimerKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
     Reservation,
+    CallbackRetry,
     Step,
     Ttl,
 }
@@ -671,6 +718,10 @@ impl TimerKey {
         let task = self.task.clone();
         match (self.kind, &self.worker) {
             (TimerKind::Reservation, Some(worker)) => Timer::Reservation {
+                task,
+                worker: worker.clone(),
+            },
+            (TimerKind::CallbackRetry, Some(worker)) => Timer::CallbackRetry {
                 task,
                 worker: worker.clone(),
             },
@@ -890,6 +941,11 @@ impl Model {
     pub fn eligible(&self, t: &TaskState, w: &WorkerState, now: Timestamp) -> bool {
         if t.pending.contains(&w.sid) || t.refused_by.contains(&w.sid) {
             return false;
+        }
+        if let Some(until) = t.callback_failures.get(&w.sid).and_then(|f| f.until) {
+            if now < until {
+                return false;
+            }
         }
         match &t.route {
             Route::Worker {
@@ -1150,6 +1206,7 @@ impl Model {
         let mut probe = t.clone();
         probe.pending.remove(&w.sid);
         probe.refused_by.remove(&w.sid);
+        probe.callback_failures.remove(&w.sid);
         let mut free = w.clone();
         free.available = true;
         for c in free.channels.values_mut() {
@@ -1195,6 +1252,10 @@ impl Model {
             .iter()
             .map(|(worker, at)| key(*at + timeout, TimerKind::Reservation, Some(worker)))
             .collect();
+        out.extend(t.callback_failures.iter().filter_map(|(worker, f)| {
+            f.until
+                .map(|at| key(at, TimerKind::CallbackRetry, Some(worker)))
+        }));
         if let Route::Workflow { workflow, step } = &t.route {
             if let Some(deadline) = self
                 .workflows
@@ -1534,6 +1595,7 @@ mod tests {
             seq: n as i64,
             pending: HashSet::new(),
             refused_by: HashSet::new(),
+            callback_failures: HashMap::new(),
             reserved_at: HashMap::new(),
             date_created: ts(start),
             step_entered: Some(ts(start)),
@@ -1563,6 +1625,52 @@ mod tests {
         // A refusal keeps the worker away from that task.
         m.update_task(&t2, |t| t.refused_by.insert(sid(1)));
         assert!(m.workers_for_task(&t2, ts(200)).is_empty());
+    }
+
+    #[test]
+    fn a_failed_callback_holds_the_worker_off_the_task_for_a_bounded_backoff() {
+        let secs = |n| callback_backoff(n).as_millis() / 1000;
+        assert_eq!(
+            [1, 2, 3, 4, 5, 6, 1000].map(secs),
+            [5, 10, 20, 40, 60, 60, 60]
+        );
+        let mut m = model(SIMPLE);
+        m.put_worker(worker(1, json!({"skills": ["es"]}), true, 10));
+        m.put_worker(worker(2, json!({"skills": ["es"]}), true, 50));
+        let t = task(&mut m, 1, json!({"lang": "es"}), 0, 100);
+        assert_eq!(m.workers_for_task(&t, ts(200)), vec![sid::<WorkerSid>(1)]);
+        m.update_task(&t, |t| {
+            let f = CallbackFailures::after(None, ts(200));
+            t.callback_failures.insert(sid(1), f)
+        });
+        assert_eq!(
+            m.workers_for_task(&t, ts(204)),
+            vec![sid::<WorkerSid>(2)],
+            "another worker meanwhile"
+        );
+        assert_eq!(
+            m.next_due(ts(205)),
+            Some((
+                ts(205),
+                Timer::CallbackRetry {
+                    task: t.clone(),
+                    worker: sid(1)
+                }
+            ))
+        );
+        assert_eq!(m.workers_for_task(&t, ts(205)), vec![sid::<WorkerSid>(1)]);
+        m.update_task(&t, |t| {
+            let f = t.callback_failures.get_mut(&sid(1)).unwrap();
+            f.until = None;
+        });
+        assert_ne!(
+            m.next_due(ts(205)).map(|(_, timer)| timer),
+            Some(Timer::CallbackRetry {
+                task: t.clone(),
+                worker: sid(1)
+            }),
+            "a retry fires once"
+        );
     }
 
     #[test]

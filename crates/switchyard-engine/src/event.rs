@@ -352,6 +352,18 @@ impl crate::Engine {
         Ok(self.store.set_event_cursor(ws, seq).await?)
     }
 
+    /// The workspace's `EventCallbackUrl`; `None` once it has none, or is deleted.
+    pub async fn event_callback_url(
+        &self,
+        ws: &switchyard_core::sid::WorkspaceSid,
+    ) -> crate::Result<Option<String>> {
+        match self.store_workspace(ws).await {
+            Ok(w) => Ok(w.event_callback_url),
+            Err(crate::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Workspaces with an `EventCallbackUrl`.
     pub async fn workspaces_with_event_callbacks(
         &self,

@@ -90,7 +90,7 @@ pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use event::{EventStream, StreamStart, DEFAULT_EVENT_MINUTES};
-pub use reservation::{ReservationAction, UpdateReservation};
+pub use reservation::{ReservationAction, UpdateReservation, CALLBACK_FAILED};
 pub use routing::{Notification, ReservationCreated};
 pub use statistics::{
     ActivityCount, ActivityDuration, CumulativeOptions, CumulativeStatistics, DurationStats,

@@ -1,7 +1,7 @@
 //! Reservations: accept, reject, and the statuses that follow the task.
 
 use switchyard_core::model::Reservation;
-use switchyard_core::routing::{ReservationStatus, TaskStatus};
+use switchyard_core::routing::{CallbackFailures, ReservationStatus, TaskStatus};
 use switchyard_core::sid::{AccountSid, ActivitySid, ReservationSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use switchyard_store::{ReservationScope, Write};
@@ -9,6 +9,10 @@ use switchyard_store::{ReservationScope, Write};
 use crate::event;
 use crate::routing::{set_activity, Locked, Triggers};
 use crate::{etag_matches, filtered_page, Engine, Error, Page, PageRequest, Result};
+
+/// How a reservation canceled because its assignment callback failed says why, in its
+/// `reservation.canceled` event (`reservation_canceled_reason`), followed by the error.
+pub const CALLBACK_FAILED: &str = "Assignment callback failed";
 
 /// What to do with a reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +155,7 @@ impl Engine {
                     r,
                     ReservationStatus::Rejected,
                     activity,
+                    None,
                     triggers,
                     now,
                 )
@@ -292,12 +297,16 @@ impl Engine {
     /// Ends a pending reservation without acceptance (`rejected`, `timeout` or `canceled`): the
     /// worker moves to `activity` (or back to its activity before the reservation, in
     /// single-tasking), will not be offered this task again, and the task goes on routing.
+    /// With `callback_error` (a canceled reservation whose assignment callback failed), the
+    /// failure is recorded with it, and the worker is offered the task again after a backoff.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn reject_locked(
         &self,
         locked: &mut Locked,
         mut r: Reservation,
         status: ReservationStatus,
         activity: Option<ActivitySid>,
+        callback_error: Option<&str>,
         triggers: &mut Triggers,
         now: Timestamp,
     ) -> Result<Reservation> {
@@ -331,15 +340,28 @@ impl Engine {
         task.version += 1;
         task.date_updated = now;
         let kind = format!("reservation.{}", status.as_str());
-        let mut events = vec![event::reservation(
+        let mut ended = event::reservation(
             &locked.workspace,
             &kind,
             &r,
             &task,
             worker.as_ref().map(|(w, ..)| w),
             now,
-        )];
+        );
+        if let Some(error) = callback_error {
+            ended = ended.with(
+                "reservation_canceled_reason",
+                format!("{CALLBACK_FAILED}: {error}"),
+            );
+        }
+        let mut events = vec![ended];
         let mut writes: Vec<Write<'_>> = vec![Write::Reservation(&r), Write::Task(&task)];
+        if let Some(error) = callback_error {
+            writes.push(Write::CallbackFailed {
+                reservation: &r.sid,
+                error,
+            });
+        }
         if let Some((w, version, before)) = &worker {
             writes.push(Write::Worker {
                 worker: w,
@@ -351,8 +373,15 @@ impl Engine {
         self.commit(locked, &writes);
         self.release(locked, std::slice::from_ref(&r), now);
         let model = locked.model();
-        model.update_task(&task.sid, |t| {
-            t.refused_by.insert(r.worker_sid.clone());
+        model.update_task(&task.sid, |t| match callback_error {
+            Some(_) => {
+                let before = t.callback_failures.get(&r.worker_sid).copied();
+                let failures = CallbackFailures::after(before, now);
+                t.callback_failures.insert(r.worker_sid.clone(), failures);
+            }
+            None => {
+                t.refused_by.insert(r.worker_sid.clone());
+            }
         });
         if let Some((w, ..)) = &worker {
             set_activity(model, w);
@@ -366,13 +395,17 @@ impl Engine {
         Ok(r)
     }
 
-    /// The assignment callback could not be delivered to either URL: the reservation is
-    /// canceled and the task routed on.
+    /// The assignment callback could not be delivered to either URL (`error` says why): the
+    /// reservation is canceled, the failure recorded, and the task routed on; the worker is
+    /// offered it again only after a backoff ([`callback_backoff`]).
+    ///
+    /// [`callback_backoff`]: switchyard_core::routing::callback_backoff
     pub async fn cancel_undeliverable(
         &self,
         ws: &WorkspaceSid,
         sid: &ReservationSid,
         task: &switchyard_core::sid::TaskSid,
+        error: &str,
     ) -> Result<()> {
         let workspace = self.store_workspace(ws).await?;
         let mut locked = self.lock(workspace).await?;
@@ -394,11 +427,20 @@ impl Engine {
                 r,
                 ReservationStatus::Canceled,
                 None,
+                Some(error),
                 &mut triggers,
                 now,
             )
             .await;
         self.finish(locked, triggers).await?;
         result.map(|_| ())
+    }
+}
+
+impl Engine {
+    /// Records that the app answered the reservation's assignment callback, so a restart does
+    /// not send it again.
+    pub async fn record_callback_answered(&self, reservation: &ReservationSid) -> Result<()> {
+        Ok(self.store.record_callback_answered(reservation).await?)
     }
 }

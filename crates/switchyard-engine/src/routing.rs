@@ -15,8 +15,8 @@ use switchyard_core::model::{
     Reservation, Task, Worker, Workflow, Workspace, MAX_ASSIGNMENT_COUNT,
 };
 use switchyard_core::routing::{
-    taskrouter_vars, ChannelState, Model, QueueState, ReservationStatus, Route, StepRef, TaskState,
-    TaskStatus, WorkerState,
+    callback_backoff, taskrouter_vars, CallbackFailures, ChannelState, Model, QueueState,
+    ReservationStatus, Route, StepRef, TaskState, TaskStatus, WorkerState,
 };
 use switchyard_core::sid::{
     ActivitySid, TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
@@ -246,7 +246,7 @@ impl Engine {
         rx
     }
 
-    fn publish(&self, notifications: Vec<Notification>) {
+    pub(crate) fn publish(&self, notifications: Vec<Notification>) {
         if notifications.is_empty() {
             return;
         }
@@ -497,12 +497,25 @@ impl Engine {
         for (t, w) in self.store.refusals(ws).await? {
             refused.entry(t).or_default().insert(w);
         }
+        // The same backoff as before the restart: counted from the last failure.
+        let mut failed: HashMap<TaskSid, HashMap<WorkerSid, CallbackFailures>> = HashMap::new();
+        for f in self.store.callback_failures(ws).await? {
+            let until = f.last + callback_backoff(f.count);
+            failed.entry(f.task).or_default().insert(
+                f.worker,
+                CallbackFailures {
+                    count: f.count,
+                    until: Some(until),
+                },
+            );
+        }
         for (seq, t) in self.store.active_tasks(ws).await? {
             if t.assignment_status.is_routing() {
                 let mut state = task_state(&t, seq);
                 state.reserved_at = pending.remove(&t.sid).unwrap_or_default();
                 state.pending = state.reserved_at.keys().cloned().collect();
                 state.refused_by = refused.remove(&t.sid).unwrap_or_default();
+                state.callback_failures = failed.remove(&t.sid).unwrap_or_default();
                 model.put_task(state);
             }
         }
@@ -980,6 +993,7 @@ pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
         pending: HashSet::new(),
         reserved_at: HashMap::new(),
         refused_by: HashSet::new(),
+        callback_failures: HashMap::new(),
         date_created: t.date_created,
         step_entered: t.step_entered,
         ttl_secs: t.timeout,

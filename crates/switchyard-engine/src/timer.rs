@@ -16,6 +16,7 @@ use crate::event;
 use crate::routing::{filter_name, step_events, Locked, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
+use crate::{Notification, ReservationCreated};
 
 /// Reason of a task canceled by its TTL, as Twilio words it.
 pub const TTL_EXCEEDED: &str = "Task TTL Exceeded";
@@ -81,13 +82,56 @@ impl Engine {
                 clock.set(latest);
             }
         }
+        // Left unanswered by the last run: announced again below if still pending then.
+        let unanswered: std::collections::HashSet<_> = self
+            .store
+            .unanswered_reservations()
+            .await?
+            .into_iter()
+            .map(|r| r.sid)
+            .collect();
         for ws in self.store.workspaces_with_routing_tasks().await? {
             let workspace = self.store_workspace(&ws).await?;
             // Loading the model routes every waiting task and idle worker.
             let locked = self.lock(workspace).await?;
             self.release_lock(locked, Ok(())).await?;
         }
-        self.fire_due().await
+        let fired = self.fire_due().await?;
+        self.renotify(&unanswered).await?;
+        Ok(fired)
+    }
+
+    /// Announces again the reservations of `sids` that are still pending with no recorded
+    /// callback outcome: their callback may never have been sent, or its answer was lost when
+    /// the process stopped. Subscribers hear of each at least once.
+    async fn renotify(
+        &self,
+        sids: &std::collections::HashSet<switchyard_core::sid::ReservationSid>,
+    ) -> Result<()> {
+        let mut out = Vec::new();
+        let still = self.store.unanswered_reservations().await?;
+        for r in still.into_iter().filter(|r| sids.contains(&r.sid)) {
+            let ws = self.store_workspace(&r.workspace_sid).await?;
+            let task = self.store_task(&ws.sid, &r.task_sid).await?;
+            let Some(worker) = self.store.get_worker(&ws.sid, &r.worker_sid).await? else {
+                continue;
+            };
+            let workflow = match &task.workflow {
+                Some((w, _)) => self.store.get_workflow(&ws.sid, w).await?,
+                None => None,
+            };
+            out.push(Notification::ReservationCreated(Box::new(
+                ReservationCreated {
+                    workspace: ws,
+                    reservation: r,
+                    task,
+                    worker,
+                    workflow,
+                },
+            )));
+        }
+        self.publish(out);
+        Ok(())
     }
 
     /// The earliest timer deadline of any loaded workspace.
@@ -285,6 +329,16 @@ impl Engine {
                     self.step_timeout(&mut locked, task, &mut triggers, now)
                         .await
                 }
+                Timer::CallbackRetry { task, worker } => {
+                    // The backoff is over: the worker is eligible again, so route the task.
+                    locked.model().update_task(task, |t| {
+                        if let Some(f) = t.callback_failures.get_mut(worker) {
+                            f.until = None;
+                        }
+                    });
+                    triggers.tasks.push(task.clone());
+                    Ok(())
+                }
             };
             if let Err(e) = &result {
                 tracing::warn!(workspace = %ws, ?timer, error = %e, "a timer failed to fire");
@@ -324,6 +378,7 @@ impl Engine {
             r,
             ReservationStatus::Timeout,
             Some(timeout_activity),
+            None,
             triggers,
             now,
         )

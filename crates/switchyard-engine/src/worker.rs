@@ -392,6 +392,7 @@ impl Engine {
                     r,
                     ReservationStatus::Rejected,
                     Some(w.activity_sid.clone()),
+                    None,
                     &mut triggers,
                     now,
                 )
@@ -435,6 +436,7 @@ impl Engine {
                 &mut locked,
                 r,
                 ReservationStatus::Canceled,
+                None,
                 None,
                 &mut triggers,
                 now,

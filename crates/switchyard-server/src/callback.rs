@@ -197,17 +197,21 @@ async fn deliver(
             }
         }
     }
-    let action = match answer {
-        Answer::Nothing => return,
-        Answer::Failed(_) => {
-            if let Err(e) = engine
-                .cancel_undeliverable(&n.workspace.sid, reservation, &n.task.sid)
-                .await
-            {
-                tracing::warn!(%reservation, error = %e, "canceling an undeliverable reservation failed");
-            }
-            return;
+    if let Answer::Failed(why) = &answer {
+        if let Err(e) = engine
+            .cancel_undeliverable(&n.workspace.sid, reservation, &n.task.sid, why)
+            .await
+        {
+            tracing::warn!(%reservation, error = %e, "canceling an undeliverable reservation failed");
         }
+        return;
+    }
+    // Answered: a restart must not send it again, whatever the answer asks for.
+    if let Err(e) = engine.record_callback_answered(reservation).await {
+        tracing::warn!(%reservation, error = %e, "recording the assignment callback's answer failed");
+    }
+    let action = match answer {
+        Answer::Nothing | Answer::Failed(_) => return,
         Answer::Instruction(map) => match map
             .get("instruction")
             .and_then(Value::as_str)

@@ -162,9 +162,21 @@ async fn deliver_workspace(
         for (seq, event) in events {
             if wanted(&workspace, &event.event_type) {
                 let params = event_params(&workspace, &event);
-                post_with_retries(&engine, &client, &url, &token, &params, timeout).await;
+                let target = Target {
+                    ws: &ws,
+                    url: &url,
+                    token: &token,
+                };
+                if post_with_retries(&engine, &client, &target, &params, timeout).await
+                    == Delivery::Stopped
+                {
+                    return;
+                }
             }
             if let Err(e) = engine.mark_events_delivered(&ws, seq).await {
+                if matches!(engine.event_callback_url(&ws).await, Ok(None)) {
+                    return; // deleted meanwhile: nothing left to deliver
+                }
                 // Not recorded: the event is sent again, which at-least-once allows.
                 tracing::warn!(workspace = %ws, error = %e, "recording an event delivery failed");
             }
@@ -172,19 +184,36 @@ async fn deliver_workspace(
     }
 }
 
+/// Where one workspace's event callbacks go.
+struct Target<'a> {
+    ws: &'a WorkspaceSid,
+    url: &'a str,
+    token: &'a str,
+}
+
+/// How posting one event ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// Delivered, or given up on after every attempt.
+    Done,
+    /// The workspace was deleted or its `EventCallbackUrl` changed meanwhile: this delivery
+    /// task ends (a new one starts for a new URL).
+    Stopped,
+}
+
 async fn post_with_retries(
     engine: &Engine,
     client: &reqwest::Client,
-    url: &str,
-    token: &str,
+    target: &Target<'_>,
     params: &[(String, String)],
     timeout: Duration,
-) {
+) -> Delivery {
+    let url = target.url;
     let event_type = params.first().map_or("", |(_, v)| v.as_str());
     let mut wait = FIRST_RETRY;
     for attempt in 1..=ATTEMPTS {
-        match post(engine, client, url, token, params, timeout).await {
-            Ok(()) => return,
+        match post(engine, client, url, target.token, params, timeout).await {
+            Ok(()) => return Delivery::Done,
             Err(why) if attempt == ATTEMPTS => {
                 tracing::warn!(%url, event_type, %why, attempts = ATTEMPTS, "event callback given up");
             }
@@ -195,9 +224,18 @@ async fn post_with_retries(
                     .sleep_until(crate::callback::after(engine, wait))
                     .await;
                 wait *= 2;
+                match engine.event_callback_url(target.ws).await {
+                    Ok(Some(now)) if now == url => {}
+                    Ok(_) => {
+                        tracing::info!(%url, event_type, "event callbacks stopped: the workspace was deleted or its EventCallbackUrl changed");
+                        return Delivery::Stopped;
+                    }
+                    Err(e) => tracing::warn!(%url, error = %e, "reading the workspace failed"),
+                }
             }
         }
     }
+    Delivery::Done
 }
 
 /// One POST; any 2xx answer delivers it.

@@ -214,13 +214,18 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Rebuild routing from the store and fire what fell due while down, before serving.
-    state.engine.start().await.map_err(std::io::Error::other)?;
+    // Subscribed before start-up recovery: reservations it creates, and those left
+    // unanswered by the last run, get their assignment callbacks.
     let callbacks = callback::spawn(
         state.engine.clone(),
         state.accounts.clone(),
         state.config.callback_timeout,
     );
+    // Rebuild routing from the store and fire what fell due while down, before serving.
+    if let Err(e) = state.engine.start().await {
+        callbacks.abort();
+        return Err(std::io::Error::other(e));
+    }
     let events = event_callback::spawn(
         state.engine.clone(),
         state.accounts.clone(),

@@ -16,6 +16,7 @@ use switchyard_core::sid::Sid;
 
 mod account;
 mod activity;
+mod callback;
 mod event;
 mod task;
 mod task_channel;
@@ -26,6 +27,7 @@ mod workspace;
 mod write;
 
 pub use activity::ActivityFilter;
+pub use callback::CallbackFailureCount;
 pub use event::{EventFilter, StatEvent};
 pub use task::{ReservationScope, TaskFilter};
 pub use task_queue::TaskQueueFilter;

@@ -133,7 +133,7 @@ impl TryFrom<TaskRow> for (i64, Task) {
 }
 
 #[derive(sqlx::FromRow)]
-struct ReservationRow {
+pub(crate) struct ReservationRow {
     seq: i64,
     sid: String,
     workspace_sid: String,
@@ -150,7 +150,8 @@ struct ReservationRow {
     date_updated: i64,
 }
 
-const SELECT_RESERVATION: &str = "SELECT r.seq, r.sid, r.workspace_sid, r.task_sid, r.worker_sid,
+pub(crate) const SELECT_RESERVATION: &str =
+    "SELECT r.seq, r.sid, r.workspace_sid, r.task_sid, r.worker_sid,
         r.worker_name, r.task_queue_sid, r.task_channel_sid, r.reservation_status,
         r.previous_activity_sid, r.instruction, r.version, r.date_created, r.date_updated
     FROM reservations r";

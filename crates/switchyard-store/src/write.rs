@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use sqlx::{Executor, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
-use switchyard_core::sid::{TaskSid, WorkspaceSid};
+use switchyard_core::sid::{ReservationSid, TaskSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -45,6 +45,13 @@ pub enum Write<'a> {
     DeleteTask(&'a TaskSid),
     /// Record an event.
     Event(&'a Event),
+    /// Record that the reservation's assignment callback failed, and why.
+    CallbackFailed {
+        /// The reservation.
+        reservation: &'a ReservationSid,
+        /// What went wrong.
+        error: &'a str,
+    },
 }
 
 /// Writes that build on each other: once one fails, the writer refuses the rest, since each was
@@ -720,6 +727,15 @@ fn push_write(
                     .push(";");
                 statements += 1;
                 tasks.push((sid.clone(), None));
+            }
+            Write::CallbackFailed { reservation, error } => {
+                batch
+                    .push("UPDATE reservations SET callback_outcome = 'failed', callback_error = ")
+                    .push_bind(error.to_owned())
+                    .push(" WHERE sid = ")
+                    .push_bind(reservation.as_str().to_owned())
+                    .push(";");
+                statements += 1;
             }
             Write::Event(_) => {}
         }

@@ -27,6 +27,9 @@ fn body(st: &AppState, fired: Option<Vec<FiredTimer>>) -> Value {
                     Timer::Reservation { task, worker } => {
                         ("reservation.timeout", task, Some(worker))
                     }
+                    Timer::CallbackRetry { task, worker } => {
+                        ("reservation.callback-retry", task, Some(worker))
+                    }
                     Timer::Step { task } => ("workflow.step-timeout", task, None),
                     Timer::Ttl { task } => ("task.ttl", task, None),
                 };
