@@ -11,3 +11,4 @@ cargo test --workspace --locked
 echo "==> Twilio Node.js SDK compatibility suite"
 cargo build --locked -p switchyard
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/compat-node/run.sh
+echo "==> Schemathesis over the OpenAPI description (fails on any 5xx)"; SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/schemathesis/run.sh
