@@ -26,9 +26,7 @@ pub(crate) async fn open(
 ) -> Result<(Engine, AccountSid, WorkspaceSid)> {
     let url = format!("sqlite://{}", dir.join("embedded.db").display());
     let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
-    let account = engine
-        .ensure_account(ACCOUNT.parse()?, crate::TOKEN)
-        .await?;
+    let account = engine.ensure_account(ACCOUNT.parse()?).await?;
     let ws = engine
         .create_workspace(
             &account,

@@ -85,10 +85,10 @@ impl Rig {
         let dir = tempfile::tempdir()?;
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
-        engine.ensure_account(ACCOUNT.parse()?, TOKEN).await?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
-        let state = AppState::new(engine.clone(), ServerConfig::new(base.clone())).await?;
+        let config = ServerConfig::new(base.clone()).with_account(ACCOUNT.parse()?, TOKEN);
+        let state = AppState::new(engine.clone(), config).await?;
         let (stop_server, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(switchyard_server::serve(listener, state, async {
             let _ = stopped.await;

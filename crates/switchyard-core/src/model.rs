@@ -409,17 +409,14 @@ pub const EVENT_TYPES: &[&str] = &[
 ];
 
 /// Whether `url` is an absolute `http` or `https` URL with a host.
-pub fn is_http_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
-    match rest {
-        Some(rest) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            !host.is_empty() && !url.chars().any(char::is_whitespace)
-        }
-        None => false,
+pub fn is_http_url(text: &str) -> bool {
+    // The URL parser forgives what a callback URL should not hold (spaces are escaped).
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
     }
+    url::Url::parse(text).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
 }
 
 /// Parses a worker's or task's attributes: they must be a JSON object of at most

@@ -26,7 +26,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
     let engine = Engine::new(Store::open(&url).await?, clock, EngineOptions::default());
     let account = engine
-        .ensure_account("AC00000000000000000000000000000000".parse()?, "token")
+        .ensure_account("AC00000000000000000000000000000000".parse()?)
         .await?;
     let ws = engine
         .create_workspace(

@@ -31,7 +31,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let store = Store::open(&url).await?;
         let engine = Engine::new(store, clock.clone(), EngineOptions::default());
         let account = engine
-            .ensure_account("AC00000000000000000000000000000000".parse()?, "token")
+            .ensure_account("AC00000000000000000000000000000000".parse()?)
             .await?;
         let ws = engine
             .create_workspace(

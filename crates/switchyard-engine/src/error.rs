@@ -10,7 +10,7 @@ use switchyard_store::StoreError;
 /// use switchyard_engine::{CreateTaskQueue, CreateWorkspace, Engine, EngineOptions, Error, SystemClock};
 ///
 /// # let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
-/// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+/// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?).await?;
 /// # let new_workspace = CreateWorkspace { friendly_name: "Errors".into(), ..Default::default() };
 /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
 /// let queue = CreateTaskQueue {

@@ -400,7 +400,7 @@ pub enum StreamStart {
 /// use switchyard_engine::{CreateWorkspace, Engine, EngineOptions, StreamStart, SystemClock};
 ///
 /// let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
-/// let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+/// let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?).await?;
 /// let ws = engine
 ///     .create_workspace(&account, CreateWorkspace { friendly_name: "Demo".into(), ..Default::default() })
 ///     .await?;

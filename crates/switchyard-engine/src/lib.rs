@@ -16,7 +16,7 @@
 //! // A manual clock stands still until told to move (`advance_to`); `SystemClock` is real time.
 //! let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
 //! let engine = Engine::open("sqlite::memory:", clock, EngineOptions::default()).await?;
-//! let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "token").await?;
+//! let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?).await?;
 //! let new_workspace = CreateWorkspace { friendly_name: "Support".into(), ..Default::default() };
 //! let ws = engine.create_workspace(&account, new_workspace).await?.sid;
 //!
@@ -199,24 +199,12 @@ impl Engine {
         self.store.close().await;
     }
 
-    /// Creates the account, or sets its auth token, and returns its SID.
-    pub async fn ensure_account(
-        &self,
-        account: AccountSid,
-        auth_token: &str,
-    ) -> Result<AccountSid> {
-        if auth_token.is_empty() {
-            return Err(Error::invalid("AuthToken must not be empty"));
-        }
-        self.store
-            .upsert_account(&account, auth_token, self.now())
-            .await?;
+    /// Creates the account if it is new, and returns its SID. The engine keeps no
+    /// credentials: who may act for an account is the embedding service's (or the HTTP
+    /// server's) business.
+    pub async fn ensure_account(&self, account: AccountSid) -> Result<AccountSid> {
+        self.store.upsert_account(&account, self.now()).await?;
         Ok(account)
-    }
-
-    /// Every account with its auth token.
-    pub async fn accounts(&self) -> Result<Vec<(AccountSid, String)>> {
-        Ok(self.store.list_accounts().await?)
     }
 
     /// The workspace, whoever owns it.

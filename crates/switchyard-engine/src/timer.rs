@@ -58,7 +58,7 @@ impl Engine {
     /// let dir = tempfile::tempdir()?;
     /// let url = format!("sqlite://{}", dir.path().join("router.db").display());
     /// let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
-    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?).await?;
     /// # let new_workspace = CreateWorkspace { friendly_name: "Durable".into(), ..Default::default() };
     /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
     /// # let queue = CreateTaskQueue { friendly_name: "All".into(), ..Default::default() };
@@ -250,7 +250,7 @@ impl Engine {
     ///
     /// let clock = ManualClock::new(Timestamp::from_secs(1_800_000_000));
     /// let engine = Engine::open("sqlite::memory:", clock, EngineOptions::default()).await?;
-    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?).await?;
     /// # let new_workspace = CreateWorkspace { friendly_name: "Timers".into(), ..Default::default() };
     /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
     /// # let queue = CreateTaskQueue { friendly_name: "Nobody".into(), ..Default::default() };

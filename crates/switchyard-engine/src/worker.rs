@@ -256,7 +256,7 @@ impl Engine {
     /// };
     ///
     /// # let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default()).await?;
-    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?, "t").await?;
+    /// # let account = engine.ensure_account("AC00000000000000000000000000000000".parse()?).await?;
     /// # let new_workspace = CreateWorkspace { friendly_name: "Quickstart".into(), ..Default::default() };
     /// # let ws = engine.create_workspace(&account, new_workspace).await?.sid;
     /// # let queue = CreateTaskQueue { friendly_name: "All".into(), ..Default::default() };

@@ -23,6 +23,8 @@ use switchyard_engine::{
 };
 use tokio::task::JoinHandle;
 
+use crate::CallbackPolicy;
+
 /// `X-Twilio-Signature`: base64 of HMAC-SHA1 keyed with the auth token, over the URL followed by
 /// every parameter's name and value, sorted by name.
 pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
@@ -38,18 +40,21 @@ pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> St
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// A webhook as Twilio sends one: the form POSTed with its `X-Twilio-Signature`.
+/// A webhook as Twilio sends one: the form POSTed with its `X-Twilio-Signature`; refused when
+/// the callback policy does not admit the URL.
 pub(crate) fn signed_post(
-    client: &reqwest::Client,
+    client: &Sender,
     url: &str,
     token: &str,
     params: &[(String, String)],
-) -> reqwest::RequestBuilder {
+) -> Result<reqwest::RequestBuilder, String> {
+    client.policy.check_url(url)?;
     let mut form = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         form.append_pair(k, v);
     }
-    client
+    Ok(client
+        .http
         .post(url)
         .header("X-Twilio-Signature", signature(token, url, params))
         .header(
@@ -57,7 +62,23 @@ pub(crate) fn signed_post(
             "application/x-www-form-urlencoded",
         )
         .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
-        .body(form.finish())
+        .body(form.finish()))
+}
+
+/// What sends callbacks: an HTTP client that resolves names within the policy, and the policy.
+#[derive(Clone)]
+pub(crate) struct Sender {
+    http: reqwest::Client,
+    policy: Arc<CallbackPolicy>,
+}
+
+impl Sender {
+    pub(crate) fn new(policy: Arc<CallbackPolicy>) -> Sender {
+        Sender {
+            http: policy.client(),
+            policy,
+        }
+    }
 }
 
 /// The engine-clock time `d` from now: callback deadlines follow a manual clock too.
@@ -116,7 +137,7 @@ enum Answer {
 /// clock (so a manual clock decides when a silent app has taken too long).
 async fn post(
     engine: &Engine,
-    client: &reqwest::Client,
+    client: &Sender,
     url: &str,
     token: &str,
     params: &[(String, String)],
@@ -131,13 +152,12 @@ async fn post(
     }
 }
 
-async fn exchange(
-    client: &reqwest::Client,
-    url: &str,
-    token: &str,
-    params: &[(String, String)],
-) -> Answer {
-    let response = match signed_post(client, url, token, params).send().await {
+async fn exchange(client: &Sender, url: &str, token: &str, params: &[(String, String)]) -> Answer {
+    let request = match signed_post(client, url, token, params) {
+        Ok(r) => r,
+        Err(why) => return Answer::Failed(why),
+    };
+    let response = match request.send().await {
         Ok(r) => r,
         Err(e) => return Answer::Failed(format!("request failed: {e}")),
     };
@@ -176,7 +196,7 @@ async fn exchange(
 /// Runs one reservation's callback to its end.
 async fn deliver(
     engine: Engine,
-    client: reqwest::Client,
+    client: Sender,
     token: String,
     n: ReservationCreated,
     timeout: Duration,
@@ -259,9 +279,10 @@ pub fn spawn(
     engine: Engine,
     tokens: Arc<HashMap<AccountSid, String>>,
     timeout: Duration,
+    policy: Arc<CallbackPolicy>,
 ) -> JoinHandle<()> {
     let mut notifications = engine.subscribe();
-    let client = reqwest::Client::new();
+    let client = Sender::new(policy);
     tokio::spawn(async move {
         while let Some(n) = notifications.recv().await {
             let Notification::ReservationCreated(n) = n else {

@@ -19,6 +19,9 @@ use switchyard_core::sid::{AccountSid, WorkspaceSid};
 use switchyard_engine::Engine;
 use tokio::task::JoinHandle;
 
+use crate::callback::Sender;
+use crate::CallbackPolicy;
+
 /// Attempts per event, the first included.
 pub const ATTEMPTS: u32 = 4;
 /// Wait before the first retry; each later one doubles it.
@@ -53,16 +56,7 @@ pub fn event_params(ws: &Workspace, e: &Event) -> Vec<(String, String)> {
 }
 
 fn pascal_case(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            match chars.next() {
-                Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect()
+    heck::ToUpperCamelCase::to_upper_camel_case(snake)
 }
 
 /// Whether the workspace's `EventsFilter` lets the event type through (all do without one).
@@ -89,9 +83,10 @@ pub fn spawn(
     engine: Engine,
     tokens: Arc<HashMap<AccountSid, String>>,
     timeout: Duration,
+    policy: Arc<CallbackPolicy>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = reqwest::Client::new();
+        let client = Sender::new(policy);
         let mut signal = engine.event_signal();
         let mut running = Deliveries(HashMap::new());
         loop {
@@ -128,7 +123,7 @@ pub fn spawn(
 /// Delivers one workspace's events until it has no `EventCallbackUrl` any more.
 async fn deliver_workspace(
     engine: Engine,
-    client: reqwest::Client,
+    client: Sender,
     tokens: Arc<HashMap<AccountSid, String>>,
     ws: WorkspaceSid,
     timeout: Duration,
@@ -203,7 +198,7 @@ enum Delivery {
 
 async fn post_with_retries(
     engine: &Engine,
-    client: &reqwest::Client,
+    client: &Sender,
     target: &Target<'_>,
     params: &[(String, String)],
     timeout: Duration,
@@ -241,13 +236,13 @@ async fn post_with_retries(
 /// One POST; any 2xx answer delivers it.
 async fn post(
     engine: &Engine,
-    client: &reqwest::Client,
+    client: &Sender,
     url: &str,
     token: &str,
     params: &[(String, String)],
     timeout: Duration,
 ) -> Result<(), String> {
-    let request = crate::callback::signed_post(client, url, token, params).send();
+    let request = crate::callback::signed_post(client, url, token, params)?.send();
     tokio::select! {
         answer = request => match answer {
             Ok(r) if r.status().is_success() => Ok(()),

@@ -15,12 +15,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use base64::Engine as _;
 use switchyard_core::sid::AccountSid;
 use switchyard_engine::Engine;
 use tokio::net::TcpListener;
@@ -28,14 +27,18 @@ use tower_http::trace::TraceLayer;
 use tracing::{Instrument, Span};
 
 pub mod callback;
+pub mod callback_policy;
 pub mod error;
 pub mod event_callback;
+mod listen;
 pub mod paging;
 pub mod params;
 pub mod resource;
 mod routes;
 
+pub use callback_policy::{CallbackPolicy, Rule as CallbackRule};
 pub use error::{ApiError, ApiResult};
+pub use listen::ConnectionLimits;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -46,16 +49,33 @@ pub struct ServerConfig {
     pub callback_timeout: Duration,
     /// How long an event callback may take to answer, on the engine's clock.
     pub event_callback_timeout: Duration,
+    /// The accounts that may sign in, with their auth tokens: exactly these, whatever the
+    /// database holds. Their tokens also sign the callbacks of their workspaces.
+    pub accounts: Vec<(AccountSid, String)>,
+    /// Limits on client connections.
+    pub limits: ConnectionLimits,
+    /// Where callbacks may go.
+    pub callback_policy: CallbackPolicy,
 }
 
 impl ServerConfig {
-    /// Settings with Twilio's deadlines: 5 s for assignment callbacks, 15 s for event callbacks.
+    /// Settings with Twilio's deadlines (5 s for assignment callbacks, 15 s for event
+    /// callbacks), default connection limits, callbacks allowed anywhere, and no account yet.
     pub fn new(public_url: impl Into<String>) -> Self {
         ServerConfig {
             public_url: public_url.into(),
             callback_timeout: Duration::from_secs(5),
             event_callback_timeout: Duration::from_secs(15),
+            accounts: Vec::new(),
+            limits: ConnectionLimits::default(),
+            callback_policy: CallbackPolicy::default(),
         }
+    }
+
+    /// Adds an account that may sign in with `auth_token`.
+    pub fn with_account(mut self, account: AccountSid, auth_token: impl Into<String>) -> Self {
+        self.accounts.push((account, auth_token.into()));
+        self
     }
 }
 
@@ -70,12 +90,22 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state, loading the accounts (and their credentials) from the store.
+    /// Builds the state; the configured accounts are created in the store if new. An account
+    /// with an empty auth token is refused.
     pub async fn new(
         engine: Engine,
         config: ServerConfig,
     ) -> Result<AppState, switchyard_engine::Error> {
-        let accounts = engine.accounts().await?.into_iter().collect();
+        let mut accounts = HashMap::new();
+        for (sid, token) in &config.accounts {
+            if token.is_empty() {
+                return Err(switchyard_engine::Error::Invalid(format!(
+                    "the auth token of {sid} must not be empty"
+                )));
+            }
+            engine.ensure_account(sid.clone()).await?;
+            accounts.insert(sid.clone(), token.clone());
+        }
         let config = ServerConfig {
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             ..config
@@ -123,25 +153,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     }
 }
 
-/// Checks HTTP Basic credentials (`AccountSid:AuthToken`) against the known accounts.
+/// Checks HTTP Basic credentials (`AccountSid:AuthToken`) against the configured accounts.
 fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<AccountSid> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let decoded = String::from_utf8(decoded).ok()?;
-    let (user, password) = decoded.split_once(':')?;
-    let account: AccountSid = user.parse().ok()?;
+    use headers::authorization::{Authorization, Basic};
+    use headers::HeaderMapExt as _;
+    use subtle::ConstantTimeEq as _;
+    let credentials = headers.typed_get::<Authorization<Basic>>()?;
+    let account: AccountSid = credentials.username().parse().ok()?;
     let token = state.accounts.get(&account)?;
-    constant_time_eq(token.as_bytes(), password.as_bytes()).then_some(account)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    bool::from(token.as_bytes().ct_eq(credentials.password().as_bytes())).then_some(account)
 }
 
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -216,10 +236,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Subscribed before start-up recovery: reservations it creates, and those left
     // unanswered by the last run, get their assignment callbacks.
+    let policy = Arc::new(state.config.callback_policy.clone());
     let callbacks = callback::spawn(
         state.engine.clone(),
         state.accounts.clone(),
         state.config.callback_timeout,
+        Arc::clone(&policy),
     );
     // Rebuild routing from the store and fire what fell due while down, before serving.
     if let Err(e) = state.engine.start().await {
@@ -230,12 +252,12 @@ pub async fn serve(
         state.engine.clone(),
         state.accounts.clone(),
         state.config.event_callback_timeout,
+        policy,
     );
     let engine = state.engine.clone();
     let timers = tokio::spawn(async move { engine.run_timers().await });
-    let result = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.limits;
+    let result = listen::serve(listener, app(state), limits, shutdown).await;
     callbacks.abort();
     events.abort();
     timers.abort();

@@ -36,6 +36,20 @@ pub use workflow::WorkflowFilter;
 pub use workspace::{NewWorkspace, WorkspaceFilter};
 pub use write::{Chain, Pending, Write};
 
+/// Creates the database file readable and writable by its owner only, if it does not exist yet
+/// (SQLite gives its WAL and shared-memory files the same mode).
+fn create_private(path: &std::path::Path) -> std::result::Result<(), sqlx::Error> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    match open.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(sqlx::Error::Io(e)),
+    }
+}
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -223,6 +237,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         if !memory {
+            create_private(options.get_filename()).map_err(StoreError::Database)?;
             // WAL lets readers run beside the writer; NORMAL sync is durable across process
             // crashes in WAL mode (only an OS crash can lose the last commits).
             options = options

@@ -31,7 +31,7 @@ async fn fixture() -> Fixture {
     let store = Store::open(&url).await.unwrap();
     let account = "AC00000000000000000000000000000000".parse().unwrap();
     let now = Timestamp::from_secs(1_800_000_000);
-    store.upsert_account(&account, "token", now).await.unwrap();
+    store.upsert_account(&account, now).await.unwrap();
     let idle: ActivitySid = sid(1);
     let workspace = Workspace {
         sid: sid::<WorkspaceSid>(2),

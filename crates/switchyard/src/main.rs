@@ -10,7 +10,7 @@ use switchyard_core::sid::AccountSid;
 use switchyard_engine::{
     ActivitySet, Clock, Engine, EngineOptions, ManualClock, Store, SystemClock,
 };
-use switchyard_server::{AppState, ServerConfig};
+use switchyard_server::{AppState, CallbackPolicy, CallbackRule, ConnectionLimits, ServerConfig};
 use tokio::net::TcpListener;
 
 mod expr_cmd;
@@ -118,6 +118,31 @@ struct ServeArgs {
         default_value = "current"
     )]
     activity_set: ActivitySetArg,
+    /// Seconds a request's head may take to arrive; an idle keep-alive connection closes after it.
+    #[arg(long, env = "SWITCHYARD_HEADER_TIMEOUT", default_value_t = 10.0, value_parser = positive_secs)]
+    header_timeout: f64,
+    /// Seconds a request body may send nothing before the request is abandoned (408).
+    #[arg(long, env = "SWITCHYARD_IDLE_TIMEOUT", default_value_t = 30.0, value_parser = positive_secs)]
+    idle_timeout: f64,
+    /// Connections open at once; one more is closed at once.
+    #[arg(long, env = "SWITCHYARD_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Callbacks may go only to these (IP, CIDR, host, or .domain; comma-separated). Default: anywhere.
+    #[arg(long, env = "SWITCHYARD_CALLBACK_ALLOW", value_delimiter = ',')]
+    callback_allow: Vec<CallbackRule>,
+    /// Callbacks may never go to these (IP, CIDR, host, or .domain; comma-separated).
+    #[arg(long, env = "SWITCHYARD_CALLBACK_DENY", value_delimiter = ',')]
+    callback_deny: Vec<CallbackRule>,
+}
+
+/// A number of seconds above zero.
+fn positive_secs(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && v <= 86_400.0 => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not a number of seconds between 0 and 86400"
+        )),
+    }
 }
 
 /// Accepts `sqlite:...` URLs as they are and turns a bare path into one.
@@ -180,29 +205,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("opening the database {url}"))?;
     let engine = Engine::new(store, clock, options);
 
-    let (account, token, dev) = match (args.account_sid, args.auth_token) {
-        (Some(sid), Some(token)) => (sid, token, false),
-        _ => (
-            DEV_ACCOUNT_SID
-                .parse()
-                .context("the development account SID")?,
-            DEV_AUTH_TOKEN.to_owned(),
-            true,
-        ),
-    };
-    engine
-        .ensure_account(account.clone(), &token)
-        .await
-        .context("storing the account")?;
+    // The accounts that may sign in are exactly these; the development pair only when no
+    // account is configured at all.
+    let dev = args.account_sid.is_none() && args.accounts.is_empty();
+    let mut accounts: Vec<(AccountSid, String)> = Vec::new();
+    if let (Some(sid), Some(token)) = (args.account_sid, args.auth_token) {
+        accounts.push((sid, token));
+    }
     for pair in &args.accounts {
         let (sid, token) = pair
             .split_once(':')
             .context("--accounts takes SID:TOKEN pairs")?;
         let sid: AccountSid = sid.trim().parse().context("an account SID in --accounts")?;
-        engine
-            .ensure_account(sid, token.trim())
-            .await
-            .context("storing an account from --accounts")?;
+        if token.trim().is_empty() {
+            anyhow::bail!("--accounts: the auth token of {sid} is empty");
+        }
+        accounts.push((sid, token.trim().to_owned()));
+    }
+    if dev {
+        let sid = DEV_ACCOUNT_SID
+            .parse()
+            .context("the development account SID")?;
+        accounts.push((sid, DEV_AUTH_TOKEN.to_owned()));
     }
 
     let listener = TcpListener::bind(args.bind)
@@ -219,9 +243,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| listening.clone());
-    let state = AppState::new(engine.clone(), ServerConfig::new(public_url.clone()))
+    let mut config = ServerConfig::new(public_url.clone());
+    config.limits = ConnectionLimits {
+        header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
+        idle_timeout: std::time::Duration::from_secs_f64(args.idle_timeout),
+        max_connections: args.max_connections as usize,
+    };
+    config.callback_policy = CallbackPolicy {
+        allow: args.callback_allow,
+        deny: args.callback_deny,
+    };
+    for (sid, token) in &accounts {
+        config = config.with_account(sid.clone(), token.clone());
+    }
+    let state = AppState::new(engine.clone(), config)
         .await
-        .context("loading accounts")?;
+        .context("storing the accounts")?;
 
     // Start-up lines go to stdout for people and scripts; a closed stdout must not stop the server.
     let mut out = std::io::stdout().lock();
@@ -237,9 +274,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     if dev {
-        say!(out, "  credentials: {account} / {token} (development pair; set --account-sid and --auth-token to change)");
+        say!(out, "  credentials: {DEV_ACCOUNT_SID} / {DEV_AUTH_TOKEN} (development pair; set --account-sid and --auth-token to change)");
     } else {
-        say!(out, "  credentials: {account} / (auth token as configured)");
+        let sids: Vec<String> = accounts.iter().map(|(sid, _)| sid.to_string()).collect();
+        say!(
+            out,
+            "  credentials: {} (auth tokens as configured)",
+            sids.join(", ")
+        );
     }
     drop(out);
     tracing::info!(%public_url, database = %url, "ready");

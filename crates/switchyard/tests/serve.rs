@@ -150,6 +150,14 @@ fn configured_accounts_replace_the_development_pair() {
         "--accounts",
         &accounts,
     ]);
+    assert!(
+        p.stdout
+            .iter()
+            .any(|l| l.contains(sid) && l.contains(extra)),
+        "the banner names every account: {:?}",
+        p.stdout
+    );
+    assert!(!p.stdout.iter().any(|l| l.contains("switchyard-dev-token")));
     assert_eq!(
         get(
             &format!("{}/v1/Workspaces", p.url),
@@ -191,4 +199,165 @@ fn migrate_creates_the_database() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(db.exists());
+}
+
+#[test]
+fn only_the_configured_accounts_sign_in_and_no_token_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("creds.db");
+    let db = db.to_str().unwrap();
+    let dev = ("AC00000000000000000000000000000000", "switchyard-dev-token");
+    let p = start(&["--database", db]);
+    post(
+        &format!("{}/v1/Workspaces", p.url),
+        dev,
+        &[("FriendlyName", "A")],
+    );
+    terminate(p);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(db).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the database file is the owner's only");
+    }
+
+    let one = "AC11111111111111111111111111111111";
+    let p = start(&[
+        "--database",
+        db,
+        "--account-sid",
+        one,
+        "--auth-token",
+        "secret-one",
+    ]);
+    let list = format!("{}/v1/Workspaces", p.url);
+    assert_eq!(
+        get(&list, Some(dev)).0,
+        401,
+        "the development pair is revoked"
+    );
+    assert_eq!(get(&list, Some((one, "secret-one"))).0, 200);
+    terminate(p);
+
+    // Only --accounts: neither the development pair nor the account left out works.
+    let two = "AC22222222222222222222222222222222";
+    let accounts = format!("{two}:secret-two");
+    let p = start(&["--database", db, "--accounts", &accounts]);
+    assert!(p.stdout.iter().any(|l| l.contains(two)), "{:?}", p.stdout);
+    let list = format!("{}/v1/Workspaces", p.url);
+    assert_eq!(
+        get(&list, Some((one, "secret-one"))).0,
+        401,
+        "removed from the configuration"
+    );
+    assert_eq!(get(&list, Some(dev)).0, 401);
+    assert_eq!(get(&list, Some((two, "secret-two"))).0, 200);
+    terminate(p);
+
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        for token in ["secret-one", "secret-two", "switchyard-dev-token"] {
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "{token} is stored"
+            );
+        }
+    }
+}
+
+#[test]
+fn half_sent_requests_and_idle_connections_cannot_hold_the_server() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let p = start(&[
+        "--database",
+        "sqlite::memory:",
+        "--header-timeout",
+        "1",
+        "--max-connections",
+        "4",
+    ]);
+    let addr = p.url.trim_start_matches("http://").to_owned();
+    // Four clients take every slot with requests they never finish.
+    let mut stalled: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut s = TcpStream::connect(&addr).unwrap();
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    // The header timeout closes each of them.
+    for s in &mut stalled {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let started = Instant::now();
+        let mut buf = [0u8; 256];
+        let closed = loop {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break true,
+                Ok(_) => continue, // a 408 before closing is fine
+            }
+        };
+        assert!(closed && started.elapsed() < Duration::from_secs(5));
+    }
+    // Slots free again: /health answers.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ok = reqwest::blocking::Client::new()
+            .get(format!("{}/health", p.url))
+            .send()
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "/health never answered again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    terminate(p);
+
+    // Beyond the limit a connection is closed at once rather than left waiting.
+    let p = start(&["--database", "sqlite::memory:", "--max-connections", "2"]);
+    let addr = p.url.trim_start_matches("http://").to_owned();
+    let served = |s: &mut TcpStream| {
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        while !got.ends_with(b"ok") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before answering");
+            got.extend_from_slice(&buf[..n]);
+        }
+    };
+    // Two keep-alive connections, each served once, so both hold a slot.
+    let mut held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    for s in &mut held {
+        served(s);
+    }
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = extra.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut buf = [0u8; 64];
+    let n = extra.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "the third connection is closed, not served");
+    drop(held);
+    let mut again = TcpStream::connect(&addr).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // The server may not have seen the held ones close yet: retry on a closed connection.
+        let mut probe = [0u8; 1];
+        again
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .ok();
+        again
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        if again.peek(&mut probe).is_ok_and(|n| n > 0) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a freed slot was never reused");
+        again = TcpStream::connect(&addr).unwrap();
+    }
+    terminate(p);
 }

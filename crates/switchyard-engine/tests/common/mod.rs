@@ -32,7 +32,7 @@ impl Fixture {
             EngineOptions::default(),
         );
         let account = engine
-            .ensure_account("AC00000000000000000000000000000000".parse().unwrap(), "t")
+            .ensure_account("AC00000000000000000000000000000000".parse().unwrap())
             .await
             .unwrap();
         let ws = engine

@@ -45,19 +45,12 @@ impl Server {
             .await
             .expect("store opens");
         let engine = Engine::new(store, clock.clone(), options);
-        engine
-            .ensure_account(ACCOUNT.parse::<AccountSid>().unwrap(), TOKEN)
-            .await
-            .unwrap();
-        engine
-            .ensure_account(OTHER_ACCOUNT.parse::<AccountSid>().unwrap(), OTHER_TOKEN)
-            .await
-            .unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(engine.clone(), ServerConfig::new(base.clone()))
-            .await
-            .unwrap();
+        let config = ServerConfig::new(base.clone())
+            .with_account(ACCOUNT.parse::<AccountSid>().unwrap(), TOKEN)
+            .with_account(OTHER_ACCOUNT.parse::<AccountSid>().unwrap(), OTHER_TOKEN);
+        let state = AppState::new(engine.clone(), config).await.unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             switchyard_server::serve(listener, state, async move {
