@@ -65,6 +65,20 @@ pub(crate) fn signed_post(
         .body(form.finish()))
 }
 
+/// An error with its causes, which say what actually went wrong (refused, timed out, denied).
+pub(crate) fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// What sends callbacks: an HTTP client that resolves names within the policy, and the policy.
 #[derive(Clone)]
 pub(crate) struct Sender {
@@ -159,7 +173,7 @@ async fn exchange(client: &Sender, url: &str, token: &str, params: &[(String, St
     };
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) => return Answer::Failed(format!("request failed: {e}")),
+        Err(e) => return Answer::Failed(format!("request failed: {}", describe(&e))),
     };
     let status = response.status();
     if !status.is_success() {

@@ -247,7 +247,7 @@ async fn post(
         answer = request => match answer {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
-            Err(e) => Err(format!("request failed: {e}")),
+            Err(e) => Err(format!("request failed: {}", crate::callback::describe(&e))),
         },
         () = engine.clock().sleep_until(crate::callback::after(engine, timeout)) => {
             Err(format!("no answer within {} ms", timeout.as_millis()))

@@ -188,3 +188,61 @@ async fn event_callbacks_stop_when_their_workspace_is_deleted() {
     rx.none_within(300).await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn the_callback_policy_refuses_denied_addresses_and_says_why() {
+    let s = Server::start_configured(|mut c| {
+        c.callback_policy.deny = vec!["127.0.0.0/8".parse().unwrap()];
+        c
+    })
+    .await;
+    let mut app = Receiver::start(Reply::json(r#"{"instruction":"accept"}"#)).await;
+    let (ws, _, _) = simple_workspace(&s, Some(&app.url), "1").await;
+    let w = format!("/Workspaces/{ws}");
+    available_worker(&s, &ws, "only").await;
+    let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
+    let canceled = s
+        .eventually(&format!("{w}/Events?EventType=reservation.canceled"), |e| {
+            e["events"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    let why = &canceled["events"][0]["event_data"]["reservation_canceled_reason"];
+    assert!(
+        why.as_str()
+            .unwrap_or_default()
+            .contains("denied by --callback-deny"),
+        "{why}"
+    );
+    app.none_within(200).await;
+    assert_eq!(
+        status(&s.get(&format!("{w}/Tasks/{task}")).await.1),
+        "pending"
+    );
+    s.stop().await;
+
+    // Allowed by name only: a name that resolves to a loopback address is refused too.
+    let s = Server::start_configured(|mut c| {
+        c.callback_policy.allow = vec![".example.com".parse().unwrap()];
+        c
+    })
+    .await;
+    let local_name = app.url.replace("127.0.0.1", "localhost");
+    let (ws, _, _) = simple_workspace(&s, Some(&local_name), "1").await;
+    let w = format!("/Workspaces/{ws}");
+    available_worker(&s, &ws, "only").await;
+    s.create(&format!("{w}/Tasks"), &[]).await;
+    let canceled = s
+        .eventually(&format!("{w}/Events?EventType=reservation.canceled"), |e| {
+            e["events"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    let why = &canceled["events"][0]["event_data"]["reservation_canceled_reason"];
+    assert!(
+        why.as_str()
+            .unwrap_or_default()
+            .contains("not allowed by --callback-allow"),
+        "{why}"
+    );
+    app.none_within(200).await;
+    s.stop().await;
+}

@@ -39,7 +39,27 @@ impl Server {
         Server::start_at(url, options, START).await
     }
 
+    /// A server on a fresh in-memory database with settings changed by `configure`.
+    pub async fn start_configured(configure: impl FnOnce(ServerConfig) -> ServerConfig) -> Server {
+        Server::start_full(
+            "sqlite::memory:",
+            EngineOptions::default(),
+            START,
+            configure,
+        )
+        .await
+    }
+
     pub async fn start_at(url: &str, options: EngineOptions, start: Timestamp) -> Server {
+        Server::start_full(url, options, start, |c| c).await
+    }
+
+    async fn start_full(
+        url: &str,
+        options: EngineOptions,
+        start: Timestamp,
+        configure: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> Server {
         let clock = Arc::new(ManualClock::new(start));
         let store = switchyard_engine::Store::open(url)
             .await
@@ -50,7 +70,9 @@ impl Server {
         let config = ServerConfig::new(base.clone())
             .with_account(ACCOUNT.parse::<AccountSid>().unwrap(), TOKEN)
             .with_account(OTHER_ACCOUNT.parse::<AccountSid>().unwrap(), OTHER_TOKEN);
-        let state = AppState::new(engine.clone(), config).await.unwrap();
+        let state = AppState::new(engine.clone(), configure(config))
+            .await
+            .unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             switchyard_server::serve(listener, state, async move {
