@@ -249,9 +249,14 @@ pub(crate) fn callback_url(value: Option<String>, field: &str) -> Result<Option<
     }
 }
 
-/// Whether an `If-Match` value (quoted or bare, weak or strong) names `version`.
-pub(crate) fn etag_matches(tag: &str, version: i64) -> bool {
-    tag.trim().trim_start_matches("W/").trim_matches('"') == version.to_string()
+/// Whether an `If-Match` value names `version`: `*` matches any version, and a list matches
+/// when one of its tags (quoted or bare, weak or strong) does.
+pub(crate) fn etag_matches(header: &str, version: i64) -> bool {
+    let version = version.to_string();
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version)
 }
 
 /// Checks a required friendly name: present, not blank, at most 64 characters.

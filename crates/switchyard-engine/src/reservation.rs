@@ -114,7 +114,7 @@ impl Engine {
         if let Some(tag) = &p.if_match {
             if !etag_matches(tag, r.version) {
                 return Err(Error::PreconditionFailed(format!(
-                    "If-Match {tag} does not match the current version of Reservation {sid}"
+                    "If-Match '{tag}' does not match the current version of Reservation {sid}"
                 )));
             }
         }

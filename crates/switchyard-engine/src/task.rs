@@ -375,7 +375,7 @@ impl Engine {
         if let Some(tag) = &p.if_match {
             if !etag_matches(tag, task.version) {
                 return Err(Error::PreconditionFailed(format!(
-                    "If-Match {tag} does not match the current version of Task {sid}"
+                    "If-Match '{tag}' does not match the current version of Task {sid}"
                 )));
             }
         }
@@ -604,7 +604,7 @@ impl Engine {
         if let Some(tag) = if_match {
             if !etag_matches(tag, task.version) {
                 return Err(Error::PreconditionFailed(format!(
-                    "If-Match {tag} does not match the current version of Task {sid}"
+                    "If-Match '{tag}' does not match the current version of Task {sid}"
                 )));
             }
         }

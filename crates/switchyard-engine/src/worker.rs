@@ -299,7 +299,7 @@ impl Engine {
         if let Some(tag) = &p.if_match {
             if !etag_matches(tag, expected) {
                 return Err(Error::PreconditionFailed(format!(
-                    "If-Match {tag} does not match the current version of Worker {sid}"
+                    "If-Match '{tag}' does not match the current version of Worker {sid}"
                 )));
             }
         }
@@ -421,7 +421,7 @@ impl Engine {
         if let Some(tag) = if_match {
             if !etag_matches(tag, w.version) {
                 return Err(Error::PreconditionFailed(format!(
-                    "If-Match {tag} does not match the current version of Worker {sid}"
+                    "If-Match '{tag}' does not match the current version of Worker {sid}"
                 )));
             }
         }

@@ -186,8 +186,14 @@ async fn health() -> &'static str {
 }
 
 async fn not_found(req: Request) -> ApiError {
-    let path = req.uri().path();
-    ApiError::NotFound(path.strip_prefix("/v1").unwrap_or(path).to_owned())
+    // Paths are shown as Twilio does, under the API version (`/Workspaces/...`); others whole.
+    // A nested router sees its own part of the path: name the whole one.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path(), |u| u.0.path());
+    let shown = path.strip_prefix("/v1").filter(|p| p.starts_with('/'));
+    ApiError::NotFound(shown.unwrap_or(path).to_owned())
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -70,9 +70,16 @@ impl ListRequest {
             Some(p) => p as u64,
             None => 0,
         };
+        // Absolute paging: Twilio deprecated it, but the SDKs still send it for a page number.
+        // The first row's position must be a row number SQL can take.
+        let offset = (index as i64).checked_mul(size).ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "Page {index} with PageSize {size} is out of range: Page × PageSize must be at most {}",
+                i64::MAX
+            ))
+        })?;
         let cursor = match q.str("PageToken") {
-            // Absolute paging: Twilio deprecated it, but the SDKs still send it for a page number.
-            None | Some("") if index > 0 => Cursor::Offset(index as usize * size as usize),
+            None | Some("") if index > 0 => Cursor::Offset(offset as usize),
             None | Some("") => Cursor::Start,
             Some(t) => {
                 decode(t).ok_or_else(|| ApiError::Invalid(format!("PageToken '{t}' is invalid")))?
@@ -160,13 +167,21 @@ mod tests {
 
     #[test]
     fn sizes_are_checked() {
-        let q = Params::parse(b"PageSize=0");
+        let q = Params::parse(b"PageSize=0").unwrap();
         assert!(ListRequest::from_query(&q).is_err());
-        let q = Params::parse(b"PageSize=1001");
+        let q = Params::parse(b"PageSize=1001").unwrap();
         assert!(ListRequest::from_query(&q).is_err());
-        let q = Params::parse(b"FriendlyName=a%20b&PageSize=2");
+        let q = Params::parse(b"FriendlyName=a%20b&PageSize=2").unwrap();
         let r = ListRequest::from_query(&q).unwrap();
         assert_eq!(r.page.size, 2);
+        // Page × PageSize past what a row number holds is refused, not wrapped.
+        for q in [
+            &b"Page=9223372036854775807&PageSize=3"[..],
+            b"Page=4611686018427387904&PageSize=2",
+        ] {
+            let q = Params::parse(q).unwrap();
+            assert!(ListRequest::from_query(&q).is_err());
+        }
         assert_eq!(
             r.url("http://h/v1/X", 1, Some("PA1".into())),
             "http://h/v1/X?FriendlyName=a+b&PageSize=2&Page=1&PageToken=PA1"

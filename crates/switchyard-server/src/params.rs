@@ -31,7 +31,7 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::Invalid(format!("Could not read the request body: {e}")))?;
-        Ok(Form(Params::parse(&body)))
+        Ok(Form(Params::parse(&body)?))
     }
 }
 
@@ -40,8 +40,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         Ok(Query(Params::parse(
             parts.uri.query().unwrap_or("").as_bytes(),
-        )))
+        )?))
     }
+}
+
+/// Decodes one form-encoded component (`+` is a space, `%XX` a byte) into UTF-8 text.
+fn decode_component(raw: &[u8]) -> Result<String, &'static str> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    let bytes: Vec<u8> = percent_encoding::percent_decode(&spaced).collect();
+    let text = String::from_utf8(bytes).map_err(|_| "is not valid UTF-8")?;
+    if text.contains('\0') {
+        return Err("must not contain NUL characters");
+    }
+    Ok(text)
 }
 
 /// Whether a Twilio boolean parameter is true: `true`, `1` or `yes`, in any case.
@@ -53,11 +67,25 @@ pub fn truthy(value: &str) -> bool {
 }
 
 impl Params {
-    /// Parses `a=1&b=2` form data.
-    pub fn parse(bytes: &[u8]) -> Params {
-        Params {
-            pairs: form_urlencoded::parse(bytes).into_owned().collect(),
+    /// Parses `a=1&b=2` form data. A name or value that does not decode to UTF-8, or holds a
+    /// NUL character, is refused with an error naming the parameter (rather than silently
+    /// replaced: what is stored is what was sent).
+    pub fn parse(bytes: &[u8]) -> Result<Params, ApiError> {
+        let mut pairs = Vec::new();
+        for piece in bytes.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match piece.iter().position(|b| *b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &[][..]),
+            };
+            let name = decode_component(name).map_err(|why| {
+                let shown = String::from_utf8_lossy(name);
+                ApiError::Invalid(format!("The parameter name '{shown}' {why}"))
+            })?;
+            let value = decode_component(value)
+                .map_err(|why| ApiError::Invalid(format!("Parameter {name} {why}")))?;
+            pairs.push((name, value));
         }
+        Ok(Params { pairs })
     }
 
     /// All pairs, in order.
@@ -222,7 +250,7 @@ mod tests {
 
     #[test]
     fn repeated_and_comma_lists() {
-        let p = Params::parse(b"A=pending%2Creserved&A=assigned&B=x&B=y");
+        let p = Params::parse(b"A=pending%2Creserved&A=assigned&B=x&B=y").unwrap();
         assert_eq!(p.list("A"), vec!["pending", "reserved", "assigned"]);
         assert_eq!(p.str("B"), Some("y"));
         assert_eq!(p.str("C"), None);
@@ -230,7 +258,7 @@ mod tests {
 
     #[test]
     fn booleans_and_integers() {
-        let p = Params::parse(b"T=yes&F=no&N=12&Bad=1x&S=TRUE");
+        let p = Params::parse(b"T=yes&F=no&N=12&Bad=1x&S=TRUE").unwrap();
         assert_eq!(p.bool("T"), Some(true));
         assert_eq!(p.bool("F"), Some(false));
         assert_eq!(p.int("N").unwrap(), Some(12));
@@ -240,5 +268,25 @@ mod tests {
         );
         assert_eq!(p.strict_bool("S").unwrap(), Some(true));
         assert!(p.strict_bool("T").is_err());
+    }
+
+    #[test]
+    fn text_is_decoded_exactly_or_refused() {
+        let p = Params::parse(b"From=%2B15551234&Name=a+b%20c&Empty=&Bare").unwrap();
+        assert_eq!(p.str("From"), Some("+15551234"));
+        assert_eq!(p.str("Name"), Some("a b c"));
+        assert_eq!((p.str("Empty"), p.str("Bare")), (Some(""), Some("")));
+        let err = Params::parse(b"FriendlyName=%FF%FE")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("FriendlyName") && err.contains("UTF-8"),
+            "{err}"
+        );
+        let err = Params::parse(b"FriendlyName=a%00b")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("FriendlyName") && err.contains("NUL"), "{err}");
+        assert!(Params::parse(b"%C3%28=x").is_err());
     }
 }

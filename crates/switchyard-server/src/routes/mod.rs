@@ -201,18 +201,22 @@ pub(crate) fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// Adds an `ETag` header carrying `version`.
+/// Adds an `ETag` header carrying `version`, quoted as RFC 9110 writes an entity tag.
 pub(crate) fn with_etag(mut res: Response, version: i64) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&version.to_string()) {
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         res.headers_mut().insert(header::ETAG, v);
     }
     res
 }
 
-/// The `If-Match` header, if any.
+/// The `If-Match` header, if any, every line of it joined as one list. A value that is not
+/// ASCII can match no version: it is kept (shown lossily) so the update fails rather than
+/// going through unconditionally.
 pub(crate) fn if_match(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get(header::IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    let values: Vec<String> = headers
+        .get_all(header::IF_MATCH)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }

@@ -505,7 +505,7 @@ fn bulk_queue_sids(headers: &HeaderMap, body: &[u8]) -> ApiResult<Vec<TaskQueueS
             _ => return Err(ApiError::Invalid("QueueSids is required".into())),
         }
     } else {
-        Params::parse(body).list("QueueSids")
+        Params::parse(body)?.list("QueueSids")
     };
     if !BULK_QUEUES.contains(&raw.len()) {
         return Err(ApiError::Invalid(format!(

@@ -5,6 +5,7 @@ mod common;
 
 mod activities;
 mod auth_and_errors;
+mod bad_input;
 mod callback_recovery;
 mod event_callbacks;
 mod events;

@@ -82,7 +82,7 @@ async fn photo_captioning_walkthrough() {
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{task}");
-    assert_eq!(headers["etag"], "0");
+    assert_eq!(headers["etag"], "\"0\"");
     assert_eq!(status(&task), "pending");
     assert_eq!(task["workflow_sid"], workflow.as_str());
     assert_eq!(task["workflow_friendly_name"], "Photos");
@@ -1095,7 +1095,7 @@ async fn task_create_validation_and_etags() {
         )
         .await;
     assert_eq!(st, StatusCode::OK);
-    assert_eq!(h["etag"], "1");
+    assert_eq!(h["etag"], "\"1\"");
     let (stale, _) = s
         .request(
             reqwest::Method::POST,

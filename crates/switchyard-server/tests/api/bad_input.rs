@@ -1,0 +1,135 @@
+//! Bad input gets a clear Twilio-shaped error: bytes that are not text, paging past any row
+//! number, preconditions that cannot hold, paths that name nothing.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::*;
+
+async fn raw_post(s: &Server, path: &str, body: &'static [u8]) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1{path}", s.base))
+        .basic_auth(ACCOUNT, Some(TOKEN))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_or_holds_nul_is_refused_naming_the_parameter() {
+    let s = Server::start().await;
+    let got = raw_post(&s, "/Workspaces", b"FriendlyName=caf%E9").await;
+    assert_error(&got, 400, 20001, "FriendlyName");
+    assert!(
+        got.1["message"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        got.1
+    );
+    let got = raw_post(&s, "/Workspaces", b"FriendlyName=a%00b").await;
+    assert_error(&got, 400, 20001, "FriendlyName");
+    assert!(
+        got.1["message"].as_str().unwrap().contains("NUL"),
+        "{}",
+        got.1
+    );
+    // Nothing was created by either.
+    let (_, list) = s.get("/Workspaces").await;
+    assert_eq!(list["workspaces"].as_array().unwrap().len(), 0);
+    let ok = raw_post(&s, "/Workspaces", b"FriendlyName=caf%C3%A9+%2B1").await;
+    assert_eq!(ok.0, StatusCode::CREATED);
+    assert_eq!(ok.1["friendly_name"], "café +1");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_page_past_any_row_number_is_a_400_not_page_zero() {
+    let s = Server::start().await;
+    s.workspace("W").await;
+    for query in [
+        "Page=9223372036854775807&PageSize=3",
+        "Page=4611686018427387904&PageSize=2",
+    ] {
+        let got = s.get(&format!("/Workspaces?{query}")).await;
+        assert_error(&got, 400, 20001, "Page");
+    }
+    // Far but representable: an empty page with valid neighbour URLs.
+    let (st, page) = s.get("/Workspaces?Page=1000000&PageSize=1000").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(page["workspaces"].as_array().unwrap().len(), 0);
+    assert!(page["meta"]["previous_page_url"]
+        .as_str()
+        .unwrap()
+        .contains("Page=999999"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn if_match_star_matches_and_a_tag_that_cannot_match_fails() {
+    let s = Server::start().await;
+    let ws = s.workspace("W").await;
+    let worker = s
+        .create(
+            &format!("/Workspaces/{ws}/Workers"),
+            &[("FriendlyName", "a")],
+        )
+        .await;
+    let path = format!("/Workspaces/{ws}/Workers/{}", sid_of(&worker));
+    let ((st, _), headers) = s.request(reqwest::Method::GET, &path, &[], &[]).await;
+    assert_eq!(st, StatusCode::OK);
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"'),
+        "quoted: {etag}"
+    );
+    let update = |tag: &'static [u8]| {
+        let url = format!("{}/v1{path}", s.base);
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .basic_auth(ACCOUNT, Some(TOKEN))
+                .header(
+                    "If-Match",
+                    reqwest::header::HeaderValue::from_bytes(tag).unwrap(),
+                )
+                .form(&[("Attributes", r#"{"x":1}"#)])
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    assert_eq!(
+        update(b"*").await.0,
+        StatusCode::OK,
+        "* matches any version"
+    );
+    let got = update("\"1\u{e9}\"".as_bytes()).await;
+    assert_error(&got, 412, 20412, "If-Match");
+    let got = update(b"\"999\", \"998\"").await;
+    assert_error(&got, 412, 20412, "If-Match");
+    // The current version, bare or quoted, in a list with others.
+    let ((_, now), headers) = s.request(reqwest::Method::GET, &path, &[], &[]).await;
+    assert_eq!(now["attributes"], r#"{"x":1}"#);
+    let current = headers["etag"]
+        .to_str()
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    let list: &'static [u8] =
+        Box::leak(format!("\"0\", {current}").into_bytes().into_boxed_slice());
+    assert_eq!(update(list).await.0, StatusCode::OK);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_api_root_is_a_404_naming_its_path() {
+    let s = Server::start().await;
+    let got = s.get("/v1").await;
+    assert_error(&got, 404, 20404, "The requested resource /v1 was not found");
+    s.stop().await;
+}
