@@ -30,7 +30,7 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
         async move { engine.run_timers().await }
     });
     let account = engine
-        .ensure_account("AC00000000000000000000000000000000".parse()?, "local")
+        .ensure_account("AC00000000000000000000000000000000".parse()?)
         .await?;
     let ws = engine
         .create_workspace(

@@ -17,15 +17,11 @@ async fn a_full_session_captions_every_photo() {
     };
     let engine = Engine::open(&url, SystemClock, options).await.unwrap();
     let account = ("AC00000000000000000000000000000000", "photobooth-test");
-    engine
-        .ensure_account(account.0.parse().unwrap(), account.1)
-        .await
-        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let taskrouter = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(engine, ServerConfig::new(taskrouter.clone()))
-        .await
-        .unwrap();
+    let config =
+        ServerConfig::new(taskrouter.clone()).with_account(account.0.parse().unwrap(), account.1);
+    let state = AppState::new(engine, config).await.unwrap();
     tokio::spawn(switchyard_server::serve(
         listener,
         state,
