@@ -1,5 +1,5 @@
-//! Property tests: print → parse is the identity on random trees, no input makes the parser panic,
-//! and evaluation obeys the boolean laws.
+//! Property tests: print → parse is the identity on random trees, no input (string, bytes, or
+//! document) makes the parser or the evaluator panic, and evaluation obeys the boolean laws.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -188,6 +188,51 @@ fn document() -> impl Strategy<Value = Value> {
     .prop_map(|m| Value::Object(m.into_iter().collect()))
 }
 
+/// Any JSON document, not only objects: extreme numbers, any strings and keys, deeper nesting.
+fn wild_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|i| json!(i)),
+        any::<u64>().prop_map(|u| json!(u)),
+        any::<f64>()
+            .prop_filter("JSON numbers are finite", |x| x.is_finite())
+            .prop_map(|x| json!(x)),
+        prop::sample::select(vec![
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(f64::MAX),
+            json!(-0.0),
+            json!("9223372036854775808"),
+            json!("-9223372036854775809"),
+            json!("1e400"),
+            json!("NaN"),
+            json!("inf"),
+            json!("08"),
+            json!("-"),
+            json!("."),
+            json!("1."),
+            json!(".5"),
+        ]),
+        any::<String>().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(5, 48, 5, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    3 => prop::sample::select(vec!["a", "b", "lang", "level", "skills", "task", "worker", "in", "0"])
+                        .prop_map(String::from),
+                    1 => any::<String>(),
+                ],
+                inner,
+                0..5
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
 /// Pieces of the language plus garbage, to build inputs that get deep into the grammar.
 const TOKENS: &[&str] = &[
     "(",
@@ -260,7 +305,23 @@ fn check_total(src: &str, ctx: &Value) -> Result<(), TestCaseError> {
             let printed = expr.to_string();
             let reparsed = Expr::parse(&printed);
             prop_assert_eq!(reparsed.as_ref(), Ok(&expr), "{}", printed);
-            let _ = expr.eval(ctx);
+            let holds = expr.eval(ctx);
+            prop_assert!(
+                holds || !expr.is_always_true(),
+                "{} is always true",
+                printed
+            );
+            if let (true, Some(required)) = (holds, expr.required_values()) {
+                let met = required.iter().any(|(key, probe)| {
+                    walk(ctx, &key.path).is_some_and(|v| probes(v).contains(probe))
+                });
+                prop_assert!(
+                    met,
+                    "{} holds for {} but no required value is met",
+                    printed,
+                    ctx
+                );
+            }
         }
         Err(err) => {
             prop_assert!(
@@ -292,6 +353,22 @@ proptest! {
     #[test]
     fn arbitrary_strings_never_panic(src in any::<String>(), ctx in document()) {
         check_total(&src, &ctx)?;
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256), ctx in document()) {
+        // `any::<String>()` has no control characters (line breaks, tabs, NUL); these bytes do.
+        check_total(&String::from_utf8_lossy(&bytes), &ctx)?;
+    }
+
+    #[test]
+    fn arbitrary_chars_never_panic(chars in prop::collection::vec(any::<char>(), 0..256), ctx in document()) {
+        check_total(&chars.into_iter().collect::<String>(), &ctx)?;
+    }
+
+    #[test]
+    fn evaluation_never_panics_on_arbitrary_documents(tree in node(), ctx in wild_json()) {
+        check_total(&tree.to_string(), &ctx)?;
     }
 
     #[test]
