@@ -21,6 +21,14 @@ pub enum ApiError {
     /// A parameter is missing, malformed or breaks a rule.
     #[error("{0}")]
     Invalid(String),
+    /// A parameter breaks a rule Twilio gives its own error code (a 400).
+    #[error("{message}")]
+    InvalidWithCode {
+        /// Twilio's error code, e.g. 40134 for a bad `DequeueStatusCallbackEvent`.
+        code: u32,
+        /// What was wrong, naming the parameter.
+        message: String,
+    },
     /// An `If-Match` precondition failed.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -64,6 +72,9 @@ impl ApiError {
             A::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 20500, self.to_string()),
             A::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 20004, self.to_string()),
             A::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
+            A::InvalidWithCode { code, message } => {
+                (StatusCode::BAD_REQUEST, *code, message.clone())
+            }
             A::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
             A::Engine { path, source } => match source {
                 E::NotFound { .. } => (

@@ -14,6 +14,7 @@ use crate::AppState;
 mod activities;
 mod clock;
 mod events;
+mod instruction;
 mod reservations;
 mod statistics;
 mod task_channels;

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use switchyard_core::routing::ReservationStatus;
-use switchyard_core::sid::{CallSid, ReservationSid, WorkspaceSid};
+use switchyard_core::sid::{ReservationSid, WorkspaceSid};
 use switchyard_engine::{ReservationAction, ReservationScope, UpdateReservation};
 
 use super::{if_match, ok, path_sid, with_etag};
@@ -85,65 +85,9 @@ async fn fetch(
 /// Reads what a reservation update asks for: an `Instruction`, or a `ReservationStatus`.
 fn action(f: &Params) -> ApiResult<ReservationAction> {
     if let Some(instruction) = f.str("Instruction").filter(|s| !s.is_empty()) {
-        let instruction = instruction.to_ascii_lowercase();
-        let require = |name: &str| -> ApiResult<()> {
-            match f.str(name) {
-                Some(v) if !v.is_empty() => Ok(()),
-                _ => Err(ApiError::Invalid(format!(
-                    "{name} is required with Instruction={instruction}"
-                ))),
-            }
-        };
-        match instruction.as_str() {
-            "dequeue" => {
-                f.sid::<switchyard_core::sid::ActivitySid>("DequeuePostWorkActivitySid")?;
-                if let Some(t) = f.int("DequeueTimeout")? {
-                    if !(1..=999).contains(&t) {
-                        return Err(ApiError::Invalid(format!(
-                            "DequeueTimeout must be between 1 and 999, got {t}"
-                        )));
-                    }
-                }
-                if let Some(r) = f.str("DequeueRecord") {
-                    if !matches!(r, "record-from-answer" | "do-not-record") {
-                        return Err(ApiError::Invalid(format!(
-                            "DequeueRecord must be record-from-answer or do-not-record, got '{r}'"
-                        )));
-                    }
-                }
-            }
-            "call" => {
-                require("CallFrom")?;
-                require("CallUrl")?;
-            }
-            "redirect" => {
-                require("RedirectUrl")?;
-                match f.str("RedirectCallSid") {
-                    Some(s) if CallSid::is_valid(s) => {}
-                    _ => {
-                        return Err(ApiError::Invalid(
-                            "RedirectCallSid must be a Call SID (CA…)".into(),
-                        ))
-                    }
-                }
-            }
-            "conference" => {
-                if let Some(t) = f.int("Timeout")? {
-                    if !(1..=999).contains(&t) {
-                        return Err(ApiError::Invalid(format!(
-                            "Timeout must be between 1 and 999, got {t}"
-                        )));
-                    }
-                }
-            }
-            other => {
-                return Err(ApiError::Invalid(format!(
-                    "Instruction must be dequeue, call, redirect or conference, got '{other}'"
-                )))
-            }
-        }
+        let instruction = super::instruction::validate(instruction, f)?;
         return Ok(ReservationAction::Accept {
-            instruction: Some(instruction),
+            instruction: Some(instruction.to_owned()),
         });
     }
     match f.str("ReservationStatus") {

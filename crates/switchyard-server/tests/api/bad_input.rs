@@ -133,3 +133,73 @@ async fn the_api_root_is_a_404_naming_its_path() {
     assert_error(&got, 404, 20404, "The requested resource /v1 was not found");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn an_invalid_instruction_is_a_400_and_the_reservation_stays_pending() {
+    use crate::routing::{available_worker, pending_reservations, simple_workspace};
+    let s = Server::start().await;
+    let (ws, _, _) = simple_workspace(&s, None, "1").await;
+    let w = format!("/Workspaces/{ws}");
+    available_worker(&s, &ws, "a").await;
+    let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
+    let r = sid_of(&pending_reservations(&s, &ws, &task).await[0]);
+    let path = format!("{w}/Tasks/{task}/Reservations/{r}");
+    let bad: [(&[(&str, &str)], u64, &str); 5] = [
+        (
+            &[
+                ("Instruction", "Dequeue"),
+                ("DequeueStatusCallbackEvent", "initiated"),
+                ("DequeueStatusCallbackEvent", "hung-up"),
+            ],
+            40134,
+            "DequeueStatusCallbackEvent",
+        ),
+        (
+            &[
+                ("Instruction", "dequeue"),
+                ("DequeueStatusCallbackUrl", "not a url"),
+            ],
+            40157,
+            "DequeueStatusCallbackUrl",
+        ),
+        (
+            &[("Instruction", "conference"), ("Beep", "sometimes")],
+            20001,
+            "Beep",
+        ),
+        (
+            &[("Instruction", "conference"), ("MaxParticipants", "1")],
+            20001,
+            "MaxParticipants",
+        ),
+        (
+            &[
+                ("Instruction", "conference"),
+                ("ConferenceStatusCallbackEvent", "start,explode"),
+            ],
+            20001,
+            "ConferenceStatusCallbackEvent",
+        ),
+    ];
+    for (form, code, names) in bad {
+        assert_error(&s.post(&path, form).await, 400, code, names);
+        let (_, now) = s.get(&path).await;
+        assert_eq!(
+            now["reservation_status"], "pending",
+            "{form:?} changed nothing"
+        );
+    }
+    let (st, accepted) = s
+        .post(
+            &path,
+            &[
+                ("Instruction", "dequeue"),
+                ("DequeueFrom", "+15550001"),
+                ("DequeueStatusCallbackEvent", "initiated,completed"),
+            ],
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{accepted}");
+    assert_eq!(accepted["reservation_status"], "accepted");
+    s.stop().await;
+}

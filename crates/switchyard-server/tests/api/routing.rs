@@ -598,7 +598,7 @@ async fn call_control_instructions_accept_and_are_validated() {
         )
         .await,
         400,
-        20001,
+        40121,
         "RedirectCallSid",
     );
     assert_error(
