@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> cargo build --release (switchyard, photobooth)"
-cargo build --release --locked -p switchyard -p switchyard-example-photobooth
+echo "==> cargo build --release (switchyard, photobooth: examples/build-release.sh)"
+bash examples/build-release.sh
 export SWITCHYARD_BIN="$PWD/target/release/switchyard"
 export PHOTOBOOTH_BIN="$PWD/target/release/switchyard-example-photobooth"
 

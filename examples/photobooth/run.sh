@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 if [[ -z "${SWITCHYARD_BIN:-}" || -z "${PHOTOBOOTH_BIN:-}" ]]; then
-  cargo build --release --locked -p switchyard -p switchyard-example-photobooth >&2
+  bash examples/build-release.sh >&2   # the release build every walk-through shares
 fi
 switchyard="${SWITCHYARD_BIN:-$root/target/release/switchyard}"
 photobooth="${PHOTOBOOTH_BIN:-$root/target/release/switchyard-example-photobooth}"

@@ -7,7 +7,7 @@ root="$(cd "$here/../.." && pwd)"
 
 bin="${SWITCHYARD_BIN:-}"
 if [[ -z "$bin" ]]; then
-  cargo build --release --locked -p switchyard --manifest-path "$root/Cargo.toml" >&2
+  bash "$root/examples/build-release.sh" >&2   # the release build every walk-through shares
   bin="$root/target/release/switchyard"
 fi
 
