@@ -83,8 +83,16 @@ pub enum KnownWorker {
 #[error("Invalid workflow configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// Largest configuration document Twilio accepts, in bytes.
+/// Largest configuration document Twilio accepts, in bytes: its limits page says "1038576
+/// bytes (1MB)", and that is the number it documents, so it is the one enforced.
 pub const MAX_CONFIGURATION_LEN: usize = 1_038_576;
+
+/// Most filters a configuration may have (Switchyard's bound; Twilio documents none). Each
+/// parsed filter costs about a kilobyte in memory, for every workflow the routing model holds.
+pub const MAX_FILTERS: usize = 1_000;
+
+/// Most routing steps (targets) one filter may have (Switchyard's bound; Twilio documents none).
+pub const MAX_TARGETS: usize = 100;
 
 const FILTER_KEYS: &[&str] = &[
     "filter_friendly_name",
@@ -254,7 +262,8 @@ impl WorkflowConfig {
     pub fn parse(text: &str) -> Result<WorkflowConfig, ConfigError> {
         if text.len() > MAX_CONFIGURATION_LEN {
             return Err(err(format!(
-                "the document is larger than {MAX_CONFIGURATION_LEN} bytes"
+                "the document is {} bytes; at most {MAX_CONFIGURATION_LEN} bytes are allowed",
+                text.len()
             )));
         }
         let doc: Value =
@@ -270,6 +279,12 @@ impl WorkflowConfig {
         let mut filters = Vec::new();
         match routing.get("filters") {
             None | Some(Value::Null) => {}
+            Some(Value::Array(items)) if items.len() > MAX_FILTERS => {
+                return Err(err(format!(
+                    "task_routing.filters has {} filters; at most {MAX_FILTERS} are allowed",
+                    items.len()
+                )))
+            }
             Some(Value::Array(items)) => {
                 for (i, f) in items.iter().enumerate() {
                     let at = format!("task_routing.filters[{i}]");
@@ -282,6 +297,12 @@ impl WorkflowConfig {
                     let expression = expression(map, "expression", &at)?
                         .ok_or_else(|| err(format!("{at}.expression is missing")))?;
                     let targets = match map.get("targets") {
+                        Some(Value::Array(t)) if t.len() > MAX_TARGETS => {
+                            return Err(err(format!(
+                                "{at}.targets has {} targets; at most {MAX_TARGETS} are allowed",
+                                t.len()
+                            )))
+                        }
                         Some(Value::Array(t)) if !t.is_empty() => t
                             .iter()
                             .enumerate()
@@ -461,5 +482,34 @@ mod tests {
             let got = WorkflowConfig::parse(doc).unwrap_err().0;
             assert!(got.starts_with(want), "{doc}\n got: {got}\nwant: {want}");
         }
+    }
+
+    #[test]
+    fn filter_and_target_counts_are_bounded() {
+        let filter = |targets: usize| {
+            let t = vec![r#"{"queue":"WQaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","timeout":5}"#; targets]
+                .join(",");
+            format!(r#"{{"expression":"1==1","targets":[{t}]}}"#)
+        };
+        let doc = |filters: usize, targets: usize| {
+            let f = vec![filter(targets); filters].join(",");
+            format!(r#"{{"task_routing":{{"filters":[{f}]}}}}"#)
+        };
+        assert!(WorkflowConfig::parse(&doc(MAX_FILTERS, 1)).is_ok());
+        let got = WorkflowConfig::parse(&doc(MAX_FILTERS + 1, 1))
+            .unwrap_err()
+            .0;
+        assert!(got.contains("at most 1000"), "{got}");
+        assert!(WorkflowConfig::parse(&doc(1, MAX_TARGETS)).is_ok());
+        let got = WorkflowConfig::parse(&doc(1, MAX_TARGETS + 1))
+            .unwrap_err()
+            .0;
+        assert!(
+            got.contains("task_routing.filters[0].targets has 101"),
+            "{got}"
+        );
+        let huge = format!("{}{}", " ".repeat(MAX_CONFIGURATION_LEN), doc(1, 1));
+        let got = WorkflowConfig::parse(&huge).unwrap_err().0;
+        assert!(got.contains("at most 1038576 bytes"), "{got}");
     }
 }

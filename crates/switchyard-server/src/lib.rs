@@ -218,6 +218,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(v1)
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY_LEN))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -11,6 +11,11 @@ use switchyard_core::sid::Sid;
 
 use crate::error::ApiError;
 
+/// Largest request body read: room for the largest workflow configuration Twilio accepts
+/// ([`MAX_CONFIGURATION_LEN`](switchyard_core::workflow::MAX_CONFIGURATION_LEN) bytes), even
+/// with every byte of it percent-encoded (three bytes each), and the other fields.
+pub const MAX_BODY_LEN: usize = 3 * switchyard_core::workflow::MAX_CONFIGURATION_LEN + 65_536;
+
 /// Parameters of a request, from its body (`Form`) or its query string (`Query`).
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -28,9 +33,15 @@ pub struct Query(pub Params);
 impl<S: Send + Sync> FromRequest<S> for Form {
     type Rejection = ApiError;
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::Invalid(format!("Could not read the request body: {e}")))?;
+        use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+        let body = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                ApiError::Invalid(format!(
+                    "The request body is larger than {MAX_BODY_LEN} bytes"
+                ))
+            }
+            e => ApiError::Invalid(format!("Could not read the request body: {e}")),
+        })?;
         Ok(Form(Params::parse(&body)?))
     }
 }

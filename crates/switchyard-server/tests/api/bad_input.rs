@@ -203,3 +203,49 @@ async fn an_invalid_instruction_is_a_400_and_the_reservation_stays_pending() {
     assert_eq!(accepted["reservation_status"], "accepted");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn workflow_configurations_are_bounded_with_clear_messages() {
+    let s = Server::start().await;
+    let ws = s.workspace("W").await;
+    let w = format!("/Workspaces/{ws}");
+    let queue = sid_of(
+        &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Q")])
+            .await,
+    );
+    let filter = format!(r#"{{"expression":"1==1","targets":[{{"queue":"{queue}"}}]}}"#);
+    let config = |n: usize| {
+        let filters = vec![filter.as_str(); n].join(",");
+        format!(r#"{{"task_routing":{{"filters":[{filters}]}}}}"#)
+    };
+    let form = |c: &str| {
+        vec![
+            ("FriendlyName".to_owned(), "F".to_owned()),
+            ("Configuration".to_owned(), c.to_owned()),
+        ]
+    };
+    let post = |c: String| {
+        let url = format!("{}/v1{w}/Workflows", s.base);
+        async move {
+            let res = reqwest::Client::new()
+                .post(url)
+                .basic_auth(ACCOUNT, Some(TOKEN))
+                .form(&form(&c))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let got = post(config(1001)).await;
+    assert_error(&got, 400, 20001, "at most 1000 are allowed");
+    // Over Twilio's documented size, yet well within what the server reads: the configuration's
+    // own limit answers, not a body-size failure.
+    let padded = format!("{}{}", " ".repeat(1_100_000), config(1));
+    let got = post(padded).await;
+    assert_error(&got, 400, 20001, "at most 1038576 bytes are allowed");
+    let (st, _) = post(config(1000)).await;
+    assert_eq!(st, StatusCode::CREATED);
+    s.stop().await;
+}
