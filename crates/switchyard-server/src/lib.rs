@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tracing::{Instrument, Span};
 
+mod bare_errors;
 pub mod callback;
 pub mod callback_policy;
 pub mod error;

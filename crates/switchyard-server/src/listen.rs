@@ -84,7 +84,8 @@ pub(crate) async fn serve(
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let io = TokioIo::new(crate::bare_errors::BareErrors::new(stream));
+            let conn = builder.serve_connection(io, service);
             let mut conn = std::pin::pin!(conn.with_upgrades());
             let stopping = async move {
                 let _ = stop.wait_for(|stopping| *stopping).await;

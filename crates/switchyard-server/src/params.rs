@@ -300,4 +300,26 @@ mod tests {
         assert!(err.contains("FriendlyName") && err.contains("NUL"), "{err}");
         assert!(Params::parse(b"%C3%28=x").is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config { cases: 512, ..Default::default() })]
+
+        /// Any bytes: parsed or refused, never a panic.
+        #[test]
+        fn any_bytes_parse_or_are_refused(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..256)) {
+            let _ = Params::parse(&bytes);
+        }
+
+        /// Any text without NUL survives encoding and parsing exactly, repeats and order kept.
+        #[test]
+        fn encoded_text_round_trips(pairs in proptest::collection::vec(("[^\\x00]{0,12}", "[^\\x00]{0,24}"), 0..6)) {
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in &pairs {
+                form.append_pair(k, v);
+            }
+            let encoded = form.finish();
+            let parsed = Params::parse(encoded.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(parsed.pairs(), &pairs[..]);
+        }
+    }
 }

@@ -249,3 +249,47 @@ async fn workflow_configurations_are_bounded_with_clear_messages() {
     assert_eq!(st, StatusCode::CREATED);
     s.stop().await;
 }
+
+/// Sends `request` as raw bytes and reads the whole answer (the server closes after it).
+async fn raw_exchange(s: &Server, request: &[u8]) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        conn.read_to_end(&mut answer),
+    )
+    .await
+    .expect("an answer within 10 s")
+    .unwrap();
+    let text = String::from_utf8_lossy(&answer);
+    let status = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn unparseable_requests_get_twilio_shaped_errors() {
+    let s = Server::start().await;
+    let long = format!(
+        "GET /v1/Workspaces?x={} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let (status, body) = raw_exchange(&s, long.as_bytes()).await;
+    assert_eq!(
+        (status, body["status"].as_u64()),
+        (414, Some(414)),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("URI"), "{body}");
+    let (status, body) = raw_exchange(&s, b"NOT A REQUEST LINE\r\n\r\n").await;
+    assert_eq!(
+        (status, body["code"].as_u64()),
+        (400, Some(20001)),
+        "{body}"
+    );
+    assert!(body["more_info"].as_str().is_some());
+    s.stop().await;
+}
