@@ -144,7 +144,9 @@ async fn an_invalid_instruction_is_a_400_and_the_reservation_stays_pending() {
     let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
     let r = sid_of(&pending_reservations(&s, &ws, &task).await[0]);
     let path = format!("{w}/Tasks/{task}/Reservations/{r}");
-    let bad: [(&[(&str, &str)], u64, &str); 5] = [
+    // (form, Twilio's error code, what the message names)
+    type Case<'a> = (&'a [(&'a str, &'a str)], u64, &'a str);
+    let bad: [Case<'_>; 5] = [
         (
             &[
                 ("Instruction", "Dequeue"),
