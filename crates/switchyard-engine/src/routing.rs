@@ -35,6 +35,10 @@ use switchyard_core::event::Event;
 #[non_exhaustive]
 pub enum Notification {
     /// A reservation was created: the worker is offered the task (the assignment callback).
+    /// [`Engine::start`] announces again the reservations still pending from the last run
+    /// whose callback has no recorded outcome ([`Engine::record_callback_answered`], or a
+    /// failure through [`Engine::cancel_undeliverable`]), so a subscriber hears of each at least
+    /// once.
     ReservationCreated(Box<ReservationCreated>),
 }
 

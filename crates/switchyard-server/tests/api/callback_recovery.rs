@@ -13,6 +13,19 @@ async fn advance(s: &Server, secs: &str) {
     assert_eq!(st, 200, "{body}");
 }
 
+/// The reason the workspace's first `reservation.canceled` event gives, once there is one.
+async fn first_canceled_reason(s: &Server, w: &str) -> String {
+    let canceled = s
+        .eventually(&format!("{w}/Events?EventType=reservation.canceled"), |e| {
+            e["events"].as_array().is_some_and(|a| !a.is_empty())
+        })
+        .await;
+    canceled["events"][0]["event_data"]["reservation_canceled_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn file_db() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("switchyard.db").display());
@@ -31,15 +44,7 @@ async fn a_failed_callback_offers_the_task_to_the_same_worker_again_after_a_back
     assert_eq!(first.params["WorkerSid"], worker);
     s.eventually(&format!("{w}/Tasks/{task}"), |t| status(t) == "pending")
         .await;
-    let canceled = s
-        .eventually(&format!("{w}/Events?EventType=reservation.canceled"), |e| {
-            e["events"].as_array().is_some_and(|a| !a.is_empty())
-        })
-        .await;
-    let why = canceled["events"][0]["event_data"]["reservation_canceled_reason"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let why = first_canceled_reason(&s, &w).await;
     assert!(
         why.starts_with("Assignment callback failed: answered HTTP 500"),
         "the event says why: {why}"
@@ -201,18 +206,8 @@ async fn the_callback_policy_refuses_denied_addresses_and_says_why() {
     let w = format!("/Workspaces/{ws}");
     available_worker(&s, &ws, "only").await;
     let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
-    let canceled = s
-        .eventually(&format!("{w}/Events?EventType=reservation.canceled"), |e| {
-            e["events"].as_array().is_some_and(|a| !a.is_empty())
-        })
-        .await;
-    let why = &canceled["events"][0]["event_data"]["reservation_canceled_reason"];
-    assert!(
-        why.as_str()
-            .unwrap_or_default()
-            .contains("denied by --callback-deny"),
-        "{why}"
-    );
+    let why = first_canceled_reason(&s, &w).await;
+    assert!(why.contains("denied by --callback-deny"), "{why}");
     app.none_within(200).await;
     assert_eq!(
         status(&s.get(&format!("{w}/Tasks/{task}")).await.1),
@@ -231,18 +226,8 @@ async fn the_callback_policy_refuses_denied_addresses_and_says_why() {
     let w = format!("/Workspaces/{ws}");
     available_worker(&s, &ws, "only").await;
     s.create(&format!("{w}/Tasks"), &[]).await;
-    let canceled = s
-        .eventually(&format!("{w}/Events?EventType=reservation.canceled"), |e| {
-            e["events"].as_array().is_some_and(|a| !a.is_empty())
-        })
-        .await;
-    let why = &canceled["events"][0]["event_data"]["reservation_canceled_reason"];
-    assert!(
-        why.as_str()
-            .unwrap_or_default()
-            .contains("not allowed by --callback-allow"),
-        "{why}"
-    );
+    let why = first_canceled_reason(&s, &w).await;
+    assert!(why.contains("not allowed by --callback-allow"), "{why}");
     app.none_within(200).await;
     s.stop().await;
 }
