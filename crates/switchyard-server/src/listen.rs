@@ -54,6 +54,7 @@ pub(crate) async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
+    let (mut refused, mut last_warned) = (0u64, None::<std::time::Instant>);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -69,7 +70,13 @@ pub(crate) async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(%peer, limit = limits.max_connections, "connection limit reached; closing a new connection");
+            refused += 1;
+            // Once a second at most: a flood of connections must not become a flood of logs.
+            if last_warned.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(%peer, limit = limits.max_connections, refused, "connection limit reached; closing new connections");
+                last_warned = Some(std::time::Instant::now());
+                refused = 0;
+            }
             drop(stream);
             continue;
         };
