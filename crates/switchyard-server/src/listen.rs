@@ -51,7 +51,9 @@ pub(crate) async fn serve(
     let app = app.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.idle_timeout,
     ));
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    // At least one, and few enough to count with `acquire_many` at shutdown.
+    let capacity = u32::try_from(limits.max_connections.max(1)).unwrap_or(u32::MAX);
+    let slots = Arc::new(Semaphore::new(capacity as usize));
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let (mut refused, mut last_warned) = (0u64, None::<std::time::Instant>);
@@ -113,7 +115,6 @@ pub(crate) async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     // Every connection holds a slot until it closes: all are back once all have closed.
-    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = slots.acquire_many(all).await;
+    let _ = slots.acquire_many(capacity).await;
     Ok(())
 }
