@@ -29,6 +29,9 @@ pub enum ApiError {
         /// What was wrong, naming the parameter.
         message: String,
     },
+    /// The request body stalled longer than the idle timeout.
+    #[error("The request body did not arrive in time")]
+    BodyTimeout,
     /// An `If-Match` precondition failed.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -76,6 +79,7 @@ impl ApiError {
                 (StatusCode::BAD_REQUEST, *code, message.clone())
             }
             A::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
+            A::BodyTimeout => (StatusCode::REQUEST_TIMEOUT, 20001, self.to_string()),
             A::Engine { path, source } => match source {
                 E::NotFound { .. } => (
                     StatusCode::NOT_FOUND,

@@ -40,10 +40,23 @@ impl<S: Send + Sync> FromRequest<S> for Form {
                     "The request body is larger than {MAX_BODY_LEN} bytes"
                 ))
             }
+            e if timed_out(&e) => ApiError::BodyTimeout,
             e => ApiError::Invalid(format!("Could not read the request body: {e}")),
         })?;
         Ok(Form(Params::parse(&body)?))
     }
+}
+
+/// Whether reading the body failed because it stalled past `--idle-timeout`.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Query {

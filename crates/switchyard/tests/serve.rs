@@ -361,3 +361,48 @@ fn half_sent_requests_and_idle_connections_cannot_hold_the_server() {
     }
     terminate(p);
 }
+
+#[test]
+fn a_stalled_request_body_gets_a_twilio_shaped_408() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let p = start(&["--database", "sqlite::memory:", "--idle-timeout", "1"]);
+    let addr = p.url.trim_start_matches("http://").to_owned();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // base64 of the development pair, `AC000…:switchyard-dev-token`.
+    let auth = "QUMwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDpzd2l0Y2h5YXJkLWRldi10b2tlbg==";
+    let head = format!(
+        "POST /v1/Workspaces HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nFriendly"
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") || !answer.ends_with(b"}") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    let body: serde_json::Value =
+        serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap();
+    assert_eq!(body["status"], 408);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (status, list) = get(
+        &format!("{}/v1/Workspaces", p.url),
+        Some(("AC00000000000000000000000000000000", "switchyard-dev-token")),
+    );
+    assert_eq!(status, 200);
+    assert!(
+        list.contains("\"workspaces\":[]"),
+        "nothing was created: {list}"
+    );
+    terminate(p);
+}
