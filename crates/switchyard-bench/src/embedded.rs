@@ -130,7 +130,7 @@ pub(crate) async fn lifecycles(
                         let scope = ReservationScope::Task(offer.task.sid.clone());
                         let accept = UpdateReservation {
                             action: ReservationAction::Accept { instruction: None },
-                            if_match: None,
+                            expected_version: None,
                         };
                         engine
                             .update_reservation(

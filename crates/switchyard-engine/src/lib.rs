@@ -56,7 +56,7 @@
 //!
 //! let scope = ReservationScope::Task(task.clone());
 //! for action in [ReservationAction::Accept { instruction: None }, ReservationAction::Complete] {
-//!     let change = UpdateReservation { action, if_match: None };
+//!     let change = UpdateReservation { action, expected_version: None };
 //!     engine.update_reservation(&account, &ws, &scope, &offer.reservation.sid, change).await?;
 //! }
 //! let task = engine.task(&account, &ws, &task).await?;
@@ -249,14 +249,19 @@ pub(crate) fn callback_url(value: Option<String>, field: &str) -> Result<Option<
     }
 }
 
-/// Whether an `If-Match` value names `version`: `*` matches any version, and a list matches
-/// when one of its tags (quoted or bare, weak or strong) does.
-pub(crate) fn etag_matches(header: &str, version: i64) -> bool {
-    let version = version.to_string();
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == version)
+/// Fails with `PreconditionFailed` unless `current` is the `expected` version (when one is).
+pub(crate) fn check_version(
+    expected: Option<i64>,
+    current: i64,
+    kind: &str,
+    sid: &impl std::fmt::Display,
+) -> Result<()> {
+    match expected {
+        Some(v) if v != current => Err(Error::PreconditionFailed(format!(
+            "If-Match \"{v}\" does not match the current version of {kind} {sid}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Checks a required friendly name: present, not blank, at most 64 characters.

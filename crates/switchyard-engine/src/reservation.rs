@@ -8,7 +8,7 @@ use switchyard_store::{ReservationScope, Write};
 
 use crate::event;
 use crate::routing::{set_activity, Locked, Triggers};
-use crate::{etag_matches, filtered_page, Engine, Error, Page, PageRequest, Result};
+use crate::{check_version, filtered_page, Engine, Error, Page, PageRequest, Result};
 
 /// How a reservation canceled because its assignment callback failed says why, in its
 /// `reservation.canceled` event (`reservation_canceled_reason`), followed by the error.
@@ -39,8 +39,8 @@ pub enum ReservationAction {
 pub struct UpdateReservation {
     /// What to do.
     pub action: ReservationAction,
-    /// Apply only if the reservation's version (ETag) is this.
-    pub if_match: Option<String>,
+    /// Apply only if the reservation's version (its ETag) is this one.
+    pub expected_version: Option<i64>,
 }
 
 impl Engine {
@@ -111,13 +111,7 @@ impl Engine {
             .get_reservation(ws, scope, sid)
             .await?
             .ok_or_else(|| Error::not_found("Reservation", sid))?;
-        if let Some(tag) = &p.if_match {
-            if !etag_matches(tag, r.version) {
-                return Err(Error::PreconditionFailed(format!(
-                    "If-Match '{tag}' does not match the current version of Reservation {sid}"
-                )));
-            }
-        }
+        check_version(p.expected_version, r.version, "Reservation", sid)?;
         let mut triggers = Triggers::default();
         let now = self.now();
         let result = self.act(&mut locked, r, p.action, &mut triggers, now).await;

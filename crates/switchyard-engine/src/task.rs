@@ -14,7 +14,7 @@ use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::event;
 use crate::routing::{filter_name, step_events, task_state, Locked, Triggers};
-use crate::{etag_matches, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
+use crate::{check_version, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.
 #[derive(Debug, Clone, Default)]
@@ -54,8 +54,8 @@ pub struct UpdateTask {
     pub reason: Option<String>,
     /// New ordering time.
     pub virtual_start_time: Option<Timestamp>,
-    /// Apply only if the task's version (ETag) is this.
-    pub if_match: Option<String>,
+    /// Apply only if the task's version (its ETag) is this one.
+    pub expected_version: Option<i64>,
 }
 
 /// Filters of the task list.
@@ -372,13 +372,7 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
         let mut task = self.store_task(ws, sid).await?;
-        if let Some(tag) = &p.if_match {
-            if !etag_matches(tag, task.version) {
-                return Err(Error::PreconditionFailed(format!(
-                    "If-Match '{tag}' does not match the current version of Task {sid}"
-                )));
-            }
-        }
+        check_version(p.expected_version, task.version, "Task", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();
         let routing = task.assignment_status.is_routing();
@@ -596,18 +590,12 @@ impl Engine {
         account: &AccountSid,
         ws: &WorkspaceSid,
         sid: &TaskSid,
-        if_match: Option<&str>,
+        expected_version: Option<i64>,
     ) -> Result<()> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
         let task = self.store_task(ws, sid).await?;
-        if let Some(tag) = if_match {
-            if !etag_matches(tag, task.version) {
-                return Err(Error::PreconditionFailed(format!(
-                    "If-Match '{tag}' does not match the current version of Task {sid}"
-                )));
-            }
-        }
+        check_version(expected_version, task.version, "Task", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();
         let ended = self

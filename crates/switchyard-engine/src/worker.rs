@@ -10,7 +10,7 @@ use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write}
 use crate::event;
 use crate::routing::{channel_state, worker_state, Triggers};
 use crate::{
-    etag_matches, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
+    check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
 };
 
@@ -36,8 +36,8 @@ pub struct UpdateWorker {
     pub friendly_name: Option<String>,
     /// Reject the worker's pending reservations when moving to an unavailable activity.
     pub reject_pending_reservations: Option<bool>,
-    /// Apply only if the worker's version (ETag) is this.
-    pub if_match: Option<String>,
+    /// Apply only if the worker's version (its ETag) is this one.
+    pub expected_version: Option<i64>,
 }
 
 /// Changes to a worker channel.
@@ -296,13 +296,7 @@ impl Engine {
             .ok_or_else(|| Error::not_found("Worker", sid))?;
         let expected = w.version;
         let before = w.clone();
-        if let Some(tag) = &p.if_match {
-            if !etag_matches(tag, expected) {
-                return Err(Error::PreconditionFailed(format!(
-                    "If-Match '{tag}' does not match the current version of Worker {sid}"
-                )));
-            }
-        }
+        check_version(p.expected_version, expected, "Worker", sid)?;
         let now = self.now();
         if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
             if self.store.worker_name_taken(ws, &name, Some(sid)).await? {
@@ -409,7 +403,7 @@ impl Engine {
         account: &AccountSid,
         ws: &WorkspaceSid,
         sid: &WorkerSid,
-        if_match: Option<&str>,
+        expected_version: Option<i64>,
     ) -> Result<()> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
@@ -418,13 +412,7 @@ impl Engine {
             .get_worker(ws, sid)
             .await?
             .ok_or_else(|| Error::not_found("Worker", sid))?;
-        if let Some(tag) = if_match {
-            if !etag_matches(tag, w.version) {
-                return Err(Error::PreconditionFailed(format!(
-                    "If-Match '{tag}' does not match the current version of Worker {sid}"
-                )));
-            }
-        }
+        check_version(expected_version, w.version, "Worker", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();
         for r in self

@@ -272,7 +272,7 @@ async fn deliver(
     let scope = ReservationScope::Task(n.task.sid.clone());
     let update = UpdateReservation {
         action,
-        if_match: None,
+        expected_version: None,
     };
     if let Err(e) = engine
         .update_reservation(

@@ -1,7 +1,7 @@
 //! Switchyard's HTTP server: Twilio TaskRouter's REST API (v1) over the engine.
 //!
 //! This is the only crate that knows the Twilio wire format: PascalCase form fields in
-//! ([`params`]), snake_case JSON out ([`resource`]), the list envelope ([`paging`]) and the error
+//! ([`form`], [`field`]), snake_case JSON out ([`resource`]), the list envelope ([`paging`]) and the error
 //! body ([`error`]). Everything else — validation, persistence, routing — is the engine's.
 //!
 //! [`app`] builds the router; [`serve`] runs it on a bound listener until a shutdown future
@@ -31,9 +31,11 @@ pub mod callback;
 pub mod callback_policy;
 pub mod error;
 pub mod event_callback;
+pub mod field;
+pub mod form;
 mod listen;
 pub mod paging;
-pub mod params;
+pub mod precondition;
 pub mod resource;
 mod routes;
 
@@ -219,7 +221,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(v1)
         .fallback(not_found)
-        .layer(axum::extract::DefaultBodyLimit::max(params::MAX_BODY_LEN))
+        .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_LEN))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)

@@ -4,12 +4,14 @@
 //! (`PA` + the position of the page's last row, or `PB` + the first row's for the previous page)
 //! that resumes exactly where the page ended, so pages stay stable while rows are added.
 
-use serde::Serialize;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use switchyard_engine::{Cursor, Page, PageRequest};
 
 use crate::error::ApiError;
-use crate::params::Params;
+use crate::{field, form};
 
 /// Largest `PageSize`.
 pub const MAX_PAGE_SIZE: i64 = 1000;
@@ -17,6 +19,18 @@ pub const MAX_PAGE_SIZE: i64 = 1000;
 pub const DEFAULT_PAGE_SIZE: i64 = 50;
 
 const PAGING_PARAMS: [&str; 3] = ["PageSize", "Page", "PageToken"];
+
+/// The paging parameters of a list request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+struct Paging {
+    #[serde(deserialize_with = "field::int")]
+    page_size: Option<i64>,
+    #[serde(deserialize_with = "field::int")]
+    page: Option<i64>,
+    #[serde(deserialize_with = "field::text")]
+    page_token: Option<String>,
+}
 
 /// The paging part of a list request, and the filters to echo in the page URLs.
 #[derive(Debug, Clone)]
@@ -52,16 +66,25 @@ fn token(cursor: Cursor) -> Option<String> {
     }
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for ListRequest {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        ListRequest::from_query(parts.uri.query().unwrap_or("").as_bytes())
+    }
+}
+
 impl ListRequest {
-    /// Reads `PageSize`, `Page` and `PageToken`, keeping every other parameter as a filter.
-    pub fn from_query(q: &Params) -> Result<ListRequest, ApiError> {
-        let size = q.int("PageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
+    /// Reads `PageSize`, `Page` and `PageToken` from a query string, keeping every other
+    /// parameter as a filter.
+    pub fn from_query(query: &[u8]) -> Result<ListRequest, ApiError> {
+        let q: Paging = form::parse(query)?;
+        let size = q.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&size) {
             return Err(ApiError::Invalid(format!(
                 "PageSize must be between 1 and {MAX_PAGE_SIZE}, got {size}"
             )));
         }
-        let index = match q.int("Page")? {
+        let index = match q.page {
             Some(p) if p < 0 => {
                 return Err(ApiError::Invalid(format!(
                     "Page must not be negative, got {p}"
@@ -78,18 +101,16 @@ impl ListRequest {
                 i64::MAX
             ))
         })?;
-        let cursor = match q.str("PageToken") {
+        let cursor = match q.page_token.as_deref() {
             None | Some("") if index > 0 => Cursor::Offset(offset as usize),
             None | Some("") => Cursor::Start,
             Some(t) => {
                 decode(t).ok_or_else(|| ApiError::Invalid(format!("PageToken '{t}' is invalid")))?
             }
         };
-        let filters = q
-            .pairs()
-            .iter()
+        let filters = form::pairs(query)?
+            .into_iter()
             .filter(|(k, _)| !PAGING_PARAMS.contains(&k.as_str()))
-            .cloned()
             .collect();
         Ok(ListRequest {
             page: PageRequest {
@@ -167,20 +188,16 @@ mod tests {
 
     #[test]
     fn sizes_are_checked() {
-        let q = Params::parse(b"PageSize=0").unwrap();
-        assert!(ListRequest::from_query(&q).is_err());
-        let q = Params::parse(b"PageSize=1001").unwrap();
-        assert!(ListRequest::from_query(&q).is_err());
-        let q = Params::parse(b"FriendlyName=a%20b&PageSize=2").unwrap();
-        let r = ListRequest::from_query(&q).unwrap();
+        assert!(ListRequest::from_query(b"PageSize=0").is_err());
+        assert!(ListRequest::from_query(b"PageSize=1001").is_err());
+        let r = ListRequest::from_query(b"FriendlyName=a%20b&PageSize=2").unwrap();
         assert_eq!(r.page.size, 2);
         // Page × PageSize past what a row number holds is refused, not wrapped.
         for q in [
             &b"Page=9223372036854775807&PageSize=3"[..],
             b"Page=4611686018427387904&PageSize=2",
         ] {
-            let q = Params::parse(q).unwrap();
-            assert!(ListRequest::from_query(&q).is_err());
+            assert!(ListRequest::from_query(q).is_err());
         }
         assert_eq!(
             r.url("http://h/v1/X", 1, Some("PA1".into())),

@@ -109,7 +109,7 @@ async fn run(tasks: usize) -> Result<BTreeMap<String, usize>> {
                 ] {
                     let change = UpdateReservation {
                         action,
-                        if_match: None,
+                        expected_version: None,
                     };
                     if let Err(e) = engine
                         .update_reservation(&account, &ws, &scope, &offer.reservation.sid, change)

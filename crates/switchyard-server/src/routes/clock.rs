@@ -3,14 +3,27 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use switchyard_core::Timestamp;
 use switchyard_engine::{FiredTimer, Timer};
 
 use super::ok;
 use crate::error::{ApiError, ApiResult, ResultExt};
-use crate::params::Form;
+use crate::field;
+use crate::form::Form;
 use crate::resource::date;
 use crate::{AppState, Caller};
+
+/// `POST /_switchyard/Clock`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct UpdateForm {
+    #[serde(deserialize_with = "field::text")]
+    advance: Option<String>,
+    #[serde(deserialize_with = "field::date")]
+    time: Option<Timestamp>,
+}
 
 fn body(st: &AppState, fired: Option<Vec<FiredTimer>>) -> Value {
     let now = st.engine.now();
@@ -54,10 +67,10 @@ pub(crate) async fn fetch(State(st): State<AppState>, _c: Caller) -> ApiResult<R
 pub(crate) async fn update(
     State(st): State<AppState>,
     c: Caller,
-    Form(f): Form,
+    Form(f): Form<UpdateForm>,
 ) -> ApiResult<Response> {
     let now = st.engine.now();
-    let to = match (f.str("Advance"), f.date("Time")?) {
+    let to = match (f.advance.as_deref(), f.time) {
         (Some(secs), None) => {
             let secs: f64 = secs
                 .trim()

@@ -9,6 +9,7 @@ use serde::Serialize;
 use switchyard_core::sid::Sid;
 
 use crate::error::{ApiError, ApiResult};
+pub(crate) use crate::precondition::IfMatch;
 use crate::AppState;
 
 mod activities;
@@ -112,11 +113,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/Workspaces/{ws}/Statistics", get(statistics::workspace))
         .route(
             "/v1/Workspaces/{ws}/RealTimeStatistics",
-            get(statistics::workspace),
+            get(statistics::workspace_realtime),
         )
         .route(
             "/v1/Workspaces/{ws}/CumulativeStatistics",
-            get(statistics::workspace),
+            get(statistics::workspace_cumulative),
         )
         .route(
             "/v1/Workspaces/{ws}/TaskQueues/Statistics",
@@ -132,11 +133,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{ws}/TaskQueues/{sid}/RealTimeStatistics",
-            get(statistics::queue),
+            get(statistics::queue_realtime),
         )
         .route(
             "/v1/Workspaces/{ws}/TaskQueues/{sid}/CumulativeStatistics",
-            get(statistics::queue),
+            get(statistics::queue_cumulative),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/Statistics",
@@ -144,11 +145,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/RealTimeStatistics",
-            get(statistics::workers),
+            get(statistics::workers_realtime),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/CumulativeStatistics",
-            get(statistics::workers),
+            get(statistics::workers_cumulative),
         )
         .route(
             "/v1/Workspaces/{ws}/Workers/{sid}/Statistics",
@@ -160,11 +161,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{ws}/Workflows/{sid}/RealTimeStatistics",
-            get(statistics::workflow),
+            get(statistics::workflow_realtime),
         )
         .route(
             "/v1/Workspaces/{ws}/Workflows/{sid}/CumulativeStatistics",
-            get(statistics::workflow),
+            get(statistics::workflow_cumulative),
         )
         .route("/v1/Workspaces/{ws}/Events", get(events::list))
         .route("/v1/Workspaces/{ws}/Events/{sid}", get(events::fetch))
@@ -208,16 +209,4 @@ pub(crate) fn with_etag(mut res: Response, version: i64) -> Response {
         res.headers_mut().insert(header::ETAG, v);
     }
     res
-}
-
-/// The `If-Match` header, if any, every line of it joined as one list. A value that is not
-/// ASCII can match no version: it is kept (shown lossily) so the update fails rather than
-/// going through unconditionally.
-pub(crate) fn if_match(headers: &axum::http::HeaderMap) -> Option<String> {
-    let values: Vec<String> = headers
-        .get_all(header::IF_MATCH)
-        .iter()
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .collect();
-    (!values.is_empty()).then(|| values.join(", "))
 }

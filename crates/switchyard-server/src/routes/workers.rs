@@ -1,35 +1,93 @@
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
+use serde::Deserialize;
+use switchyard_core::sid::{ActivitySid, TaskQueueSid};
 use switchyard_engine::{
     CreateWorker, UpdateWorker, UpdateWorkerChannel, WorkerFilter, WorkerQuery,
 };
 
-use super::{created, if_match, no_content, ok, path_sid, with_etag};
+use super::{created, no_content, ok, path_sid, with_etag, IfMatch};
 use crate::error::{ApiResult, ResultExt};
+use crate::field;
+use crate::form::{Form, Query};
 use crate::paging::ListRequest;
-use crate::params::{Form, Query};
 use crate::resource::{WorkerChannelResource, WorkerResource};
 use crate::{AppState, Caller};
+
+/// `GET /Workers` filters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct ListForm {
+    #[serde(deserialize_with = "field::text")]
+    activity_name: Option<String>,
+    #[serde(deserialize_with = "field::sid")]
+    activity_sid: Option<ActivitySid>,
+    #[serde(deserialize_with = "field::flag")]
+    available: Option<bool>,
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    target_workers_expression: Option<String>,
+    #[serde(deserialize_with = "field::sid")]
+    task_queue_sid: Option<TaskQueueSid>,
+    #[serde(deserialize_with = "field::text")]
+    task_queue_name: Option<String>,
+}
+
+/// `POST /Workers`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct CreateForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::sid")]
+    activity_sid: Option<ActivitySid>,
+    #[serde(deserialize_with = "field::text")]
+    attributes: Option<String>,
+}
+
+/// `POST /Workers/{WK}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct UpdateForm {
+    #[serde(deserialize_with = "field::sid")]
+    activity_sid: Option<ActivitySid>,
+    #[serde(deserialize_with = "field::text")]
+    attributes: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::flag")]
+    reject_pending_reservations: Option<bool>,
+}
+
+/// `POST /Workers/{WK}/Channels/{channel}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct UpdateChannelForm {
+    #[serde(deserialize_with = "field::int")]
+    capacity: Option<i64>,
+    #[serde(deserialize_with = "field::flag")]
+    available: Option<bool>,
+}
 
 pub(crate) async fn list(
     State(st): State<AppState>,
     c: Caller,
     Path(ws): Path<String>,
-    Query(q): Query,
+    req: ListRequest,
+    Query(q): Query<ListForm>,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
-    let req = ListRequest::from_query(&q)?;
     let query = WorkerQuery {
         filter: WorkerFilter {
-            activity_name: q.string("ActivityName"),
-            activity_sid: q.sid("ActivitySid")?,
-            available: q.bool("Available"),
-            friendly_name: q.string("FriendlyName"),
+            activity_name: q.activity_name,
+            activity_sid: q.activity_sid,
+            available: q.available,
+            friendly_name: q.friendly_name,
         },
-        target_workers_expression: q.string("TargetWorkersExpression"),
-        task_queue_sid: q.sid("TaskQueueSid")?,
-        task_queue_name: q.string("TaskQueueName"),
+        target_workers_expression: q.target_workers_expression,
+        task_queue_sid: q.task_queue_sid,
+        task_queue_name: q.task_queue_name,
     };
     let page = st
         .engine
@@ -46,13 +104,13 @@ pub(crate) async fn create(
     State(st): State<AppState>,
     c: Caller,
     Path(ws): Path<String>,
-    Form(f): Form,
+    Form(f): Form<CreateForm>,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
     let p = CreateWorker {
-        friendly_name: f.string("FriendlyName").unwrap_or_default(),
-        activity_sid: f.sid("ActivitySid")?,
-        attributes: f.string("Attributes"),
+        friendly_name: f.friendly_name.unwrap_or_default(),
+        activity_sid: f.activity_sid,
+        attributes: f.attributes,
     };
     let w = st
         .engine
@@ -83,17 +141,17 @@ pub(crate) async fn fetch(
 pub(crate) async fn update(
     State(st): State<AppState>,
     c: Caller,
-    headers: HeaderMap,
+    if_match: IfMatch,
     Path((ws, sid)): Path<(String, String)>,
-    Form(f): Form,
+    Form(f): Form<UpdateForm>,
 ) -> ApiResult<Response> {
     let (ws, sid) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &sid)?);
     let p = UpdateWorker {
-        activity_sid: f.sid("ActivitySid")?,
-        attributes: f.string("Attributes"),
-        friendly_name: f.string("FriendlyName"),
-        reject_pending_reservations: f.bool("RejectPendingReservations"),
-        if_match: if_match(&headers),
+        activity_sid: f.activity_sid,
+        attributes: f.attributes,
+        friendly_name: f.friendly_name,
+        reject_pending_reservations: f.reject_pending_reservations,
+        expected_version: if_match.version(),
     };
     let w = st
         .engine
@@ -110,12 +168,12 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(st): State<AppState>,
     c: Caller,
-    headers: HeaderMap,
+    if_match: IfMatch,
     Path((ws, sid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (ws, sid) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &sid)?);
     st.engine
-        .delete_worker(&c.account, &ws, &sid, if_match(&headers).as_deref())
+        .delete_worker(&c.account, &ws, &sid, if_match.version())
         .await
         .at(&c.path)?;
     Ok(no_content())
@@ -125,10 +183,9 @@ pub(crate) async fn list_channels(
     State(st): State<AppState>,
     c: Caller,
     Path((ws, sid)): Path<(String, String)>,
-    Query(q): Query,
+    req: ListRequest,
 ) -> ApiResult<Response> {
     let (ws, sid) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &sid)?);
-    let req = ListRequest::from_query(&q)?;
     let page = st
         .engine
         .list_worker_channels(&c.account, &ws, &sid, req.page)
@@ -160,12 +217,12 @@ pub(crate) async fn update_channel(
     State(st): State<AppState>,
     c: Caller,
     Path((ws, sid, channel)): Path<(String, String, String)>,
-    Form(f): Form,
+    Form(f): Form<UpdateChannelForm>,
 ) -> ApiResult<Response> {
     let (ws, sid) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &sid)?);
     let p = UpdateWorkerChannel {
-        capacity: f.int("Capacity")?,
-        available: f.bool("Available"),
+        capacity: f.capacity,
+        available: f.available,
     };
     let ch = st
         .engine

@@ -1,24 +1,68 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
+use serde::Deserialize;
 use switchyard_engine::{CreateWorkflow, UpdateWorkflow, WorkflowFilter};
 
 use super::{created, no_content, ok, path_sid};
 use crate::error::{ApiResult, ResultExt};
+use crate::field;
+use crate::form::{Form, Query};
 use crate::paging::ListRequest;
-use crate::params::{Form, Query};
 use crate::resource::WorkflowResource;
 use crate::{AppState, Caller};
+
+/// `GET /Workflows` filters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct ListForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+}
+
+/// `POST /Workflows`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct CreateForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    configuration: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    assignment_callback_url: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    fallback_assignment_callback_url: Option<String>,
+    #[serde(deserialize_with = "field::int")]
+    task_reservation_timeout: Option<i64>,
+}
+
+/// `POST /Workflows/{WW}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct UpdateForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    configuration: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    assignment_callback_url: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    fallback_assignment_callback_url: Option<String>,
+    #[serde(deserialize_with = "field::int")]
+    task_reservation_timeout: Option<i64>,
+    #[serde(deserialize_with = "field::flag")]
+    re_evaluate_tasks: Option<bool>,
+}
 
 pub(crate) async fn list(
     State(st): State<AppState>,
     c: Caller,
     Path(ws): Path<String>,
-    Query(q): Query,
+    req: ListRequest,
+    Query(q): Query<ListForm>,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
-    let req = ListRequest::from_query(&q)?;
     let filter = WorkflowFilter {
-        friendly_name: q.string("FriendlyName"),
+        friendly_name: q.friendly_name,
     };
     let page = st
         .engine
@@ -35,15 +79,15 @@ pub(crate) async fn create(
     State(st): State<AppState>,
     c: Caller,
     Path(ws): Path<String>,
-    Form(f): Form,
+    Form(f): Form<CreateForm>,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
     let p = CreateWorkflow {
-        friendly_name: f.string("FriendlyName").unwrap_or_default(),
-        configuration: f.string("Configuration").unwrap_or_default(),
-        assignment_callback_url: f.string("AssignmentCallbackUrl"),
-        fallback_assignment_callback_url: f.string("FallbackAssignmentCallbackUrl"),
-        task_reservation_timeout: f.int("TaskReservationTimeout")?,
+        friendly_name: f.friendly_name.unwrap_or_default(),
+        configuration: f.configuration.unwrap_or_default(),
+        assignment_callback_url: f.assignment_callback_url,
+        fallback_assignment_callback_url: f.fallback_assignment_callback_url,
+        task_reservation_timeout: f.task_reservation_timeout,
     };
     let w = st
         .engine
@@ -71,16 +115,16 @@ pub(crate) async fn update(
     State(st): State<AppState>,
     c: Caller,
     Path((ws, sid)): Path<(String, String)>,
-    Form(f): Form,
+    Form(f): Form<UpdateForm>,
 ) -> ApiResult<Response> {
     let (ws, sid) = (path_sid(&c.path, &ws)?, path_sid(&c.path, &sid)?);
     let p = UpdateWorkflow {
-        friendly_name: f.string("FriendlyName"),
-        configuration: f.string("Configuration"),
-        assignment_callback_url: f.string("AssignmentCallbackUrl"),
-        fallback_assignment_callback_url: f.string("FallbackAssignmentCallbackUrl"),
-        task_reservation_timeout: f.int("TaskReservationTimeout")?,
-        re_evaluate_tasks: f.bool("ReEvaluateTasks"),
+        friendly_name: f.friendly_name,
+        configuration: f.configuration,
+        assignment_callback_url: f.assignment_callback_url,
+        fallback_assignment_callback_url: f.fallback_assignment_callback_url,
+        task_reservation_timeout: f.task_reservation_timeout,
+        re_evaluate_tasks: f.re_evaluate_tasks,
     };
     let w = st
         .engine

@@ -1,25 +1,72 @@
 use axum::extract::{Path, State};
 use axum::response::Response;
+use serde::Deserialize;
 use switchyard_core::model::QueueOrder;
+use switchyard_core::sid::ActivitySid;
 use switchyard_engine::{CreateWorkspace, UpdateWorkspace, WorkspaceFilter};
 
 use super::{created, no_content, ok, path_sid};
 use crate::error::{ApiResult, ResultExt};
+use crate::field;
+use crate::form::{Form, Query};
 use crate::paging::ListRequest;
-use crate::params::{Form, Query};
 use crate::resource::WorkspaceResource;
 use crate::{AppState, Caller};
 
-const QUEUE_ORDER: &str = "FIFO or LIFO";
+/// `GET /Workspaces` filters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct ListForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+}
+
+/// `POST /Workspaces`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct CreateForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    event_callback_url: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    events_filter: Option<String>,
+    #[serde(deserialize_with = "field::flag")]
+    multi_task_enabled: Option<bool>,
+    #[serde(deserialize_with = "field::text")]
+    template: Option<String>,
+    #[serde(deserialize_with = "field::choice")]
+    prioritize_queue_order: Option<QueueOrder>,
+}
+
+/// `POST /Workspaces/{WS}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "PascalCase")]
+pub(crate) struct UpdateForm {
+    #[serde(deserialize_with = "field::text")]
+    friendly_name: Option<String>,
+    #[serde(deserialize_with = "field::sid")]
+    default_activity_sid: Option<ActivitySid>,
+    #[serde(deserialize_with = "field::sid")]
+    timeout_activity_sid: Option<ActivitySid>,
+    #[serde(deserialize_with = "field::text")]
+    event_callback_url: Option<String>,
+    #[serde(deserialize_with = "field::text")]
+    events_filter: Option<String>,
+    #[serde(deserialize_with = "field::flag")]
+    multi_task_enabled: Option<bool>,
+    #[serde(deserialize_with = "field::choice")]
+    prioritize_queue_order: Option<QueueOrder>,
+}
 
 pub(crate) async fn list(
     State(st): State<AppState>,
     c: Caller,
-    Query(q): Query,
+    req: ListRequest,
+    Query(q): Query<ListForm>,
 ) -> ApiResult<Response> {
-    let req = ListRequest::from_query(&q)?;
     let filter = WorkspaceFilter {
-        friendly_name: q.string("FriendlyName"),
+        friendly_name: q.friendly_name,
     };
     let page = st
         .engine
@@ -35,15 +82,15 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     State(st): State<AppState>,
     c: Caller,
-    Form(f): Form,
+    Form(f): Form<CreateForm>,
 ) -> ApiResult<Response> {
     let p = CreateWorkspace {
-        friendly_name: f.string("FriendlyName").unwrap_or_default(),
-        event_callback_url: f.string("EventCallbackUrl"),
-        events_filter: f.string("EventsFilter"),
-        multi_task_enabled: f.bool("MultiTaskEnabled"),
-        template: f.string("Template"),
-        prioritize_queue_order: f.parsed::<QueueOrder>("PrioritizeQueueOrder", QUEUE_ORDER)?,
+        friendly_name: f.friendly_name.unwrap_or_default(),
+        event_callback_url: f.event_callback_url,
+        events_filter: f.events_filter,
+        multi_task_enabled: f.multi_task_enabled,
+        template: f.template,
+        prioritize_queue_order: f.prioritize_queue_order,
     };
     let w = st
         .engine
@@ -67,17 +114,17 @@ pub(crate) async fn update(
     State(st): State<AppState>,
     c: Caller,
     Path(ws): Path<String>,
-    Form(f): Form,
+    Form(f): Form<UpdateForm>,
 ) -> ApiResult<Response> {
     let ws = path_sid(&c.path, &ws)?;
     let p = UpdateWorkspace {
-        friendly_name: f.string("FriendlyName"),
-        default_activity_sid: f.sid("DefaultActivitySid")?,
-        timeout_activity_sid: f.sid("TimeoutActivitySid")?,
-        event_callback_url: f.string("EventCallbackUrl"),
-        events_filter: f.string("EventsFilter"),
-        multi_task_enabled: f.bool("MultiTaskEnabled"),
-        prioritize_queue_order: f.parsed::<QueueOrder>("PrioritizeQueueOrder", QUEUE_ORDER)?,
+        friendly_name: f.friendly_name,
+        default_activity_sid: f.default_activity_sid,
+        timeout_activity_sid: f.timeout_activity_sid,
+        event_callback_url: f.event_callback_url,
+        events_filter: f.events_filter,
+        multi_task_enabled: f.multi_task_enabled,
+        prioritize_queue_order: f.prioritize_queue_order,
     };
     let w = st
         .engine
