@@ -12,6 +12,7 @@ mod events;
 mod paging;
 mod persistence;
 mod routing;
+mod spec_keys;
 mod statistics;
 mod task_channels;
 mod task_queues;
