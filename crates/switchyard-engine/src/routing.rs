@@ -368,19 +368,22 @@ impl Engine {
         let mut locked = self.lock_with(workspace, true).await?;
         let now = self.now();
         let model = locked.model();
-        let candidates: Vec<(TaskSid, Value, bool)> = model
+        let mut candidates: Vec<(i64, TaskSid, Value, bool)> = model
             .tasks()
             .filter(|t| t.pending.is_empty())
             .filter(|t| matches!(&t.route, Route::Workflow { workflow: w, .. } if w == workflow))
             .map(|t| {
                 (
+                    t.seq,
                     t.sid.clone(),
                     t.attributes.clone(),
                     model.step_of(t).is_none(),
                 )
             })
             .collect();
-        for (sid, attrs, stale) in candidates {
+        // In creation order, so the same commands make the same writes and events.
+        candidates.sort_by_key(|c| c.0);
+        for (_, sid, attrs, stale) in candidates {
             if !all && !stale {
                 continue;
             }
@@ -537,7 +540,12 @@ impl Engine {
         }
         let mut workers = triggers.workers;
         if triggers.sweep {
-            workers.extend(locked.model().workers.keys().cloned());
+            // In creation order, so the same commands make the same reservations.
+            let mut all: Vec<(i64, &WorkerSid)> = (locked.model().workers.iter())
+                .map(|(sid, w)| (w.seq, sid))
+                .collect();
+            all.sort();
+            workers.extend(all.into_iter().map(|(_, sid)| sid.clone()));
         }
         for w in workers {
             // Each reservation adds load to the worker, so this loop ends when it is full or

@@ -102,6 +102,27 @@ fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
     Ok(t)
 }
 
+/// Fails unless a task may move from its status to `to` by request.
+fn check_move(task: &Task, to: TaskStatus) -> Result<()> {
+    use TaskStatus as S;
+    let from = task.assignment_status;
+    let allowed = matches!(
+        (from, to),
+        (S::Pending | S::Reserved, S::Canceled)
+            | (S::Assigned, S::Wrapping | S::Completed)
+            | (S::Wrapping, S::Completed)
+    );
+    if allowed {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "Task {} cannot move from {} to {}",
+        task.sid,
+        from.as_str(),
+        to.as_str()
+    )))
+}
+
 impl Engine {
     /// Creates a task and routes it. Returns the task as created (routing follows at once).
     pub async fn create_task(
@@ -270,16 +291,21 @@ impl Engine {
         let mut writes = vec![Write::Task(&task)];
         writes.extend(events.iter().map(Write::Event));
         self.store.write(&writes).await?;
-        let seq = self.store.task_seq(&task.sid).await?;
-        locked.model().put_task(task_state(&task, seq));
+        // The task is stored from here on: an error now would have the caller create it again.
+        // Whatever fails below drops the workspace's model, and rebuilding it routes the task.
         let created = task.clone();
         let triggers = Triggers {
-            tasks: vec![task.sid],
+            tasks: vec![task.sid.clone()],
             ..Default::default()
         };
-        if let Err(e) = self.finish(locked, triggers).await {
-            // The task is stored: an error would have the caller create it again. Its model
-            // was dropped, and rebuilding it routes the task.
+        let routed = match self.store.task_seq(&task.sid).await {
+            Ok(seq) => {
+                locked.model().put_task(task_state(&task, seq));
+                self.finish(locked, triggers).await
+            }
+            Err(e) => self.release_lock(locked, Err(e.into())).await,
+        };
+        if let Err(e) = routed {
             tracing::warn!(task = %created.sid, error = %e, "routing a new task failed");
         }
         Ok(created)
@@ -374,11 +400,42 @@ impl Engine {
         let mut task = self.store_task(ws, sid).await?;
         check_version(p.expected_version, task.version, "Task", sid)?;
         let now = self.now();
+        // Everything is checked before anything changes: a refused update leaves the model,
+        // the store and the caller's view as they were.
+        let attrs = match &p.attributes {
+            Some(text) => Some(parse_attributes(text).map_err(Error::invalid)?),
+            None => None,
+        };
+        let new_priority = p.priority.map(priority).transpose()?;
+        let new_channel = match &p.task_channel {
+            Some(key) => {
+                let channel = self.store.get_task_channel(ws, key).await?.ok_or_else(|| {
+                    Error::invalid(format!(
+                        "TaskChannel {key} is not a task channel of workspace {ws}"
+                    ))
+                })?;
+                let changes = channel.sid != task.task_channel.0;
+                if changes && task.assignment_status != TaskStatus::Pending {
+                    return Err(Error::invalid(format!(
+                        "TaskChannel can only change while the task is pending; it is {}",
+                        task.assignment_status.as_str()
+                    )));
+                }
+                changes.then_some(channel)
+            }
+            None => None,
+        };
+        let new_virtual_start_time = p
+            .virtual_start_time
+            .map(|vst| check_virtual_start_time(vst, now))
+            .transpose()?;
+        if let Some(to) = p.assignment_status {
+            check_move(&task, to)?;
+        }
+
         let mut triggers = Triggers::default();
         let routing = task.assignment_status.is_routing();
-
-        if let Some(text) = p.attributes {
-            let attrs = parse_attributes(&text).map_err(Error::invalid)?;
+        if let (Some(text), Some(attrs)) = (p.attributes, attrs) {
             task.attributes = text;
             locked.model().update_task(sid, |t| {
                 t.attributes = attrs.clone();
@@ -405,41 +462,24 @@ impl Engine {
                 triggers.tasks.push(sid.clone());
             }
         }
-        if let Some(pr) = p.priority {
-            task.priority = priority(pr)?;
+        if let Some(pr) = new_priority {
+            task.priority = pr;
             locked.model().update_task(sid, |t| {
-                t.priority = task.priority;
+                t.priority = pr;
             });
             if routing {
                 triggers.tasks.push(sid.clone());
             }
         }
-        if let Some(key) = p.task_channel {
-            let channel = self
-                .store
-                .get_task_channel(ws, &key)
-                .await?
-                .ok_or_else(|| {
-                    Error::invalid(format!(
-                        "TaskChannel {key} is not a task channel of workspace {ws}"
-                    ))
-                })?;
-            if channel.sid != task.task_channel.0 {
-                if task.assignment_status != TaskStatus::Pending {
-                    return Err(Error::invalid(format!(
-                        "TaskChannel can only change while the task is pending; it is {}",
-                        task.assignment_status.as_str()
-                    )));
-                }
-                locked.model().update_task(sid, |t| {
-                    t.channel = channel.sid.clone();
-                });
-                task.task_channel = (channel.sid, channel.unique_name);
-                triggers.tasks.push(sid.clone());
-            }
+        if let Some(channel) = new_channel {
+            locked.model().update_task(sid, |t| {
+                t.channel = channel.sid.clone();
+            });
+            task.task_channel = (channel.sid, channel.unique_name);
+            triggers.tasks.push(sid.clone());
         }
-        if let Some(vst) = p.virtual_start_time {
-            task.virtual_start_time = check_virtual_start_time(vst, now)?;
+        if let Some(vst) = new_virtual_start_time {
+            task.virtual_start_time = vst;
             locked.model().update_task(sid, |t| {
                 t.virtual_start_time = vst;
             });
@@ -485,21 +525,7 @@ impl Engine {
         now: Timestamp,
     ) -> Result<Task> {
         use TaskStatus as S;
-        let from = task.assignment_status;
-        let allowed = matches!(
-            (from, to),
-            (S::Pending | S::Reserved, S::Canceled)
-                | (S::Assigned, S::Wrapping | S::Completed)
-                | (S::Wrapping, S::Completed)
-        );
-        if !allowed {
-            return Err(Error::invalid(format!(
-                "Task {} cannot move from {} to {}",
-                task.sid,
-                from.as_str(),
-                to.as_str()
-            )));
-        }
+        check_move(&task, to)?;
         if to == S::Canceled {
             let workers: Vec<WorkerSid> = locked
                 .model()

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use switchyard_core::expr::Expr;
 use switchyard_core::model::{parse_attributes, Worker, WorkerChannel, MAX_CHANNEL_CAPACITY};
-use switchyard_core::routing::ReservationStatus;
+use switchyard_core::routing::{ReservationStatus, WorkerState};
 use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, WorkspaceSid};
 use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write};
 
@@ -137,7 +137,28 @@ impl Engine {
         self.store
             .create_worker(&worker, capacity, &mut mint, &[created])
             .await?;
-        // Its channels as stored (one per task channel), for the routing model.
+        // The worker is stored from here on: an error now would have the caller create it
+        // again. Whatever fails below drops the workspace's model, and rebuilding it routes.
+        let triggers = Triggers {
+            workers: vec![worker.sid.clone()],
+            ..Default::default()
+        };
+        let routed = match self.worker_model_state(&worker).await {
+            Ok(state) => {
+                locked.model().put_worker(state);
+                self.finish(locked, triggers).await
+            }
+            Err(e) => self.release_lock(locked, Err(e)).await,
+        };
+        if let Err(e) = routed {
+            tracing::warn!(worker = %worker.sid, error = %e, "routing a new worker failed");
+        }
+        Ok(worker)
+    }
+
+    /// A stored worker as the routing model holds it, with its channels as stored (one per
+    /// task channel).
+    async fn worker_model_state(&self, worker: &Worker) -> Result<WorkerState> {
         let channels = self
             .store
             .list_worker_channels(&worker.sid, Cursor::Start, 10_000)
@@ -155,18 +176,9 @@ impl Engine {
                 )
             })
             .collect();
-        let mut state = worker_state(&worker, channels);
+        let mut state = worker_state(worker, channels);
         state.seq = self.store.worker_seq(&worker.sid).await?;
-        locked.model().put_worker(state);
-        self.finish(
-            locked,
-            Triggers {
-                workers: vec![worker.sid.clone()],
-                ..Default::default()
-            },
-        )
-        .await?;
-        Ok(worker)
+        Ok(state)
     }
 
     /// A worker of the workspace.

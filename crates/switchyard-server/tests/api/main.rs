@@ -11,6 +11,7 @@ mod event_callbacks;
 mod events;
 mod paging;
 mod persistence;
+mod refused_changes;
 mod routing;
 mod spec_keys;
 mod statistics;
