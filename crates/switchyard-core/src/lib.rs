@@ -14,6 +14,7 @@
 
 pub mod event;
 pub mod expr;
+pub mod lifecycle;
 pub mod model;
 pub mod routing;
 pub mod sid;

@@ -1,5 +1,6 @@
 //! Reservations: accept, reject, and the statuses that follow the task.
 
+use switchyard_core::lifecycle::{self, ReservationRequest, TransitionError};
 use switchyard_core::model::Reservation;
 use switchyard_core::routing::{CallbackFailures, ReservationStatus, TaskStatus};
 use switchyard_core::sid::{AccountSid, ActivitySid, ReservationSid, WorkerSid, WorkspaceSid};
@@ -130,20 +131,22 @@ impl Engine {
         now: Timestamp,
     ) -> Result<Reservation> {
         let ws = locked.workspace.sid.clone();
+        let request = match &action {
+            ReservationAction::Accept { .. } => ReservationRequest::Accept,
+            ReservationAction::Reject { .. } => ReservationRequest::Reject,
+            ReservationAction::Wrap => ReservationRequest::Wrap,
+            ReservationAction::Complete => ReservationRequest::Complete,
+        };
+        lifecycle::reservation_request(r.status, request).map_err(|e| match e {
+            TransitionError::Rescinded => Error::Gone(format!("Reservation {} {e}", r.sid)),
+            e => Error::invalid(format!("Reservation {} {e}", r.sid)),
+        })?;
         match action {
             ReservationAction::Accept { instruction } => {
-                if r.status == ReservationStatus::Rescinded {
-                    return Err(Error::Gone(format!(
-                        "Reservation {} was rescinded: another worker accepted the task",
-                        r.sid
-                    )));
-                }
-                self.require_pending(&r)?;
                 self.accept_locked(locked, r, instruction, triggers, now)
                     .await
             }
             ReservationAction::Reject { activity } => {
-                self.require_pending(&r)?;
                 self.reject_locked(
                     locked,
                     r,
@@ -161,25 +164,6 @@ impl Engine {
                 } else {
                     TaskStatus::Completed
                 };
-                let allowed = match to {
-                    TaskStatus::Wrapping => r.status == ReservationStatus::Accepted,
-                    _ => matches!(
-                        r.status,
-                        ReservationStatus::Accepted | ReservationStatus::Wrapping
-                    ),
-                };
-                if !allowed {
-                    return Err(Error::invalid(format!(
-                        "Reservation {} is {}; only an accepted reservation can move to {}",
-                        r.sid,
-                        r.status.as_str(),
-                        if to == TaskStatus::Wrapping {
-                            "wrapping"
-                        } else {
-                            "completed"
-                        }
-                    )));
-                }
                 let task = self.store_task(&ws, &r.task_sid).await?;
                 self.move_task(locked, task, to, None, triggers, now)
                     .await?;
@@ -189,17 +173,6 @@ impl Engine {
                     .ok_or_else(|| Error::not_found("Reservation", &r.sid))
             }
         }
-    }
-
-    fn require_pending(&self, r: &Reservation) -> Result<()> {
-        if r.status != ReservationStatus::Pending {
-            return Err(Error::invalid(format!(
-                "Reservation {} is not pending: it is {}",
-                r.sid,
-                r.status.as_str()
-            )));
-        }
-        Ok(())
     }
 
     async fn accept_locked(

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use switchyard_core::expr::Expr;
+use switchyard_core::lifecycle;
 use switchyard_core::model::{
     parse_attributes, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY, MAX_TASK_TIMEOUT_SECS,
 };
@@ -102,25 +103,10 @@ fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
     Ok(t)
 }
 
-/// Fails unless a task may move from its status to `to` by request.
+/// Fails unless a request may move `task` to `to`.
 fn check_move(task: &Task, to: TaskStatus) -> Result<()> {
-    use TaskStatus as S;
-    let from = task.assignment_status;
-    let allowed = matches!(
-        (from, to),
-        (S::Pending | S::Reserved, S::Canceled)
-            | (S::Assigned, S::Wrapping | S::Completed)
-            | (S::Wrapping, S::Completed)
-    );
-    if allowed {
-        return Ok(());
-    }
-    Err(Error::invalid(format!(
-        "Task {} cannot move from {} to {}",
-        task.sid,
-        from.as_str(),
-        to.as_str()
-    )))
+    lifecycle::task_request(task.assignment_status, to)
+        .map_err(|e| Error::invalid(format!("Task {} {e}", task.sid)))
 }
 
 impl Engine {
