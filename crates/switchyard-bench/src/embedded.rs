@@ -1,6 +1,7 @@
 //! The same lifecycle through the embedded engine, with no HTTP: create, accept, complete, set
-//! the worker Available again, on a durable SQLite file.
+//! the worker Available again, on a durable SQLite file; in one workspace, or spread over many.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use switchyard_engine::model::Activity;
-use switchyard_engine::sid::{AccountSid, WorkspaceSid};
+use switchyard_engine::sid::{AccountSid, ActivitySid, WorkflowSid, WorkspaceSid};
 use switchyard_engine::{
     ActivityFilter, CreateTask, CreateTaskQueue, CreateWorker, CreateWorkflow, CreateWorkspace,
     Engine, EngineOptions, Notification, PageRequest, ReservationAction, ReservationScope,
@@ -58,18 +59,51 @@ pub(crate) async fn activity(
     Ok(page.items.into_iter().next().context("no such activity")?.1)
 }
 
+/// Lifecycles through one workspace, as fast as they complete.
 pub(crate) async fn lifecycles(
     duration: Duration,
     workers: usize,
     in_flight: usize,
 ) -> Result<Value> {
-    let dir = tempfile::tempdir()?;
-    let (engine, account, ws) = open(dir.path(), false).await?;
-    let available = activity(&engine, &account, &ws, "Available").await?.sid;
-    let unavailable = activity(&engine, &account, &ws, "Unavailable").await?.sid;
+    run(duration, workers, in_flight, 1, false).await
+}
+
+/// The same lifecycles spread over each of `counts` workspaces in turn (the workers split
+/// between them), with the timer loop running as `serve` runs it: how throughput scales with
+/// workspaces.
+pub(crate) async fn across_workspaces(
+    duration: Duration,
+    workers: usize,
+    in_flight: usize,
+    counts: &[usize],
+) -> Result<Value> {
+    let mut points = Vec::new();
+    for &n in counts {
+        points.push(run(duration, workers, in_flight, n, true).await?);
+    }
+    Ok(Value::Array(points))
+}
+
+/// One workspace ready for lifecycles.
+struct Space {
+    ws: WorkspaceSid,
+    workflow: WorkflowSid,
+    available: ActivitySid,
+}
+
+/// Makes a workspace's queue (taking the worker out of Available on assignment), workflow,
+/// and `workers` available workers.
+async fn prepare(
+    engine: &Engine,
+    account: &AccountSid,
+    ws: WorkspaceSid,
+    workers: usize,
+) -> Result<Space> {
+    let available = activity(engine, account, &ws, "Available").await?.sid;
+    let unavailable = activity(engine, account, &ws, "Unavailable").await?.sid;
     let queue = engine
         .create_task_queue(
-            &account,
+            account,
             &ws,
             CreateTaskQueue {
                 friendly_name: "all".into(),
@@ -81,7 +115,7 @@ pub(crate) async fn lifecycles(
     let config = json!({ "task_routing": { "default_filter": { "queue": queue.sid.as_str() } } });
     let workflow = engine
         .create_workflow(
-            &account,
+            account,
             &ws,
             CreateWorkflow {
                 friendly_name: "all".into(),
@@ -94,7 +128,7 @@ pub(crate) async fn lifecycles(
     for i in 0..workers {
         engine
             .create_worker(
-                &account,
+                account,
                 &ws,
                 CreateWorker {
                     friendly_name: format!("worker-{i}"),
@@ -104,26 +138,57 @@ pub(crate) async fn lifecycles(
             )
             .await?;
     }
+    Ok(Space {
+        ws,
+        workflow,
+        available,
+    })
+}
+
+async fn run(
+    duration: Duration,
+    workers: usize,
+    in_flight: usize,
+    workspaces: usize,
+    timers: bool,
+) -> Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let (engine, account, first) = open(dir.path(), false).await?;
+    let per_workspace = (workers / workspaces).max(1);
+    let mut spaces = vec![prepare(&engine, &account, first, per_workspace).await?];
+    for n in 1..workspaces {
+        let new = CreateWorkspace {
+            friendly_name: format!("bench-{n}"),
+            multi_task_enabled: Some(false),
+            ..Default::default()
+        };
+        let ws = engine.create_workspace(&account, new).await?.sid;
+        spaces.push(prepare(&engine, &account, ws, per_workspace).await?);
+    }
+    let timer_loop = timers.then(|| {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.run_timers().await })
+    });
+    let available: Arc<HashMap<WorkspaceSid, ActivitySid>> = Arc::new(
+        spaces
+            .iter()
+            .map(|s| (s.ws.clone(), s.available.clone()))
+            .collect(),
+    );
 
     let permits = Arc::new(Semaphore::new(in_flight));
     let (done, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut offers = engine.subscribe();
     let finisher = {
-        let (engine, account, ws, available) = (
-            engine.clone(),
-            account.clone(),
-            ws.clone(),
-            available.clone(),
-        );
+        let (engine, account, available) = (engine.clone(), account.clone(), available.clone());
         let (done, errors, permits) = (done.clone(), errors.clone(), permits.clone());
         tokio::spawn(async move {
             while let Some(Notification::ReservationCreated(offer)) = offers.recv().await {
-                let (engine, account, ws, available) = (
-                    engine.clone(),
-                    account.clone(),
-                    ws.clone(),
-                    available.clone(),
-                );
+                let (engine, account) = (engine.clone(), account.clone());
+                let ws = offer.workspace.sid.clone();
+                let Some(available) = available.get(&ws).cloned() else {
+                    continue;
+                };
                 let (done, errors, permits) = (done.clone(), errors.clone(), permits.clone());
                 tokio::spawn(async move {
                     let lifecycle = async {
@@ -177,12 +242,13 @@ pub(crate) async fn lifecycles(
             break;
         };
         permit?.forget();
+        let space = &spaces[n as usize % spaces.len()];
         n += 1;
         let task = CreateTask {
-            workflow_sid: Some(workflow.clone()),
+            workflow_sid: Some(space.workflow.clone()),
             ..Default::default()
         };
-        if engine.create_task(&account, &ws, task).await.is_err() {
+        if engine.create_task(&account, &space.ws, task).await.is_err() {
             errors.fetch_add(1, Ordering::Relaxed);
             permits.add_permits(1);
         }
@@ -192,9 +258,14 @@ pub(crate) async fn lifecycles(
     let resources = meter.report();
     settle(&done, &errors, n).await;
     finisher.abort();
+    if let Some(t) = timer_loop {
+        t.abort();
+    }
     engine.close().await;
     Ok(json!({
-        "workers": workers,
+        "workspaces": workspaces,
+        "timer_loop": timers,
+        "workers": per_workspace * workspaces,
         "in_flight": in_flight,
         "tasks_created": n,
         "lifecycles_completed": done.load(Ordering::Relaxed),

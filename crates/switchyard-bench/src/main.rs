@@ -37,6 +37,8 @@ enum Scenario {
     Latency,
     /// Full task lifecycles through the embedded engine.
     Embedded,
+    /// Embedded lifecycles spread over 1, 10 and `--workspaces` workspaces, timer loop running.
+    Workspaces,
     /// A workspace at Twilio's caps: reservation decision time, memory, restart.
     Scale,
 }
@@ -59,6 +61,9 @@ struct Args {
     /// Lifecycles under way at once in the throughput scenarios.
     #[arg(long, default_value_t = 200)]
     in_flight: usize,
+    /// The most workspaces of the workspaces scenario.
+    #[arg(long, default_value_t = 50)]
+    workspaces: usize,
     /// Workers of the scale scenario.
     #[arg(long, default_value_t = 15_000)]
     scale_workers: usize,
@@ -91,6 +96,7 @@ async fn main() -> Result<()> {
         args.scale_queues = 20;
         args.scale_tasks = 1_000;
         args.scale_samples = 50;
+        args.workspaces = 3;
     }
     let scenarios = if args.scenarios.is_empty() {
         Scenario::value_variants().to_vec()
@@ -131,6 +137,16 @@ async fn main() -> Result<()> {
                 "lifecycle_embedded",
                 embedded::lifecycles(duration, args.workers, args.in_flight).await?,
             ),
+            Scenario::Workspaces => {
+                let mut counts = vec![1, 10, args.workspaces];
+                counts.retain(|n| *n <= args.workspaces);
+                counts.dedup();
+                (
+                    "lifecycle_embedded_workspaces",
+                    embedded::across_workspaces(duration, args.workers, args.in_flight, &counts)
+                        .await?,
+                )
+            }
             Scenario::Scale => (
                 "scale",
                 scale::run(scale::Size {
