@@ -65,13 +65,74 @@ pub(crate) struct Routing {
     /// activities change (every such change goes through `reload` or `forget`).
     workspaces: SyncMutex<HashMap<WorkspaceSid, Workspace>>,
     subscribers: SyncMutex<Vec<mpsc::UnboundedSender<Notification>>>,
-    /// Signaled after every routing change: a timer may now be due sooner.
+    /// Each loaded workspace's next deadline, published whenever its lock is released, so the
+    /// timer loop finds the next one without locking every workspace's model.
+    deadlines: SyncMutex<HashMap<WorkspaceSid, Due>>,
+    /// Signaled when a workspace's next deadline comes sooner.
     pub(crate) changed: tokio::sync::Notify,
     /// Held while a manual clock is being advanced, so advances do not interleave.
     pub(crate) advancing: Mutex<()>,
 }
 
+/// When a workspace next needs the timer loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Its model was dropped after a failed write: rebuild it now to learn its timers.
+    Rebuild,
+    /// Its earliest timer.
+    At(Timestamp),
+}
+
+impl Due {
+    /// When, on a clock reading `now`.
+    pub(crate) fn at(self, now: Timestamp) -> Timestamp {
+        match self {
+            Due::Rebuild => now,
+            Due::At(t) => t,
+        }
+    }
+
+    fn sooner_than(self, other: Due) -> bool {
+        match (self, other) {
+            (Due::Rebuild, Due::Rebuild) => false,
+            (Due::Rebuild, _) => true,
+            (Due::At(_), Due::Rebuild) => false,
+            (Due::At(a), Due::At(b)) => a < b,
+        }
+    }
+}
+
 impl Routing {
+    /// Records `ws`'s next deadline (`None`: no timer), and wakes the timer loop if it is
+    /// sooner than the one recorded. A workspace forgotten meanwhile stays forgotten.
+    pub(crate) fn publish_deadline(&self, ws: &WorkspaceSid, due: Option<Due>) {
+        let models = self.models.lock().unwrap_or_else(|e| e.into_inner());
+        let mut deadlines = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        let before = match due {
+            Some(d) if models.contains_key(ws) => deadlines.insert(ws.clone(), d),
+            _ => deadlines.remove(ws),
+        };
+        drop((deadlines, models));
+        let sooner = match (due, before) {
+            (Some(d), Some(b)) => d.sooner_than(b),
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if sooner {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Every loaded workspace's next deadline, as last published.
+    pub(crate) fn deadlines(&self) -> Vec<(WorkspaceSid, Due)> {
+        self.deadlines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(ws, due)| (ws.clone(), *due))
+            .collect()
+    }
+
     pub(crate) fn cached_workspace(&self, ws: &WorkspaceSid) -> Option<Workspace> {
         self.workspaces
             .lock()
@@ -103,16 +164,6 @@ impl Routing {
             .cloned()
             .collect()
     }
-
-    /// Every loaded workspace's model cell, with its workspace.
-    pub(crate) fn cells_by_workspace(&self) -> Vec<(WorkspaceSid, Arc<Mutex<Option<Model>>>)> {
-        self.models
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
 }
 
 /// What an operation asks routing to look at once its own change is applied.
@@ -130,6 +181,8 @@ pub(crate) struct Triggers {
 /// released or anyone is told.
 pub(crate) struct Locked {
     guard: OwnedMutexGuard<Option<Model>>,
+    /// Where the workspace's next deadline is published when the lock is released.
+    routing: Arc<Routing>,
     pub(crate) workspace: Workspace,
     /// What to announce, each with how many of the operation's writes must commit first.
     out: Vec<(usize, Notification)>,
@@ -147,6 +200,11 @@ impl Drop for Locked {
             // so the model is rebuilt from the store on next use.
             *self.guard = None;
         }
+        let due = match self.guard.as_ref() {
+            None => Some(Due::Rebuild),
+            Some(model) => model.next_deadline().map(Due::At),
+        };
+        self.routing.publish_deadline(&self.workspace.sid, due);
     }
 }
 
@@ -290,10 +348,20 @@ impl Engine {
         let mut guard = cell.lock_owned().await;
         let unrouted = !fresh && guard.is_none();
         if fresh || guard.is_none() {
-            *guard = Some(self.load_model(&workspace).await?);
+            match self.load_model(&workspace).await {
+                Ok(model) => *guard = Some(model),
+                Err(e) => {
+                    // Its timers are unknown until a load succeeds: the timer loop retries.
+                    *guard = None;
+                    drop(guard);
+                    (self.routing).publish_deadline(&workspace.sid, Some(Due::Rebuild));
+                    return Err(e);
+                }
+            }
         }
         let mut locked = Locked {
             guard,
+            routing: self.routing.clone(),
             workspace,
             out: Vec::new(),
             chain: Chain::default(),
@@ -337,7 +405,6 @@ impl Engine {
     pub(crate) async fn release_lock(&self, mut locked: Locked, result: Result<()>) -> Result<()> {
         let (out, result) = locked.conclude(result).await;
         drop(locked);
-        self.routing.changed.notify_one();
         self.publish(out);
         result
     }
@@ -425,6 +492,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(ws);
+        self.routing.publish_deadline(ws, None);
     }
 
     async fn load_model(&self, workspace: &Workspace) -> Result<Model> {

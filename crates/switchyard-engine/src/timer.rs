@@ -13,7 +13,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::Write;
 
 use crate::event;
-use crate::routing::{filter_name, step_events, Locked, Triggers};
+use crate::routing::{filter_name, step_events, Due, Locked, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
 use crate::{Notification, ReservationCreated};
@@ -136,26 +136,19 @@ impl Engine {
 
     /// The earliest timer deadline of any loaded workspace.
     pub async fn next_deadline(&self) -> Option<Timestamp> {
-        let mut next: Option<Timestamp> = None;
-        for cell in self.routing.cells() {
-            let at = match cell.lock().await.as_ref() {
-                Some(model) => model.next_deadline(),
-                // Dropped after a failed write: its timers are unknown until it is rebuilt,
-                // which `fire_due` does at once.
-                None => Some(self.now()),
-            };
-            if let Some(at) = at {
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
-        }
-        next
+        let now = self.now();
+        // A dropped model's timers are unknown until it is rebuilt, which `fire_due` does at
+        // once: it counts as due now.
+        (self.routing.deadlines().into_iter())
+            .map(|(_, due)| due.at(now))
+            .min()
     }
 
     /// Rebuilds the models dropped after a failed write, routing what they hold, so that their
     /// timers are known again.
     async fn rebuild_dropped(&self) -> Result<()> {
-        for (ws, cell) in self.routing.cells_by_workspace() {
-            if cell.lock().await.is_some() {
+        for (ws, due) in self.routing.deadlines() {
+            if due != Due::Rebuild {
                 continue;
             }
             let workspace = match self.store_workspace(&ws).await {
@@ -189,8 +182,9 @@ impl Engine {
     ) -> Option<(Timestamp, WorkspaceSid, Option<Timestamp>)> {
         let mut best: Option<(Timestamp, WorkspaceSid)> = None;
         let mut runner_up: Option<Timestamp> = None;
-        for (ws, cell) in self.routing.cells_by_workspace() {
-            let Some(at) = cell.lock().await.as_ref().and_then(|m| m.next_deadline()) else {
+        for (ws, due) in self.routing.deadlines() {
+            // A dropped model is rebuilt first (`rebuild_dropped`), which publishes its timers.
+            let Due::At(at) = due else {
                 continue;
             };
             match &best {
@@ -221,17 +215,25 @@ impl Engine {
     ) -> Result<Vec<FiredTimer>> {
         self.rebuild_dropped().await?;
         let mut fired = Vec::new();
+        let mut last = None;
         loop {
             let upto = upto();
-            let Some((_, ws, others)) = self.earliest_deadline(upto).await else {
+            let Some((at, ws, others)) = self.earliest_deadline(upto).await else {
                 break;
             };
             let run = self
                 .fire_run(&ws, others.map_or(upto, |o| o.min(upto)), advance)
                 .await?;
             if run.is_empty() {
-                break;
+                // A deadline published before an operation still under way removed its timer:
+                // the run republished the workspace's real one; stop only if nothing moved.
+                if last == Some((at, ws.clone())) {
+                    break;
+                }
+                last = Some((at, ws));
+                continue;
             }
+            last = None;
             fired.extend(run);
         }
         Ok(fired)
