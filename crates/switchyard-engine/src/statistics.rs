@@ -94,6 +94,25 @@ pub struct RealTimeStatistics {
     pub total_available_workers: i64,
 }
 
+impl RealTimeStatistics {
+    /// Nothing counted: every waiting status at zero.
+    pub fn zero() -> Self {
+        RealTimeStatistics {
+            activity_statistics: Vec::new(),
+            tasks_by_status: ["pending", "reserved", "assigned", "wrapping"]
+                .into_iter()
+                .map(|s| (s, 0))
+                .collect(),
+            tasks_by_priority: BTreeMap::new(),
+            total_tasks: 0,
+            longest_task_waiting: None,
+            longest_relative_task_in_queue: None,
+            total_workers: 0,
+            total_available_workers: 0,
+        }
+    }
+}
+
 /// Average, least, greatest and total of durations, in seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DurationStats {
@@ -282,19 +301,7 @@ impl Engine {
         }
         let mut out = Vec::with_capacity(scopes.len());
         for (scope, sel) in scopes.iter().zip(&selected) {
-            let mut stats = RealTimeStatistics {
-                activity_statistics: Vec::new(),
-                tasks_by_status: ["pending", "reserved", "assigned", "wrapping"]
-                    .into_iter()
-                    .map(|s| (s, 0))
-                    .collect(),
-                tasks_by_priority: BTreeMap::new(),
-                total_tasks: 0,
-                longest_task_waiting: None,
-                longest_relative_task_in_queue: None,
-                total_workers: 0,
-                total_available_workers: 0,
-            };
+            let mut stats = RealTimeStatistics::zero();
             let mut by_activity: HashMap<&ActivitySid, i64> = HashMap::new();
             for w in model.workers.values() {
                 if sel.workers.as_ref().is_some_and(|s| !s.contains(&w.sid)) {

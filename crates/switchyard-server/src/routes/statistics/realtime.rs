@@ -143,19 +143,7 @@ impl QueueRealTime {
 impl BulkQueueRealTime {
     /// A queue's statistics; `None` (a queue not in the workspace) counts nothing.
     pub(super) fn new(sid: &TaskQueueSid, r: Option<&RealTimeStatistics>) -> Self {
-        let nothing = RealTimeStatistics {
-            activity_statistics: Vec::new(),
-            tasks_by_status: ["pending", "reserved", "assigned", "wrapping"]
-                .into_iter()
-                .map(|s| (s, 0))
-                .collect(),
-            tasks_by_priority: BTreeMap::new(),
-            total_tasks: 0,
-            longest_task_waiting: None,
-            longest_relative_task_in_queue: None,
-            total_workers: 0,
-            total_available_workers: 0,
-        };
+        let nothing = RealTimeStatistics::zero();
         let r = r.unwrap_or(&nothing);
         BulkQueueRealTime {
             task_queue_sid: sid.to_string(),
