@@ -73,6 +73,7 @@ use switchyard_core::sid::{AccountSid, Sid, WorkspaceSid};
 
 mod activity;
 mod clock;
+mod deadline;
 mod error;
 mod event;
 mod reservation;

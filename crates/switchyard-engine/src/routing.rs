@@ -26,6 +26,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::{Chain, Pending, Write};
 use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
 
+use crate::deadline::Due;
 use crate::timer::MAX_ASSIGNMENTS_EXCEEDED;
 use crate::{event, mint, Engine, Error, Result};
 use switchyard_core::event::Event;
@@ -60,79 +61,21 @@ pub struct ReservationCreated {
 /// Per-workspace models and the notification subscribers.
 #[derive(Default)]
 pub(crate) struct Routing {
-    models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Option<Model>>>>>,
+    pub(crate) models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Option<Model>>>>>,
     /// Workspaces as last read from the store; an entry is dropped whenever its workspace or its
     /// activities change (every such change goes through `reload` or `forget`).
     workspaces: SyncMutex<HashMap<WorkspaceSid, Workspace>>,
     subscribers: SyncMutex<Vec<mpsc::UnboundedSender<Notification>>>,
     /// Each loaded workspace's next deadline, published whenever its lock is released, so the
     /// timer loop finds the next one without locking every workspace's model.
-    deadlines: SyncMutex<HashMap<WorkspaceSid, Due>>,
+    pub(crate) deadlines: SyncMutex<HashMap<WorkspaceSid, Due>>,
     /// Signaled when a workspace's next deadline comes sooner.
     pub(crate) changed: tokio::sync::Notify,
     /// Held while a manual clock is being advanced, so advances do not interleave.
     pub(crate) advancing: Mutex<()>,
 }
 
-/// When a workspace next needs the timer loop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Due {
-    /// Its model was dropped after a failed write: rebuild it now to learn its timers.
-    Rebuild,
-    /// Its earliest timer.
-    At(Timestamp),
-}
-
-impl Due {
-    /// When, on a clock reading `now`.
-    pub(crate) fn at(self, now: Timestamp) -> Timestamp {
-        match self {
-            Due::Rebuild => now,
-            Due::At(t) => t,
-        }
-    }
-
-    fn sooner_than(self, other: Due) -> bool {
-        match (self, other) {
-            (Due::Rebuild, Due::Rebuild) => false,
-            (Due::Rebuild, _) => true,
-            (Due::At(_), Due::Rebuild) => false,
-            (Due::At(a), Due::At(b)) => a < b,
-        }
-    }
-}
-
 impl Routing {
-    /// Records `ws`'s next deadline (`None`: no timer), and wakes the timer loop if it is
-    /// sooner than the one recorded. A workspace forgotten meanwhile stays forgotten.
-    pub(crate) fn publish_deadline(&self, ws: &WorkspaceSid, due: Option<Due>) {
-        let models = self.models.lock().unwrap_or_else(|e| e.into_inner());
-        let mut deadlines = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
-        let before = match due {
-            Some(d) if models.contains_key(ws) => deadlines.insert(ws.clone(), d),
-            _ => deadlines.remove(ws),
-        };
-        drop((deadlines, models));
-        let sooner = match (due, before) {
-            (Some(d), Some(b)) => d.sooner_than(b),
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if sooner {
-            self.changed.notify_one();
-        }
-    }
-
-    /// Every loaded workspace's next deadline, as last published.
-    pub(crate) fn deadlines(&self) -> Vec<(WorkspaceSid, Due)> {
-        self.deadlines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(ws, due)| (ws.clone(), *due))
-            .collect()
-    }
-
     pub(crate) fn cached_workspace(&self, ws: &WorkspaceSid) -> Option<Workspace> {
         self.workspaces
             .lock()

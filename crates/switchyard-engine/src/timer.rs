@@ -12,8 +12,9 @@ use switchyard_core::sid::{TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use switchyard_store::Write;
 
+use crate::deadline::Due;
 use crate::event;
-use crate::routing::{filter_name, step_events, Due, Locked, Triggers};
+use crate::routing::{filter_name, step_events, Locked, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
 use crate::{Notification, ReservationCreated};
