@@ -10,6 +10,7 @@
 //! - [`expr`]: the TaskRouter expression language (parse, print, evaluate).
 //! - [`model`]: the configuration resources (workspace, activity, worker, ...).
 //! - [`workflow`]: the workflow configuration document and its validation.
+//! - [`routing`]: a workspace's routing model; [`rows`]: the stored rows its decisions build on.
 #![warn(missing_docs)]
 
 pub mod event;
@@ -17,6 +18,7 @@ pub mod expr;
 pub mod lifecycle;
 pub mod model;
 pub mod routing;
+pub mod rows;
 pub mod sid;
 pub mod time;
 pub mod workflow;

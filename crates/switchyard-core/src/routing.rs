@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::expr::{probes, walk, Expr, Key, Lookup, Probe, Scoped};
 use crate::model::QueueOrder;
+use crate::rows::Rows;
 use crate::sid::{ActivitySid, TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid};
 use crate::workflow::{KnownWorker, OrderBy, Target, WorkflowConfig};
 use crate::Timestamp;
@@ -627,6 +628,8 @@ pub struct Model {
     pub workers: HashMap<WorkerSid, WorkerState>,
     /// Queues.
     pub queues: HashMap<TaskQueueSid, QueueState>,
+    /// The stored rows decisions build on (workers, live reservations, workflows).
+    pub rows: Rows,
     /// Workflow configurations.
     workflows: HashMap<WorkflowSid, WorkflowConfig>,
     /// Each workflow's `TaskReservationTimeout`, in seconds.

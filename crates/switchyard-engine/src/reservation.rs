@@ -107,11 +107,7 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         self.check_scope(ws, scope).await?;
         let mut locked = self.lock(workspace).await?;
-        let r = self
-            .store
-            .get_reservation(ws, scope, sid)
-            .await?
-            .ok_or_else(|| Error::not_found("Reservation", sid))?;
+        let r = self.reservation_row(&mut locked, scope, sid).await?;
         check_version(p.expected_version, r.version, "Reservation", sid)?;
         let mut triggers = Triggers::default();
         let now = self.now();
@@ -120,6 +116,31 @@ impl Engine {
         let r = result?;
         finished?;
         Ok(r)
+    }
+
+    /// A reservation in `scope`: from the model while it holds capacity; one that ended is
+    /// read from the store (it can only be refused from here on).
+    async fn reservation_row(
+        &self,
+        locked: &mut Locked,
+        scope: &ReservationScope,
+        sid: &ReservationSid,
+    ) -> Result<Reservation> {
+        let live = locked
+            .model()
+            .rows
+            .reservation(sid)
+            .filter(|r| match scope {
+                ReservationScope::Task(t) => r.task_sid == *t,
+                ReservationScope::Worker(w) => r.worker_sid == *w,
+            });
+        if let Some(r) = live {
+            return Ok(r.clone());
+        }
+        self.store
+            .get_reservation(&locked.workspace.sid, scope, sid)
+            .await?
+            .ok_or_else(|| Error::not_found("Reservation", sid))
     }
 
     async fn act(
@@ -165,11 +186,12 @@ impl Engine {
                     TaskStatus::Completed
                 };
                 let task = self.store_task(&ws, &r.task_sid).await?;
-                self.move_task(locked, task, to, None, triggers, now)
+                let (_, moved) = self
+                    .move_task(locked, task, to, None, triggers, now)
                     .await?;
-                self.store
-                    .get_reservation(&ws, &ReservationScope::Task(r.task_sid.clone()), &r.sid)
-                    .await?
+                moved
+                    .into_iter()
+                    .find(|m| m.sid == r.sid)
                     .ok_or_else(|| Error::not_found("Reservation", &r.sid))
             }
         }
@@ -205,11 +227,7 @@ impl Engine {
             .filter(|_| !locked.workspace.multi_task_enabled);
         let mut worker = None;
         if let Some(a) = assignment_activity {
-            let mut w = self
-                .store
-                .get_worker(&ws, &r.worker_sid)
-                .await?
-                .ok_or_else(|| Error::not_found("Worker", &r.worker_sid))?;
+            let mut w = locked.worker_row(&r.worker_sid)?;
             if w.activity_sid != a {
                 let (version, before) = (w.version, w.clone());
                 locked.move_to_activity(&mut w, a, now);
@@ -280,13 +298,16 @@ impl Engine {
         let ws = locked.workspace.sid.clone();
         let mut task = self.store_task(&ws, &r.task_sid).await?;
         let target_activity = match activity {
-            Some(a) => Some(self.activity_param(&ws, &a, "WorkerActivitySid").await?.sid),
+            Some(a) => {
+                locked.activity(&a, "WorkerActivitySid")?;
+                Some(a)
+            }
             None if !locked.workspace.multi_task_enabled => r.previous_activity_sid.clone(),
             None => None,
         };
         let mut worker = None;
         if let Some(a) = target_activity {
-            if let Some(mut w) = self.store.get_worker(&ws, &r.worker_sid).await? {
+            if let Some(mut w) = locked.model().rows.worker(&r.worker_sid).cloned() {
                 if w.activity_sid != a {
                     let (version, before) = (w.version, w.clone());
                     locked.move_to_activity(&mut w, a, now);
@@ -356,7 +377,7 @@ impl Engine {
                 state.idle_since = now;
             }
         }
-        self.persist_idle(locked, &r.worker_sid).await?;
+        self.persist_idle(locked, &r.worker_sid);
         triggers.tasks.push(task.sid.clone());
         triggers.workers.push(r.worker_sid.clone());
         Ok(r)
@@ -376,11 +397,8 @@ impl Engine {
     ) -> Result<()> {
         let workspace = self.store_workspace(ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let Some(r) = self
-            .store
-            .get_reservation(ws, &ReservationScope::Task(task.clone()), sid)
-            .await?
-        else {
+        let live = locked.model().rows.reservation(sid);
+        let Some(r) = live.filter(|r| r.task_sid == *task).cloned() else {
             return Ok(());
         };
         if r.status != ReservationStatus::Pending {

@@ -23,7 +23,7 @@ use switchyard_core::sid::{
 };
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_core::Timestamp;
-use switchyard_store::{Chain, Pending, Write};
+use switchyard_store::{Chain, OnCommit, Pending, Write};
 use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
 
 use crate::deadline::Due;
@@ -61,7 +61,7 @@ pub struct ReservationCreated {
 /// Per-workspace models and the notification subscribers.
 #[derive(Default)]
 pub(crate) struct Routing {
-    pub(crate) models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Option<Model>>>>>,
+    pub(crate) models: SyncMutex<HashMap<WorkspaceSid, Arc<Mutex<Slot>>>>,
     /// Workspaces as last read from the store; an entry is dropped whenever its workspace or its
     /// activities change (every such change goes through `reload` or `forget`).
     workspaces: SyncMutex<HashMap<WorkspaceSid, Workspace>>,
@@ -98,8 +98,22 @@ impl Routing {
             .remove(ws);
     }
 
+    /// Tells every subscriber.
+    fn publish(&self, notifications: Vec<Notification>) {
+        if notifications.is_empty() {
+            return;
+        }
+        let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
+        subs.retain(|s| !s.is_closed());
+        for n in notifications {
+            for s in subs.iter() {
+                let _ = s.send(n.clone());
+            }
+        }
+    }
+
     /// Every loaded workspace's model cell.
-    pub(crate) fn cells(&self) -> Vec<Arc<Mutex<Option<Model>>>> {
+    pub(crate) fn cells(&self) -> Vec<Arc<Mutex<Slot>>> {
         self.models
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -117,33 +131,38 @@ pub(crate) struct Triggers {
     pub(crate) sweep: bool,
 }
 
+/// A workspace's routing state: its model (`None` until loaded, or once it may disagree with
+/// the store) and the chain its decisions' writes are submitted on.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) model: Option<Model>,
+    /// Every write decided on this model, in decision order: once one fails, the writer refuses
+    /// the rest, and the next lock rebuilds the model.
+    chain: Chain,
+}
+
 /// The workspace's model, locked for one operation; loaded from the store on first use.
 ///
-/// The operation's writes are submitted without waiting ([`Engine::commit`]) and committed in
-/// order while it goes on deciding; [`Engine::finish`] waits for them all before the lock is
-/// released or anyone is told.
+/// The operation decides on the model, submits its writes without waiting ([`Engine::commit`])
+/// and updates the model as if they had committed. [`Engine::release_lock`] releases the lock
+/// as soon as they are submitted, then waits for their commit before the caller hears of it;
+/// the next operation meanwhile decides on top of them.
 pub(crate) struct Locked {
-    guard: OwnedMutexGuard<Option<Model>>,
+    guard: OwnedMutexGuard<Slot>,
     /// Where the workspace's next deadline is published when the lock is released.
     routing: Arc<Routing>,
     pub(crate) workspace: Workspace,
-    /// What to announce, each with how many of the operation's writes must commit first.
-    out: Vec<(usize, Notification)>,
-    chain: Chain,
     inflight: Vec<Pending>,
-    /// How many writes were submitted, and how many of those committed.
-    submitted: usize,
-    committed: usize,
 }
 
 impl Drop for Locked {
     fn drop(&mut self) {
         if !self.inflight.is_empty() {
-            // Left on an error without `finish`: whether those writes commit is unknown here,
-            // so the model is rebuilt from the store on next use.
-            *self.guard = None;
+            // Left on an error after writing, without `release_lock`: the model may hold half
+            // a change, so it is rebuilt from the store on next use.
+            self.guard.model = None;
         }
-        let due = match self.guard.as_ref() {
+        let due = match self.guard.model.as_ref() {
             None => Some(Due::Rebuild),
             Some(model) => model.next_deadline().map(Due::At),
         };
@@ -153,7 +172,7 @@ impl Drop for Locked {
 
 impl Locked {
     pub(crate) fn model(&mut self) -> &mut Model {
-        self.guard.get_or_insert_with(Model::default)
+        self.guard.model.get_or_insert_with(Model::default)
     }
 
     /// Whether another operation wants this workspace. Each one clones the workspace's model
@@ -161,54 +180,6 @@ impl Locked {
     /// references.
     pub(crate) fn contended(&self) -> bool {
         Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
-    }
-
-    /// Announces `n` once every write submitted so far has committed.
-    pub(crate) fn notify(&mut self, n: Notification) {
-        self.out.push((self.submitted, n));
-    }
-
-    /// Waits for the writes in flight, in order; the first failure, if any.
-    async fn settle(&mut self) -> Result<()> {
-        let mut result = Ok(());
-        for pending in std::mem::take(&mut self.inflight) {
-            match pending.wait().await {
-                Ok(()) if result.is_ok() => self.committed += 1,
-                Ok(()) => {}
-                Err(e) => {
-                    if result.is_ok() {
-                        result = Err(e.into());
-                    }
-                }
-            }
-        }
-        if result.is_err() {
-            // The model took the failed writes as done.
-            *self.guard = None;
-        }
-        result
-    }
-
-    /// Ends the operation's work under the lock: waits for its writes, drops the model if they
-    /// or `result` (how the operation went until now) failed, and returns the notifications
-    /// whose writes committed with the outcome.
-    async fn conclude(&mut self, result: Result<()>) -> (Vec<Notification>, Result<()>) {
-        let written = self.settle().await;
-        if result.is_err() {
-            // The model may now disagree with the store: rebuild it on next use.
-            *self.guard = None;
-        }
-        (self.take_committed(), result.and(written))
-    }
-
-    /// The notifications whose writes have committed.
-    fn take_committed(&mut self) -> Vec<Notification> {
-        let committed = self.committed;
-        let (ready, waiting) = std::mem::take(&mut self.out)
-            .into_iter()
-            .partition(|(needs, _)| *needs <= committed);
-        self.out = waiting;
-        ready.into_iter().map(|(_, n)| n).collect()
     }
 
     /// Moves `worker` to `activity` as of `now` (name and availability from the model).
@@ -231,6 +202,52 @@ impl Locked {
         worker.version += 1;
         worker.date_updated = now;
     }
+
+    /// The writes submitted so far, for the caller to wait for apart from the rest.
+    pub(crate) fn take_inflight(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.inflight)
+    }
+
+    /// An activity of the workspace (its name and availability), for the parameter `field`.
+    pub(crate) fn activity(&mut self, a: &ActivitySid, field: &str) -> Result<(String, bool)> {
+        let ws = &self.workspace.sid;
+        let found = self.guard.model.as_ref().and_then(|m| m.activities.get(a));
+        found.cloned().ok_or_else(|| {
+            Error::invalid(format!("{field} {a} is not an activity of workspace {ws}"))
+        })
+    }
+
+    /// A worker's row, as the decisions so far left it.
+    pub(crate) fn worker_row(&mut self, sid: &WorkerSid) -> Result<Worker> {
+        (self.model().rows.worker(sid).cloned()).ok_or_else(|| Error::not_found("Worker", sid))
+    }
+}
+
+/// Waits for submitted writes, in order; the first failure, if any.
+pub(crate) async fn settle(inflight: Vec<Pending>) -> Result<()> {
+    let mut result = Ok(());
+    for pending in inflight {
+        if let Err(e) = pending.wait().await {
+            if result.is_ok() {
+                result = Err(e.into());
+            }
+        }
+    }
+    result
+}
+
+/// Keeps the model's rows as `writes` leave them.
+fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
+    let rows = &mut model.rows;
+    for w in writes {
+        match *w {
+            Write::Reservation(r) => rows.put_reservation(r.clone()),
+            Write::Worker { worker, .. } => rows.put_worker(worker.clone()),
+            Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
+            Write::DeleteTask(sid) => rows.remove_task(sid),
+            Write::Task(_) | Write::Event(_) | Write::CallbackFailed { .. } => {}
+        }
+    }
 }
 
 /// Compiles a stored expression; one that no longer parses matches nobody rather than failing.
@@ -252,20 +269,7 @@ impl Engine {
     }
 
     pub(crate) fn publish(&self, notifications: Vec<Notification>) {
-        if notifications.is_empty() {
-            return;
-        }
-        let mut subs = self
-            .routing
-            .subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        subs.retain(|s| !s.is_closed());
-        for n in notifications {
-            for s in subs.iter() {
-                let _ = s.send(n.clone());
-            }
-        }
+        self.routing.publish(notifications);
     }
 
     /// Locks the workspace's routing state, loading the model if needed.
@@ -289,13 +293,22 @@ impl Engine {
             models.entry(workspace.sid.clone()).or_default().clone()
         };
         let mut guard = cell.lock_owned().await;
-        let unrouted = !fresh && guard.is_none();
-        if fresh || guard.is_none() {
+        if guard.chain.broken() {
+            // A write decided on this model failed: it took that write as done.
+            guard.model = None;
+        }
+        let unrouted = !fresh && guard.model.is_none();
+        if fresh || guard.model.is_none() {
             match self.load_model(&workspace).await {
-                Ok(model) => *guard = Some(model),
+                Ok(model) => {
+                    guard.model = Some(model);
+                    // The load read the store after every write submitted before it: the
+                    // model builds on none of them, whatever became of them.
+                    guard.chain = Chain::default();
+                }
                 Err(e) => {
                     // Its timers are unknown until a load succeeds: the timer loop retries.
-                    *guard = None;
+                    guard.model = None;
                     drop(guard);
                     (self.routing).publish_deadline(&workspace.sid, Some(Due::Rebuild));
                     return Err(e);
@@ -306,50 +319,69 @@ impl Engine {
             guard,
             routing: self.routing.clone(),
             workspace,
-            out: Vec::new(),
-            chain: Chain::default(),
             inflight: Vec::new(),
-            submitted: 0,
-            committed: 0,
         };
         if unrouted {
             let sweep = Triggers {
                 sweep: true,
                 ..Default::default()
             };
-            let routed = self.route(&mut locked, sweep).await;
-            let (out, result) = locked.conclude(routed).await;
-            self.publish(out);
-            result?;
+            if let Err(e) = self.route(&mut locked, sweep).await {
+                locked.guard.model = None;
+                self.release_lock(locked, Ok(())).await?;
+                return Err(e);
+            }
         }
         Ok(locked)
     }
 
-    /// Submits one decision's writes behind the operation's earlier ones and returns without
-    /// waiting, so the next decision is worked out while this one commits. The model is
-    /// updated at once, as if it had committed; should it fail, the writes after it are
-    /// refused and the model is rebuilt (see [`Locked::settle`]).
+    /// Submits one decision's writes behind the earlier ones of the workspace and returns
+    /// without waiting; the model's rows follow them at once. The rest of the model is the
+    /// caller's to update, as if they had committed; should they fail, the writes decided after
+    /// them are refused and the model is rebuilt (see [`Engine::release_lock`]).
     pub(crate) fn commit(&self, locked: &mut Locked, writes: &[Write<'_>]) {
-        locked
-            .inflight
-            .push(self.store.submit(writes, &locked.chain));
-        locked.submitted += 1;
+        self.commit_announcing(locked, writes, None);
     }
 
-    /// Runs the routing the triggers call for, waits for every write, then releases the lock
-    /// and publishes.
+    /// [`Engine::commit`], with `announce` told to subscribers once the writes have committed,
+    /// in commit order.
+    pub(crate) fn commit_announcing(
+        &self,
+        locked: &mut Locked,
+        writes: &[Write<'_>],
+        announce: Option<Notification>,
+    ) {
+        mirror_rows(locked.model(), writes);
+        let on_commit = announce.map(|n| {
+            let routing = Arc::clone(&self.routing);
+            Box::new(move || routing.publish(vec![n])) as OnCommit
+        });
+        let pending = (self.store).submit_then(writes, &locked.guard.chain, on_commit);
+        locked.inflight.push(pending);
+    }
+
+    /// Runs the routing the triggers call for, releases the lock, and waits for every write.
     pub(crate) async fn finish(&self, mut locked: Locked, triggers: Triggers) -> Result<()> {
         let routed = self.route(&mut locked, triggers).await;
         self.release_lock(locked, routed).await
     }
 
-    /// Waits for the operation's writes, releases the lock, and publishes what committed;
-    /// `result` is how the operation went until now.
+    /// Releases the lock, then waits for the operation's writes; `result` is how the operation
+    /// went until now (an error drops the model, which may hold half a change). A failed write
+    /// fails the operation: nobody was told of it, and the model is rebuilt on next use.
     pub(crate) async fn release_lock(&self, mut locked: Locked, result: Result<()>) -> Result<()> {
-        let (out, result) = locked.conclude(result).await;
+        if result.is_err() {
+            locked.guard.model = None;
+        }
+        let inflight = std::mem::take(&mut locked.inflight);
+        let ws = locked.workspace.sid.clone();
         drop(locked);
-        self.publish(out);
-        result
+        let written = settle(inflight).await;
+        if written.is_err() {
+            // The next lock rebuilds it; until then its timers are unknown.
+            self.routing.publish_deadline(&ws, Some(Due::Rebuild));
+        }
+        result.and(written)
     }
 
     /// Drops the workspace's model after a configuration change and re-routes everything.
@@ -494,12 +526,17 @@ impl Engine {
             let mut state = worker_state(&w, chans);
             state.seq = seq;
             model.put_worker(state);
+            model.rows.put_worker(w);
+        }
+        for r in &live {
+            model.rows.put_reservation(r.clone());
         }
         for f in self.store.all_workflows(ws).await? {
             let config = WorkflowConfig::parse(&f.configuration)
                 .inspect_err(|e| tracing::warn!(workflow = %f.sid, error = %e, "stored workflow configuration does not parse"))
                 .ok();
-            model.put_workflow(f.sid, config, f.task_reservation_timeout);
+            model.put_workflow(f.sid.clone(), config, f.task_reservation_timeout);
+            model.rows.put_workflow(f);
         }
         let mut pending: HashMap<TaskSid, HashMap<WorkerSid, Timestamp>> = HashMap::new();
         for r in live
@@ -528,6 +565,7 @@ impl Engine {
             );
         }
         for (seq, t) in self.store.active_tasks(ws).await? {
+            model.rows.saw_task_seq(seq);
             if t.assignment_status.is_routing() {
                 let mut state = task_state(&t, seq);
                 state.reserved_at = pending.remove(&t.sid).unwrap_or_default();
@@ -763,11 +801,7 @@ impl Engine {
             // At the cap: no more offers; `route_task` cancels it once nothing is pending.
             return Ok(());
         }
-        let mut worker = self
-            .store
-            .get_worker(&ws, worker_sid)
-            .await?
-            .ok_or_else(|| Error::not_found("Worker", worker_sid))?;
+        let mut worker = locked.worker_row(worker_sid)?;
         let queue_sid = task.task_queue.as_ref().map(|(q, _)| q.clone());
         let reservation_activity = queue_sid
             .as_ref()
@@ -830,25 +864,21 @@ impl Engine {
             });
         }
         writes.extend(events.iter().map(Write::Event));
-        self.commit(locked, &writes);
+        let workflow =
+            (task.workflow.as_ref()).and_then(|(w, _)| locked.model().rows.workflow(w).cloned());
+        let created = Notification::ReservationCreated(Box::new(ReservationCreated {
+            workspace: locked.workspace.clone(),
+            reservation: reservation.clone(),
+            task: task.clone(),
+            worker: worker.clone(),
+            workflow,
+        }));
+        self.commit_announcing(locked, &writes, Some(created));
         let model = locked.model();
         model.reserve(task_sid, worker_sid, now);
         if moves_worker {
             set_activity(model, &worker);
         }
-        let workflow = match &task.workflow {
-            Some((w, _)) => self.store.get_workflow(&ws, w).await?,
-            None => None,
-        };
-        locked.notify(Notification::ReservationCreated(Box::new(
-            ReservationCreated {
-                workspace: locked.workspace.clone(),
-                reservation,
-                task,
-                worker,
-                workflow,
-            },
-        )));
         Ok(())
     }
 
@@ -905,11 +935,7 @@ impl Engine {
             return Ok(Vec::new());
         }
         let mut ended = Vec::new();
-        for mut r in self
-            .store
-            .live_task_reservations(&locked.workspace.sid, task)
-            .await?
-        {
+        for mut r in locked.model().rows.task_reservations(task) {
             if r.status == ReservationStatus::Pending {
                 r.status = status;
                 r.version += 1;

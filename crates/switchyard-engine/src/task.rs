@@ -4,7 +4,8 @@ use serde_json::Value;
 use switchyard_core::expr::Expr;
 use switchyard_core::lifecycle;
 use switchyard_core::model::{
-    parse_attributes, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY, MAX_TASK_TIMEOUT_SECS,
+    parse_attributes, Reservation, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY,
+    MAX_TASK_TIMEOUT_SECS,
 };
 use switchyard_core::routing::{ReservationStatus, Route, TaskStatus};
 use switchyard_core::sid::{
@@ -14,7 +15,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::event;
-use crate::routing::{filter_name, step_events, task_state, Locked, Triggers};
+use crate::routing::{filter_name, settle, step_events, task_state, Locked, Triggers};
 use crate::{check_version, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.
@@ -178,9 +179,10 @@ impl Engine {
                 "IgnoreCapacity is only valid with a Worker RoutingTarget",
             ));
         }
+        // Workflows are read from the model, under the lock.
+        let mut locked = self.lock(workspace).await?;
         if workflow_sid.is_none() && routing_target.is_none() {
-            let workflows = self.store.all_workflows(ws).await?;
-            match workflows.as_slice() {
+            match locked.model().rows.workflows().as_slice() {
                 [only] => workflow_sid = Some(only.sid.clone()),
                 [] => {
                     return Err(Error::invalid(
@@ -195,7 +197,7 @@ impl Engine {
             }
         }
         let workflow = match &workflow_sid {
-            Some(f) => Some(self.store.get_workflow(ws, f).await?.ok_or_else(|| {
+            Some(f) => Some(locked.model().rows.workflow(f).cloned().ok_or_else(|| {
                 Error::invalid(format!(
                     "WorkflowSid {f} is not a Workflow of workspace {ws}"
                 ))
@@ -203,7 +205,6 @@ impl Engine {
             None => None,
         };
 
-        let mut locked = self.lock(workspace).await?;
         let mut task = Task {
             sid: mint(),
             workspace_sid: ws.clone(),
@@ -276,21 +277,20 @@ impl Engine {
         };
         let mut writes = vec![Write::Task(&task)];
         writes.extend(events.iter().map(Write::Event));
-        self.store.write(&writes).await?;
-        // The task is stored from here on: an error now would have the caller create it again.
-        // Whatever fails below drops the workspace's model, and rebuilding it routes the task.
+        self.commit(&mut locked, &writes);
+        // Once its own write commits the task exists: an error after that would have the
+        // caller create it again. Whatever fails in routing it drops the workspace's model,
+        // and rebuilding it routes the task.
+        let own = locked.take_inflight();
+        let seq = locked.model().rows.take_task_seq();
+        locked.model().put_task(task_state(&task, seq));
         let created = task.clone();
         let triggers = Triggers {
             tasks: vec![task.sid.clone()],
             ..Default::default()
         };
-        let routed = match self.store.task_seq(&task.sid).await {
-            Ok(seq) => {
-                locked.model().put_task(task_state(&task, seq));
-                self.finish(locked, triggers).await
-            }
-            Err(e) => self.release_lock(locked, Err(e.into())).await,
-        };
+        let routed = self.finish(locked, triggers).await;
+        settle(own).await?;
         if let Err(e) = routed {
             tracing::warn!(task = %created.sid, error = %e, "routing a new task failed");
         }
@@ -479,12 +479,10 @@ impl Engine {
                 task.version += 1;
                 task.date_updated = now;
                 let updated = event::task(&locked.workspace, "task.updated", &task, now);
-                self.store
-                    .write(&[Write::Task(&task), Write::Event(&updated)])
-                    .await?;
+                self.commit(&mut locked, &[Write::Task(&task), Write::Event(&updated)]);
             }
             Some(to) => {
-                task = self
+                (task, _) = self
                     .move_task(
                         &mut locked,
                         task,
@@ -509,7 +507,7 @@ impl Engine {
         reason: Option<&str>,
         triggers: &mut Triggers,
         now: Timestamp,
-    ) -> Result<Task> {
+    ) -> Result<(Task, Vec<Reservation>)> {
         use TaskStatus as S;
         check_move(&task, to)?;
         if to == S::Canceled {
@@ -521,7 +519,8 @@ impl Engine {
             self.cancel_locked(locked, task.clone(), reason, now, Vec::new())
                 .await?;
             triggers.workers.extend(workers);
-            return self.store_task(&locked.workspace.sid, &task.sid).await;
+            let task = self.store_task(&locked.workspace.sid, &task.sid).await?;
+            return Ok((task, Vec::new()));
         }
         // Assigned or wrapping: the accepted (or wrapping) reservation follows the task.
         let (res_from, res_to) = match to {
@@ -535,11 +534,7 @@ impl Engine {
             ),
         };
         let mut moved = Vec::new();
-        for mut r in self
-            .store
-            .live_task_reservations(&locked.workspace.sid, &task.sid)
-            .await?
-        {
+        for mut r in locked.model().rows.task_reservations(&task.sid) {
             if res_from.contains(&r.status) {
                 moved.push((r.status, r.clone()));
                 r.status = res_to;
@@ -580,20 +575,26 @@ impl Engine {
             locked
                 .model()
                 .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
-            self.persist_idle(locked, &r.worker_sid).await?;
+            self.persist_idle(locked, &r.worker_sid);
             triggers.workers.push(r.worker_sid.clone());
         }
-        Ok(task)
+        Ok((task, moved.into_iter().map(|(_, r)| r).collect()))
     }
 
     /// Records a worker's idle time when its last reservation ended, for longest-idle choice
-    /// after a restart.
-    pub(crate) async fn persist_idle(&self, locked: &mut Locked, worker: &WorkerSid) -> Result<()> {
-        if let Some(w) = locked.model().workers.get(worker) {
-            let idle_since = w.idle_since;
-            self.store.set_worker_idle_since(worker, idle_since).await?;
+    /// after a restart: a write of its own, submitted behind the decision that freed it.
+    pub(crate) fn persist_idle(&self, locked: &mut Locked, worker: &WorkerSid) {
+        let model = locked.model();
+        let Some(idle_since) = model.workers.get(worker).map(|w| w.idle_since) else {
+            return;
+        };
+        if model
+            .rows
+            .worker(worker)
+            .is_some_and(|w| w.idle_since != idle_since)
+        {
+            self.commit(locked, &[Write::WorkerIdle { worker, idle_since }]);
         }
-        Ok(())
     }
 
     /// Deletes a task; its pending reservations are canceled first.
@@ -615,7 +616,7 @@ impl Engine {
             .await?;
         // Accepted or wrapping work ends with the task too, freeing the worker's capacity.
         let mut finished = Vec::new();
-        for mut r in self.store.live_task_reservations(ws, sid).await? {
+        for mut r in locked.model().rows.task_reservations(sid) {
             if matches!(
                 r.status,
                 ReservationStatus::Accepted | ReservationStatus::Wrapping

@@ -170,7 +170,12 @@ impl Engine {
     pub async fn pending_timers(&self) -> usize {
         let mut n = 0;
         for cell in self.routing.cells() {
-            n += cell.lock().await.as_ref().map_or(0, |m| m.timer_count());
+            n += cell
+                .lock()
+                .await
+                .model
+                .as_ref()
+                .map_or(0, |m| m.timer_count());
         }
         n
     }
@@ -391,15 +396,11 @@ impl Engine {
 
     async fn pending_reservation(
         &self,
-        locked: &Locked,
+        locked: &mut Locked,
         task: &TaskSid,
         worker: &WorkerSid,
     ) -> Result<Option<Reservation>> {
-        Ok(self
-            .store
-            .live_task_reservations(&locked.workspace.sid, task)
-            .await?
-            .into_iter()
+        Ok((locked.model().rows.task_reservations(task).into_iter())
             .find(|r| r.worker_sid == *worker && r.status == ReservationStatus::Pending))
     }
 
@@ -501,9 +502,7 @@ impl Engine {
         let reservations = if state.pending.is_empty() {
             Vec::new()
         } else {
-            self.store
-                .live_task_reservations(&locked.workspace.sid, sid)
-                .await?
+            locked.model().rows.task_reservations(sid)
         };
         for mut r in reservations {
             if r.status != ReservationStatus::Pending {

@@ -146,6 +146,7 @@ impl Engine {
         let routed = match self.worker_model_state(&worker).await {
             Ok(state) => {
                 locked.model().put_worker(state);
+                locked.model().rows.put_worker(worker.clone());
                 self.finish(locked, triggers).await
             }
             Err(e) => self.release_lock(locked, Err(e)).await,
@@ -301,11 +302,7 @@ impl Engine {
     ) -> Result<Worker> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let mut w = self
-            .store
-            .get_worker(ws, sid)
-            .await?
-            .ok_or_else(|| Error::not_found("Worker", sid))?;
+        let mut w = locked.worker_row(sid)?;
         let expected = w.version;
         let before = w.clone();
         check_version(p.expected_version, expected, "Worker", sid)?;
@@ -323,23 +320,22 @@ impl Engine {
         }
         let mut reject_pending = false;
         if let Some(a) = p.activity_sid {
-            let activity = self.activity_param(ws, &a, "ActivitySid").await?;
+            let (name, available) = locked.activity(&a, "ActivitySid")?;
             if p.reject_pending_reservations == Some(true) {
-                if activity.available {
+                if available {
                     return Err(Error::invalid(
                         "RejectPendingReservations is only valid when moving to an unavailable activity",
                     ));
                 }
                 reject_pending = true;
             }
-            if activity.sid != w.activity_sid {
+            if a != w.activity_sid {
                 w.date_status_changed = now;
-                if activity.available && !w.available {
+                if available && !w.available {
                     w.idle_since = now;
                 }
             }
-            (w.activity_sid, w.activity_name, w.available) =
-                (activity.sid, activity.friendly_name, activity.available);
+            (w.activity_sid, w.activity_name, w.available) = (a, name, available);
         }
         w.version = expected + 1;
         w.date_updated = now;
@@ -360,14 +356,7 @@ impl Engine {
             expected_version: expected,
         }];
         writes.extend(events.iter().map(Write::Event));
-        match self.store.write(&writes).await {
-            Err(StoreError::Conflict(_)) => {
-                return Err(Error::PreconditionFailed(format!(
-                    "Worker {sid} was changed concurrently; retry"
-                )))
-            }
-            other => other?,
-        }
+        self.commit(&mut locked, &writes);
         let (channels, seq) = locked
             .model()
             .workers
@@ -387,11 +376,9 @@ impl Engine {
             ..Default::default()
         };
         if reject_pending {
-            for r in self
-                .store
-                .worker_reservations(ws, sid, ReservationStatus::Pending)
-                .await?
-            {
+            let pending =
+                (locked.model().rows).worker_reservations(sid, ReservationStatus::Pending);
+            for r in pending {
                 // The worker keeps the activity it asked for; the reservation just ends.
                 self.reject_locked(
                     &mut locked,
@@ -405,8 +392,14 @@ impl Engine {
                 .await?;
             }
         }
-        self.finish(locked, triggers).await?;
-        Ok(self.store.get_worker(ws, sid).await?.unwrap_or(w))
+        let updated = locked.model().rows.worker(sid).cloned().unwrap_or(w);
+        match self.finish(locked, triggers).await {
+            // The version check guards against a writer the model does not know of.
+            Err(Error::Store(StoreError::Conflict(_))) => Err(Error::PreconditionFailed(format!(
+                "Worker {sid} was changed concurrently; retry"
+            ))),
+            other => other.map(|()| updated),
+        }
     }
 
     /// Deletes a worker; its pending reservations are canceled and their tasks routed on.
@@ -419,19 +412,12 @@ impl Engine {
     ) -> Result<()> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let w = self
-            .store
-            .get_worker(ws, sid)
-            .await?
-            .ok_or_else(|| Error::not_found("Worker", sid))?;
+        let w = locked.worker_row(sid)?;
         check_version(expected_version, w.version, "Worker", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();
-        for r in self
-            .store
-            .worker_reservations(ws, sid, ReservationStatus::Pending)
-            .await?
-        {
+        let pending = (locked.model().rows).worker_reservations(sid, ReservationStatus::Pending);
+        for r in pending {
             self.reject_locked(
                 &mut locked,
                 r,
@@ -446,6 +432,7 @@ impl Engine {
         let deleted = event::worker(&locked.workspace, "worker.deleted", &w, now);
         self.store.delete_worker(sid, &[deleted]).await?;
         locked.model().remove_worker(sid);
+        locked.model().rows.remove_worker(sid);
         triggers.workers.retain(|w| w != sid);
         self.finish(locked, triggers).await
     }

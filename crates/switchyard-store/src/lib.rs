@@ -34,7 +34,7 @@ pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;
 pub use workspace::{NewWorkspace, WorkspaceFilter};
-pub use write::{Chain, Pending, Write};
+pub use write::{Chain, OnCommit, Pending, Write};
 
 /// Creates the database file readable and writable by its owner only, if it does not exist yet
 /// (SQLite gives its WAL and shared-memory files the same mode).

@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use sqlx::{Executor, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
-use switchyard_core::sid::{ReservationSid, TaskSid, WorkspaceSid};
+use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use tokio::sync::{oneshot, watch, Notify};
 
@@ -45,6 +45,14 @@ pub enum Write<'a> {
     DeleteTask(&'a TaskSid),
     /// Record an event.
     Event(&'a Event),
+    /// Record when a worker became idle (not a change of the worker's resource: its version
+    /// stays).
+    WorkerIdle {
+        /// The worker.
+        worker: &'a WorkerSid,
+        /// When its last reservation ended, or it became available.
+        idle_since: Timestamp,
+    },
     /// Record that the reservation's assignment callback failed, and why.
     CallbackFailed {
         /// The reservation.
@@ -60,7 +68,8 @@ pub enum Write<'a> {
 pub struct Chain(Arc<AtomicBool>);
 
 impl Chain {
-    fn broken(&self) -> bool {
+    /// Whether one of its writes failed, so that the rest were refused.
+    pub fn broken(&self) -> bool {
         self.0.load(Ordering::Acquire)
     }
 
@@ -150,7 +159,12 @@ struct Job {
     tasks: Vec<(TaskSid, Option<Task>)>,
     has_events: bool,
     done: oneshot::Sender<Result<()>>,
+    /// Run on the writer's thread once it committed, before anyone waiting hears of it.
+    on_commit: Option<OnCommit>,
 }
+
+/// What a write's submitter wants done as soon as it commits, in commit order.
+pub type OnCommit = Box<dyn FnOnce() + Send>;
 
 /// Writes of one chain sent to SQLite in one round trip, each still its own transaction:
 /// SQLite's thread goes from one to the next without waiting for ours in between.
@@ -339,6 +353,7 @@ impl WriterTask {
             chain.break_off();
         }
         let mut answers = Vec::with_capacity(jobs.len());
+        let mut hooks = Vec::new();
         let (mut last, mut any_events) = (0, false);
         {
             let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
@@ -346,6 +361,9 @@ impl WriterTask {
                 let result = if i < committed {
                     tasks.commit(job.id, job.tasks);
                     any_events |= job.has_events;
+                    if let Some(hook) = job.on_commit {
+                        hooks.push(hook);
+                    }
                     Ok(())
                 } else {
                     for (sid, _) in &job.tasks {
@@ -368,6 +386,9 @@ impl WriterTask {
         }
         if let Some(checkpointer) = &mut self.checkpointer {
             checkpointer.committed(committed, backlog);
+        }
+        for hook in hooks {
+            hook();
         }
         for (done, result) in answers {
             let _ = done.send(result);
@@ -536,6 +557,17 @@ impl Store {
     /// Hands one decision to the writer, which commits it after every write submitted before
     /// it; returns at once. Refused without a try when an earlier write of `chain` failed.
     pub fn submit(&self, writes: &[Write<'_>], chain: &Chain) -> Pending {
+        self.submit_then(writes, chain, None)
+    }
+
+    /// [`Store::submit`], with `on_commit` run on the writer's thread once the write has
+    /// committed (never if it fails), in commit order and before [`Pending::wait`] returns.
+    pub fn submit_then(
+        &self,
+        writes: &[Write<'_>],
+        chain: &Chain,
+        on_commit: Option<OnCommit>,
+    ) -> Pending {
         let workers = writes
             .iter()
             .filter(|w| matches!(w, Write::Worker { .. }))
@@ -579,6 +611,7 @@ impl Store {
             tasks,
             has_events,
             done,
+            on_commit,
         });
         drop(queue);
         self.writer.wake.notify_one();
@@ -727,6 +760,15 @@ fn push_write(
                     .push(";");
                 statements += 1;
                 tasks.push((sid.clone(), None));
+            }
+            Write::WorkerIdle { worker, idle_since } => {
+                batch
+                    .push("UPDATE workers SET idle_since = ")
+                    .push_bind(idle_since.as_millis())
+                    .push(" WHERE sid = ")
+                    .push_bind(worker.as_str().to_owned())
+                    .push(";");
+                statements += 1;
             }
             Write::CallbackFailed { reservation, error } => {
                 batch

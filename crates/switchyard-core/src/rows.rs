@@ -1,0 +1,206 @@
+//! The stored rows a workspace's routing decisions build on, kept beside the routing model so
+//! that deciding never reads the store: its workers, its reservations still holding capacity,
+//! its workflows, and the next creation number for a task.
+//!
+//! The engine keeps these as it writes them (one process owns the database), so they are the
+//! rows as the last decision left them, committed or about to be.
+
+use std::collections::HashMap;
+
+use crate::model::{Reservation, Worker, Workflow};
+use crate::routing::ReservationStatus;
+use crate::sid::{ReservationSid, TaskSid, WorkerSid, WorkflowSid};
+use crate::Timestamp;
+
+/// A workspace's rows (see the module documentation).
+#[derive(Debug, Clone, Default)]
+pub struct Rows {
+    workers: HashMap<WorkerSid, Worker>,
+    /// Reservations that are pending, accepted or wrapping.
+    reservations: HashMap<ReservationSid, Reservation>,
+    /// Each task's live reservations, in creation order.
+    by_task: HashMap<TaskSid, Vec<ReservationSid>>,
+    workflows: HashMap<WorkflowSid, Workflow>,
+    /// Greater than the creation number of every task the model holds.
+    next_task_seq: i64,
+}
+
+/// Whether a reservation in `status` still holds its worker's capacity.
+fn live(status: ReservationStatus) -> bool {
+    matches!(
+        status,
+        ReservationStatus::Pending | ReservationStatus::Accepted | ReservationStatus::Wrapping
+    )
+}
+
+impl Rows {
+    /// A worker of the workspace.
+    pub fn worker(&self, sid: &WorkerSid) -> Option<&Worker> {
+        self.workers.get(sid)
+    }
+
+    /// Adds or replaces a worker.
+    pub fn put_worker(&mut self, w: Worker) {
+        self.workers.insert(w.sid.clone(), w);
+    }
+
+    /// Records when a worker became idle.
+    pub fn set_idle_since(&mut self, sid: &WorkerSid, at: Timestamp) {
+        if let Some(w) = self.workers.get_mut(sid) {
+            w.idle_since = at;
+        }
+    }
+
+    /// Forgets a deleted worker.
+    pub fn remove_worker(&mut self, sid: &WorkerSid) {
+        self.workers.remove(sid);
+    }
+
+    /// A reservation that is pending, accepted or wrapping.
+    pub fn reservation(&self, sid: &ReservationSid) -> Option<&Reservation> {
+        self.reservations.get(sid)
+    }
+
+    /// A task's reservations that are pending, accepted or wrapping, oldest first.
+    pub fn task_reservations(&self, task: &TaskSid) -> Vec<Reservation> {
+        self.by_task
+            .get(task)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| self.reservations.get(r))
+            .cloned()
+            .collect()
+    }
+
+    /// A worker's reservations in `status` (pending, accepted or wrapping), oldest first.
+    pub fn worker_reservations(
+        &self,
+        worker: &WorkerSid,
+        status: ReservationStatus,
+    ) -> Vec<Reservation> {
+        let mut found: Vec<Reservation> = (self.reservations.values())
+            .filter(|r| r.worker_sid == *worker && r.status == status)
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| (a.date_created, &a.sid).cmp(&(b.date_created, &b.sid)));
+        found
+    }
+
+    /// Adds or replaces a reservation; one that no longer holds capacity is forgotten.
+    pub fn put_reservation(&mut self, r: Reservation) {
+        if !live(r.status) {
+            self.reservations.remove(&r.sid);
+            if let Some(list) = self.by_task.get_mut(&r.task_sid) {
+                list.retain(|s| *s != r.sid);
+                if list.is_empty() {
+                    self.by_task.remove(&r.task_sid);
+                }
+            }
+            return;
+        }
+        let list = self.by_task.entry(r.task_sid.clone()).or_default();
+        if !list.contains(&r.sid) {
+            list.push(r.sid.clone());
+        }
+        self.reservations.insert(r.sid.clone(), r);
+    }
+
+    /// Forgets a deleted task's reservations.
+    pub fn remove_task(&mut self, task: &TaskSid) {
+        for r in self.by_task.remove(task).into_iter().flatten() {
+            self.reservations.remove(&r);
+        }
+    }
+
+    /// A workflow of the workspace.
+    pub fn workflow(&self, sid: &WorkflowSid) -> Option<&Workflow> {
+        self.workflows.get(sid)
+    }
+
+    /// The workspace's workflows, oldest first.
+    pub fn workflows(&self) -> Vec<&Workflow> {
+        let mut all: Vec<&Workflow> = self.workflows.values().collect();
+        all.sort_by(|a, b| (a.date_created, &a.sid).cmp(&(b.date_created, &b.sid)));
+        all
+    }
+
+    /// Adds or replaces a workflow.
+    pub fn put_workflow(&mut self, f: Workflow) {
+        self.workflows.insert(f.sid.clone(), f);
+    }
+
+    /// Notes a task's creation number, so later ones are numbered after it.
+    pub fn saw_task_seq(&mut self, seq: i64) {
+        self.next_task_seq = self.next_task_seq.max(seq + 1);
+    }
+
+    /// The creation number of a new task: greater than every one before it.
+    pub fn take_task_seq(&mut self) -> i64 {
+        let seq = self.next_task_seq;
+        self.next_task_seq += 1;
+        seq
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reservation(sid: &str, task: &str, status: ReservationStatus, at: i64) -> Reservation {
+        Reservation {
+            sid: sid.parse().unwrap(),
+            workspace_sid: format!("WS{}", "0".repeat(32)).parse().unwrap(),
+            task_sid: task.parse().unwrap(),
+            worker_sid: format!("WK{}", "0".repeat(32)).parse().unwrap(),
+            worker_name: "w".into(),
+            task_queue_sid: None,
+            task_channel_sid: format!("TC{}", "0".repeat(32)).parse().unwrap(),
+            status,
+            previous_activity_sid: None,
+            instruction: None,
+            version: 0,
+            date_created: Timestamp::from_millis(at),
+            date_updated: Timestamp::from_millis(at),
+        }
+    }
+
+    #[test]
+    fn ended_reservations_are_forgotten_and_live_ones_kept_in_order() {
+        let task = format!("WT{}", "1".repeat(32));
+        let (a, b) = (
+            format!("WR{}", "a".repeat(32)),
+            format!("WR{}", "b".repeat(32)),
+        );
+        let mut rows = Rows::default();
+        rows.put_reservation(reservation(&a, &task, ReservationStatus::Pending, 1));
+        rows.put_reservation(reservation(&b, &task, ReservationStatus::Pending, 2));
+        let task: TaskSid = task.parse().unwrap();
+        let sids = |rows: &Rows| -> Vec<String> {
+            rows.task_reservations(&task)
+                .iter()
+                .map(|r| r.sid.to_string())
+                .collect()
+        };
+        assert_eq!(sids(&rows), [a.clone(), b.clone()]);
+        rows.put_reservation(reservation(
+            &a,
+            task.as_str(),
+            ReservationStatus::Rejected,
+            3,
+        ));
+        assert_eq!(sids(&rows), std::slice::from_ref(&b));
+        assert!(rows.reservation(&a.parse().unwrap()).is_none());
+        rows.remove_task(&task);
+        assert!(sids(&rows).is_empty());
+        assert!(rows.reservation(&b.parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn task_numbers_follow_every_number_seen() {
+        let mut rows = Rows::default();
+        rows.saw_task_seq(41);
+        rows.saw_task_seq(7);
+        assert_eq!(rows.take_task_seq(), 42);
+        assert_eq!(rows.take_task_seq(), 43);
+    }
+}
