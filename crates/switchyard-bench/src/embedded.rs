@@ -248,10 +248,16 @@ async fn run(
             workflow_sid: Some(space.workflow.clone()),
             ..Default::default()
         };
-        if engine.create_task(&account, &space.ws, task).await.is_err() {
-            errors.fetch_add(1, Ordering::Relaxed);
-            permits.add_permits(1);
-        }
+        // Each lifecycle in flight creates its task on its own, as concurrent callers would:
+        // a create waits for its commit, and the engine decides others meanwhile.
+        let (engine, account, ws) = (engine.clone(), account.clone(), space.ws.clone());
+        let (errors, permits) = (errors.clone(), permits.clone());
+        tokio::spawn(async move {
+            if engine.create_task(&account, &ws, task).await.is_err() {
+                errors.fetch_add(1, Ordering::Relaxed);
+                permits.add_permits(1);
+            }
+        });
     }
     let completed = done.load(Ordering::Relaxed);
     let elapsed = meter.elapsed();

@@ -334,7 +334,10 @@ pub(crate) async fn lifecycles(duration: Duration, workers: usize, pace: Pace) -
 async fn finish(rig: &Rig, offer: &Offer, retries: &AtomicU64) -> Result<()> {
     let task = format!("/Tasks/{}", offer.task);
     let form = [("AssignmentStatus", "completed"), ("Reason", "done")];
-    for _ in 0..500 {
+    // Backing off as an app would, so that retries do not crowd out the work they wait for.
+    let mut wait = Duration::from_millis(1);
+    let give_up = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < give_up {
         let res = rig.request(&task, &form).await?;
         if res.status().is_success() {
             let worker = format!("/Workers/{}", offer.worker);
@@ -343,7 +346,8 @@ async fn finish(rig: &Rig, offer: &Offer, retries: &AtomicU64) -> Result<()> {
             return Ok(());
         }
         retries.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_millis(32));
     }
     bail!(
         "task {} never became assigned in {}",

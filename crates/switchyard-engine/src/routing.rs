@@ -245,7 +245,10 @@ fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
             Write::Worker { worker, .. } => rows.put_worker(worker.clone()),
             Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
             Write::DeleteTask(sid) => rows.remove_task(sid),
-            Write::Task(_) | Write::Event(_) | Write::CallbackFailed { .. } => {}
+            Write::Task(_)
+            | Write::Event(_)
+            | Write::CallbackAnswered(_)
+            | Write::CallbackFailed { .. } => {}
         }
     }
 }

@@ -6,7 +6,7 @@ use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
 use crate::task::{ReservationRow, SELECT_RESERVATION};
-use crate::{sid, Result, Store};
+use crate::{sid, Chain, Result, Store, Write};
 
 /// The failed assignment callbacks of one task (still being routed) for one worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,14 +24,10 @@ pub struct CallbackFailureCount {
 impl Store {
     /// Records that the app answered the reservation's assignment callback.
     pub async fn record_callback_answered(&self, reservation: &ReservationSid) -> Result<()> {
-        sqlx::query(
-            "UPDATE reservations SET callback_outcome = 'answered', callback_error = NULL
-             WHERE sid = ? AND callback_outcome IS NULL",
-        )
-        .bind(reservation.as_str())
-        .execute(self.pool().await)
-        .await?;
-        Ok(())
+        // Through the writer, grouped with the routing writes: a second writer on the pool
+        // would wait for SQLite's write lock.
+        let answered = [Write::CallbackAnswered(reservation)];
+        self.submit(&answered, &Chain::default()).wait().await
     }
 
     /// Failed callbacks per task and worker, for the workspace's tasks still being routed.

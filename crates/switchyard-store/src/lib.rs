@@ -17,14 +17,18 @@ use switchyard_core::sid::Sid;
 mod account;
 mod activity;
 mod callback;
+mod checkpoint;
 mod event;
+mod sql;
 mod task;
 mod task_channel;
+mod task_memory;
 mod task_queue;
 mod worker;
 mod workflow;
 mod workspace;
 mod write;
+mod writer;
 
 pub use activity::ActivityFilter;
 pub use callback::CallbackFailureCount;
@@ -218,8 +222,8 @@ pub struct Store {
     pool: SqlitePool,
     /// The writer, on a thread of its own, that commits routing decisions in order: see
     /// [`Store::submit`].
-    writer: Arc<write::Writer>,
-    tasks: Arc<Mutex<write::TaskMemory>>,
+    writer: Arc<writer::Writer>,
+    tasks: Arc<Mutex<task_memory::TaskMemory>>,
     /// Bumped after every committed write that recorded events.
     events_written: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -263,16 +267,25 @@ impl Store {
             .map_err(StoreError::Migrate)?;
         let conns = if memory {
             // A second connection would open a second, empty in-memory database.
+            sqlx::query(sql::CREATE_VERSION_GUARD)
+                .execute(&pool)
+                .await?;
             None
         } else {
-            Some(write::WriterConnections {
-                write: SqliteConnection::connect_with(&options).await?,
+            // Each shape of write is one statement text, prepared once and kept.
+            let writing = options.clone().statement_cache_capacity(1024);
+            let mut write = SqliteConnection::connect_with(&writing).await?;
+            sqlx::query(sql::CREATE_VERSION_GUARD)
+                .execute(&mut write)
+                .await?;
+            Some(writer::WriterConnections {
+                write,
                 checkpoint: SqliteConnection::connect_with(&options).await?,
             })
         };
         let tasks = Arc::default();
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
-        let writer = write::Writer::start(
+        let writer = writer::Writer::start(
             conns,
             pool.clone(),
             Arc::clone(&tasks),

@@ -338,15 +338,3 @@ impl Store {
         self.commit_with_events(tx, events).await
     }
 }
-
-impl Store {
-    /// Records when a worker last ran out of work.
-    pub async fn set_worker_idle_since(&self, worker: &WorkerSid, at: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE workers SET idle_since = ? WHERE sid = ?")
-            .bind(at.as_millis())
-            .bind(worker.as_str())
-            .execute(self.pool().await)
-            .await?;
-        Ok(())
-    }
-}

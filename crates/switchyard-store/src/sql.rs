@@ -1,0 +1,381 @@
+//! Routing writes compiled to SQL statements, kept as owned pieces that can be sent more than
+//! once: a group commit that fails part-way sends the writes after the failed one again.
+
+use std::borrow::Cow;
+
+use sqlx::{QueryBuilder, Sqlite};
+use switchyard_core::event::Event;
+use switchyard_core::model::{Reservation, Task, Worker};
+use switchyard_core::sid::TaskSid;
+use switchyard_core::Timestamp;
+
+use crate::write::Write;
+
+/// The name of the check that fails a write whose worker changed since it was decided.
+pub(crate) const WORKER_VERSION_CHECK: &str = "worker_version_matches";
+
+/// Makes the table whose check fails a stale worker update. A temporary table: it lives in the
+/// connection, never in the database file.
+pub(crate) const CREATE_VERSION_GUARD: &str = "CREATE TEMP TABLE IF NOT EXISTS worker_version_guard
+    (id INTEGER PRIMARY KEY, worker_version_matches INTEGER NOT NULL
+        CHECK (worker_version_matches = 1));";
+
+/// One parameter.
+#[derive(Debug, Clone)]
+enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+}
+
+impl From<String> for Arg {
+    fn from(v: String) -> Arg {
+        Arg::Text(Some(v))
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Arg {
+        Arg::Text(v)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Arg {
+        Arg::Text(Some(v.to_owned()))
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Arg {
+        Arg::Int(Some(v))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        Arg::Int(v)
+    }
+}
+
+impl From<Option<bool>> for Arg {
+    fn from(v: Option<bool>) -> Arg {
+        Arg::Bool(v)
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Text(Cow<'static, str>),
+    Bind(Arg),
+}
+
+/// Statements with their parameters in order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sql {
+    pieces: Vec<Piece>,
+}
+
+impl Sql {
+    pub(crate) fn push(&mut self, text: &'static str) -> &mut Self {
+        self.pieces.push(Piece::Text(Cow::Borrowed(text)));
+        self
+    }
+
+    fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
+        self.pieces.push(Piece::Bind(arg.into()));
+        self
+    }
+
+    /// `(?, ?, …)` with `args`.
+    fn tuple(&mut self, args: impl IntoIterator<Item = Arg>) -> &mut Self {
+        self.push("(");
+        for (i, arg) in args.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(arg);
+        }
+        self.push(")")
+    }
+
+    /// Appends these statements to `qb`.
+    pub(crate) fn append_to(self, qb: &mut QueryBuilder<'static, Sqlite>) {
+        for piece in self.pieces {
+            match piece {
+                Piece::Text(t) => {
+                    qb.push(t);
+                }
+                Piece::Bind(Arg::Text(v)) => {
+                    qb.push_bind(v);
+                }
+                Piece::Bind(Arg::Int(v)) => {
+                    qb.push_bind(v);
+                }
+                Piece::Bind(Arg::Bool(v)) => {
+                    qb.push_bind(v);
+                }
+            }
+        }
+    }
+}
+
+/// One routing decision, compiled.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Compiled {
+    pub(crate) sql: Sql,
+    /// How many statements `sql` holds.
+    pub(crate) statements: usize,
+    /// Whether it updates a worker, with a version check.
+    pub(crate) checks_workers: bool,
+    /// The tasks it writes (`None`: deleted).
+    pub(crate) tasks: Vec<(TaskSid, Option<Task>)>,
+    pub(crate) has_events: bool,
+}
+
+/// Compiles one decision's writes, without `BEGIN`/`COMMIT`: the writer wraps them.
+pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
+    let mut c = Compiled::default();
+    let mut events = Vec::new();
+    for w in writes {
+        match *w {
+            Write::Task(t) => {
+                push_task(&mut c.sql, t);
+                c.statements += 1;
+                c.tasks.push((t.sid.clone(), Some(t.clone())));
+            }
+            Write::Reservation(r) => {
+                push_reservation(&mut c.sql, r);
+                c.statements += 1;
+            }
+            Write::Worker {
+                worker,
+                expected_version,
+            } => {
+                push_worker(&mut c.sql, worker, expected_version);
+                c.statements += 2;
+                c.checks_workers = true;
+            }
+            Write::WorkerIdle { worker, idle_since } => {
+                c.sql
+                    .push("UPDATE workers SET idle_since = ")
+                    .bind(idle_since.as_millis())
+                    .push(" WHERE sid = ")
+                    .bind(worker.as_str())
+                    .push(";");
+                c.statements += 1;
+            }
+            Write::DeleteTask(sid) => {
+                c.sql
+                    .push("DELETE FROM tasks WHERE sid = ")
+                    .bind(sid.as_str())
+                    .push(";");
+                c.statements += 1;
+                c.tasks.push((sid.clone(), None));
+            }
+            Write::CallbackAnswered(reservation) => {
+                c.sql
+                    .push(
+                        "UPDATE reservations SET callback_outcome = 'answered',
+                            callback_error = NULL WHERE sid = ",
+                    )
+                    .bind(reservation.as_str())
+                    .push(" AND callback_outcome IS NULL;");
+                c.statements += 1;
+            }
+            Write::CallbackFailed { reservation, error } => {
+                c.sql
+                    .push("UPDATE reservations SET callback_outcome = 'failed', callback_error = ")
+                    .bind(error)
+                    .push(" WHERE sid = ")
+                    .bind(reservation.as_str())
+                    .push(";");
+                c.statements += 1;
+            }
+            Write::Event(e) => events.push(e),
+        }
+    }
+    // All of a change's events go in one statement, in order.
+    if !events.is_empty() {
+        push_events(&mut c.sql, &events);
+        c.statements += 1;
+        c.has_events = true;
+    }
+    c
+}
+
+fn push_task(b: &mut Sql, t: &Task) {
+    let (step_filter, step_index) = match t.step {
+        Some(s) => (Some(s.filter.map_or(-1, |f| f as i64)), Some(s.step as i64)),
+        None => (None, None),
+    };
+    b.push(
+        "INSERT INTO tasks (sid, workspace_sid, workflow_sid, workflow_friendly_name, attributes,
+            assignment_status, priority, timeout, task_channel_sid, task_channel_unique_name,
+            task_queue_sid, task_queue_friendly_name, task_queue_entered_date, virtual_start_time,
+            reason, routing_target, ignore_capacity, step_filter, step_index, step_entered_date,
+            assignment_count, addons, version, date_created, date_updated) VALUES ",
+    );
+    b.tuple([
+        t.sid.as_str().into(),
+        t.workspace_sid.as_str().into(),
+        t.workflow
+            .as_ref()
+            .map(|(s, _)| s.as_str().to_owned())
+            .into(),
+        t.workflow.as_ref().map(|(_, n)| n.clone()).into(),
+        t.attributes.clone().into(),
+        t.assignment_status.as_str().into(),
+        t.priority.into(),
+        t.timeout.into(),
+        t.task_channel.0.as_str().into(),
+        t.task_channel.1.clone().into(),
+        (t.task_queue.as_ref())
+            .map(|(s, _)| s.as_str().to_owned())
+            .into(),
+        t.task_queue.as_ref().map(|(_, n)| n.clone()).into(),
+        t.task_queue_entered_date.map(Timestamp::as_millis).into(),
+        t.virtual_start_time.as_millis().into(),
+        t.reason.clone().into(),
+        t.routing_target.clone().into(),
+        t.ignore_capacity.into(),
+        step_filter.into(),
+        step_index.into(),
+        t.step_entered.map(Timestamp::as_millis).into(),
+        t.assignment_count.into(),
+        t.addons.clone().into(),
+        t.version.into(),
+        t.date_created.as_millis().into(),
+        t.date_updated.as_millis().into(),
+    ]);
+    b.push(
+        " ON CONFLICT (sid) DO UPDATE SET
+            workflow_sid = excluded.workflow_sid,
+            workflow_friendly_name = excluded.workflow_friendly_name,
+            attributes = excluded.attributes,
+            assignment_status = excluded.assignment_status,
+            priority = excluded.priority,
+            timeout = excluded.timeout,
+            task_channel_sid = excluded.task_channel_sid,
+            task_channel_unique_name = excluded.task_channel_unique_name,
+            task_queue_sid = excluded.task_queue_sid,
+            task_queue_friendly_name = excluded.task_queue_friendly_name,
+            task_queue_entered_date = excluded.task_queue_entered_date,
+            virtual_start_time = excluded.virtual_start_time,
+            reason = excluded.reason,
+            step_filter = excluded.step_filter,
+            step_index = excluded.step_index,
+            step_entered_date = excluded.step_entered_date,
+            assignment_count = excluded.assignment_count,
+            version = excluded.version,
+            date_updated = excluded.date_updated;",
+    );
+}
+
+fn push_reservation(b: &mut Sql, r: &Reservation) {
+    b.push(
+        "INSERT INTO reservations (sid, workspace_sid, task_sid, worker_sid, worker_name,
+            task_queue_sid, task_channel_sid, reservation_status, previous_activity_sid,
+            instruction, version, date_created, date_updated) VALUES ",
+    );
+    b.tuple([
+        r.sid.as_str().into(),
+        r.workspace_sid.as_str().into(),
+        r.task_sid.as_str().into(),
+        r.worker_sid.as_str().into(),
+        r.worker_name.clone().into(),
+        (r.task_queue_sid.as_ref())
+            .map(|s| s.as_str().to_owned())
+            .into(),
+        r.task_channel_sid.as_str().into(),
+        r.status.as_str().into(),
+        (r.previous_activity_sid.as_ref())
+            .map(|s| s.as_str().to_owned())
+            .into(),
+        r.instruction.clone().into(),
+        r.version.into(),
+        r.date_created.as_millis().into(),
+        r.date_updated.as_millis().into(),
+    ]);
+    b.push(
+        " ON CONFLICT (sid) DO UPDATE SET
+            reservation_status = excluded.reservation_status,
+            instruction = excluded.instruction,
+            version = excluded.version,
+            date_updated = excluded.date_updated;",
+    );
+}
+
+/// Writes a worker's mutable fields if its version is still `expected_version`; the statement
+/// after it fails the write (a check of [`CREATE_VERSION_GUARD`]'s table) when no row matched.
+fn push_worker(b: &mut Sql, w: &Worker, expected_version: i64) {
+    b.push("UPDATE workers SET friendly_name = ")
+        .bind(w.friendly_name.clone())
+        .push(", activity_sid = ")
+        .bind(w.activity_sid.as_str())
+        .push(", attributes = ")
+        .bind(w.attributes.clone())
+        .push(", date_status_changed = ")
+        .bind(w.date_status_changed.as_millis())
+        .push(", date_updated = ")
+        .bind(w.date_updated.as_millis())
+        .push(", version = ")
+        .bind(w.version)
+        .push(", idle_since = ")
+        .bind(w.idle_since.as_millis())
+        .push(" WHERE sid = ")
+        .bind(w.sid.as_str())
+        .push(" AND version = ")
+        .bind(expected_version)
+        .push(";");
+    // `changes()` is the count of the statement before; REPLACE keeps the table at one row,
+    // and a failed CHECK aborts whatever the conflict clause says.
+    b.push(
+        "INSERT OR REPLACE INTO temp.worker_version_guard (id, worker_version_matches)
+            VALUES (1, changes());",
+    );
+}
+
+/// Inserts events in one statement, in order (their `seq` follows it).
+pub(crate) fn push_events(b: &mut Sql, events: &[&Event]) {
+    if events.is_empty() {
+        return;
+    }
+    b.push(
+        "INSERT INTO events (sid, workspace_sid, event_type, description, event_date,
+            resource_type, resource_sid, actor_type, actor_sid, event_data, task_sid, worker_sid,
+            workflow_sid, task_queue_sid, reservation_sid, task_channel_sid,
+            task_channel_unique_name) VALUES ",
+    );
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        let data = serde_json::to_string(&e.data).expect("pairs of strings serialize");
+        let mut row: Vec<Arg> = vec![
+            e.sid.as_str().into(),
+            e.workspace_sid.as_str().into(),
+            e.event_type.clone().into(),
+            e.description.clone().into(),
+            e.date.as_millis().into(),
+            e.resource_type.clone().into(),
+            e.resource_sid.clone().into(),
+            e.actor_type.clone().into(),
+            e.actor_sid.clone().into(),
+            data.into(),
+        ];
+        for key in [
+            "task_sid",
+            "worker_sid",
+            "workflow_sid",
+            "task_queue_sid",
+            "reservation_sid",
+            "task_channel_sid",
+            "task_channel_unique_name",
+        ] {
+            row.push(e.get(key).map(str::to_owned).into());
+        }
+        b.tuple(row);
+    }
+    b.push(";");
+}

@@ -1,0 +1,391 @@
+//! The one writer: commits routing writes in the order they were submitted, on a thread of its
+//! own, many at a time.
+//!
+//! Writes that queue up while the writer is busy form a group, committed in one transaction
+//! (group commit): the pages they share, the tables' and indexes' newest leaves, reach the WAL
+//! once instead of once per write. Each write runs inside a savepoint of its own, so one that
+//! fails is rolled back alone and the others of the group still commit; the writes of its
+//! [`Chain`] after it are refused, since each was decided on the assumption that the ones
+//! before it commit.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use futures_util::StreamExt;
+use sqlx::{Executor, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
+use tokio::sync::{oneshot, watch, Notify};
+
+use crate::checkpoint::Checkpointer;
+use crate::sql::{Compiled, WORKER_VERSION_CHECK};
+use crate::task_memory::TaskMemory;
+use crate::write::{Chain, OnCommit};
+use crate::{Result, StoreError};
+
+/// The most writes one group commits. Enough to spread a commit over many writes; few enough
+/// that a group's query stays small and its writers hear back soon.
+const MAX_GROUP: usize = 64;
+
+/// One submitted write.
+pub(crate) struct Job {
+    pub(crate) id: u64,
+    pub(crate) chain: Chain,
+    pub(crate) compiled: Compiled,
+    pub(crate) done: oneshot::Sender<Result<()>>,
+    /// Run on the writer's thread once it committed, before anyone waiting hears of it.
+    pub(crate) on_commit: Option<OnCommit>,
+}
+
+pub(crate) enum Command {
+    Write(Vec<Job>),
+    /// Close the connection once every write before this one is done.
+    Close(oneshot::Sender<()>),
+}
+
+#[derive(Default)]
+pub(crate) struct Queue {
+    /// The id of the last submitted write.
+    pub(crate) last: u64,
+    commands: std::collections::VecDeque<Command>,
+    /// The writer task has ended; nothing more will be written.
+    pub(crate) gone: bool,
+}
+
+impl Queue {
+    /// Queues a write: into the group waiting at the back, if it has room.
+    pub(crate) fn push_job(&mut self, job: Job) {
+        if let Some(Command::Write(group)) = self.commands.back_mut() {
+            if group.len() < MAX_GROUP {
+                group.push(job);
+                return;
+            }
+        }
+        self.commands.push_back(Command::Write(vec![job]));
+    }
+
+    pub(crate) fn push_close(&mut self, done: oneshot::Sender<()>) {
+        self.commands.push_back(Command::Close(done));
+    }
+}
+
+/// The handle on the writer task.
+pub(crate) struct Writer {
+    /// One lock for ids and queue, so ids follow the queue's order.
+    queue: Mutex<Queue>,
+    pub(crate) wake: Arc<Notify>,
+    /// The id of the last write the writer is done with (committed or failed).
+    pub(crate) finished: watch::Sender<u64>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("finished", &*self.finished.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // The last store handle is gone: let the task see it and end.
+        self.wake.notify_one();
+    }
+}
+
+impl Writer {
+    /// Starts the writer on a thread of its own: on `conns` when given, else on connections of
+    /// `pool`.
+    ///
+    /// Not a task on the caller's runtime: a task woken by an operation that keeps deciding
+    /// without yielding waits in that worker's queue until the operation is done, so the
+    /// decisions and their commits would take turns instead of overlapping.
+    pub(crate) fn start(
+        conns: Option<WriterConnections>,
+        pool: SqlitePool,
+        tasks: Arc<Mutex<TaskMemory>>,
+        events_written: Arc<watch::Sender<u64>>,
+    ) -> std::io::Result<Arc<Writer>> {
+        let wake = Arc::new(Notify::new());
+        let writer = Arc::new(Writer {
+            queue: Mutex::default(),
+            wake: Arc::clone(&wake),
+            finished: watch::channel(0).0,
+        });
+        let (conn, checkpoint_conn) = match conns {
+            Some(c) => (Some(Some(c.write)), Some(c.checkpoint)),
+            None => (None, None),
+        };
+        let task = WriterTask {
+            conn,
+            checkpoint_conn,
+            checkpointer: None,
+            pool,
+            tasks,
+            events_written,
+            writer: Arc::downgrade(&writer),
+        };
+        std::thread::Builder::new()
+            .name("switchyard-writer".to_owned())
+            .spawn(move || {
+                // However the thread ends (the store dropped, a panic), nobody may be left
+                // waiting for writes it will never finish.
+                let _release = ReleaseWaiters(task.writer.clone());
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(task.run(wake)),
+                    Err(e) => tracing::error!(error = %e, "the writer's runtime did not start"),
+                }
+            })?;
+        Ok(writer)
+    }
+
+    pub(crate) fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The connections of a file database's writer.
+pub(crate) struct WriterConnections {
+    /// Every write goes through it. SQLite's autocheckpoint stays on here: a checkpoint on
+    /// the writer's connection, between its transactions, is what lets the next one start the
+    /// WAL over.
+    pub(crate) write: SqliteConnection,
+    /// For the [`Checkpointer`].
+    pub(crate) checkpoint: SqliteConnection,
+}
+
+/// What the writer task owns.
+struct WriterTask {
+    /// The connection writes go through (file databases): one writer keeps its page cache warm
+    /// and never waits on another writer's lock. `Some(None)` once closed; `None` to use the pool
+    /// (an in-memory database lives in the pool's one connection).
+    conn: Option<Option<SqliteConnection>>,
+    /// The checkpointer's connection until it starts, on the writer's runtime.
+    checkpoint_conn: Option<SqliteConnection>,
+    checkpointer: Option<Checkpointer>,
+    pool: SqlitePool,
+    tasks: Arc<Mutex<TaskMemory>>,
+    events_written: Arc<watch::Sender<u64>>,
+    writer: Weak<Writer>,
+}
+
+impl WriterTask {
+    async fn run(mut self, wake: Arc<Notify>) {
+        self.checkpointer = self.checkpoint_conn.take().map(Checkpointer::start);
+        loop {
+            let command = match self.writer.upgrade() {
+                Some(writer) => writer.queue().commands.pop_front(),
+                None => break,
+            };
+            match command {
+                Some(Command::Write(group)) => self.apply(group).await,
+                Some(Command::Close(done)) => {
+                    if let Some(checkpointer) = self.checkpointer.take() {
+                        checkpointer.close().await;
+                    }
+                    if let Some(conn) = self.conn.as_mut().and_then(Option::take) {
+                        if let Err(e) = sqlx::Connection::close(conn).await {
+                            tracing::warn!(error = %e, "closing the writer connection failed");
+                        }
+                    }
+                    let _ = done.send(());
+                }
+                // A submit in between leaves a permit, so no wake-up is lost.
+                None => wake.notified().await,
+            }
+        }
+    }
+
+    async fn apply(&mut self, mut group: Vec<Job>) {
+        let mut outcomes: Vec<Option<Result<()>>> = (group.iter())
+            .map(|job| job.chain.broken().then_some(Err(StoreError::Abandoned)))
+            .collect();
+        match &mut self.conn {
+            Some(Some(conn)) => run_group(conn, &mut group, &mut outcomes).await,
+            Some(None) => fail_all(&mut outcomes, sqlx::Error::PoolClosed.into()),
+            None => match self.pool.acquire().await {
+                Ok(mut conn) => run_group(&mut conn, &mut group, &mut outcomes).await,
+                Err(e) => fail_all(&mut outcomes, e.into()),
+            },
+        }
+        let mut answers = Vec::with_capacity(group.len());
+        let mut hooks = Vec::new();
+        let (mut last, mut any_events, mut committed) = (0, false, 0);
+        {
+            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
+            for (job, outcome) in group.into_iter().zip(outcomes) {
+                let result = outcome.unwrap_or(Err(StoreError::Abandoned));
+                let Job {
+                    id,
+                    chain,
+                    compiled,
+                    done,
+                    on_commit,
+                } = job;
+                if result.is_ok() {
+                    tasks.commit(id, compiled.tasks);
+                    any_events |= compiled.has_events;
+                    committed += 1;
+                    hooks.extend(on_commit);
+                } else {
+                    chain.break_off();
+                    for (sid, _) in &compiled.tasks {
+                        tasks.unwrite(id, sid);
+                    }
+                }
+                last = id;
+                answers.push((done, result));
+            }
+        }
+        let mut backlog = false;
+        if let Some(writer) = self.writer.upgrade() {
+            writer.finished.send_replace(last);
+            backlog = !writer.queue().commands.is_empty();
+        }
+        if any_events {
+            self.events_written.send_modify(|n| *n = n.wrapping_add(1));
+        }
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.committed(committed, backlog);
+        }
+        for hook in hooks {
+            hook();
+        }
+        for (done, result) in answers {
+            let _ = done.send(result);
+        }
+    }
+}
+
+/// Marks every write without an outcome as failed: the first with `error`, the rest as not
+/// committed because their group was not.
+fn fail_all(outcomes: &mut [Option<Result<()>>], error: StoreError) {
+    let mut error = Some(error);
+    for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
+        *outcome = Some(Err(error.take().unwrap_or(StoreError::Abandoned)));
+    }
+}
+
+/// A stale worker update fails its guard's check: that is a conflict, not a broken database.
+fn classify(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.message().contains(WORKER_VERSION_CHECK) {
+            return StoreError::Conflict("a worker changed concurrently".to_owned());
+        }
+    }
+    e.into()
+}
+
+/// Commits the writes of `group` that have no outcome yet in one transaction, each inside a
+/// savepoint, and records every one's outcome. A write that fails is rolled back to its
+/// savepoint; the group goes on without it (and without the later writes of its chain).
+///
+/// Each write is a query of its own: its text depends only on its shape (which rows, how many
+/// events), so SQLite's prepared statements are reused from sqlx's cache, where one query for
+/// the whole group would be a new text, prepared anew, every time.
+async fn run_group(
+    conn: &mut SqliteConnection,
+    group: &mut [Job],
+    outcomes: &mut [Option<Result<()>>],
+) {
+    if outcomes.iter().all(Option::is_some) {
+        return;
+    }
+    if let Err(e) = sqlx::query("BEGIN").execute(&mut *conn).await {
+        fail_all(outcomes, e.into());
+        return;
+    }
+    let mut applied = Vec::with_capacity(group.len());
+    for i in 0..group.len() {
+        if outcomes[i].is_some() {
+            continue;
+        }
+        let compiled = &mut group[i].compiled;
+        let mut qb: QueryBuilder<'static, Sqlite> = QueryBuilder::new("SAVEPOINT write;");
+        std::mem::take(&mut compiled.sql).append_to(&mut qb);
+        qb.push("RELEASE write;");
+        let (done, failure) = execute(conn, qb).await;
+        let error = match failure {
+            None if done == compiled.statements + 2 => {
+                applied.push(i);
+                continue;
+            }
+            None => StoreError::Corrupt(format!(
+                "a write of {} statements reported {done}",
+                compiled.statements + 2
+            )),
+            Some(e) => e,
+        };
+        let undo = sqlx::query("ROLLBACK TO write; RELEASE write;");
+        if undo.execute(&mut *conn).await.is_err() {
+            // SQLite rolled the whole transaction back (an I/O error, a full disk): nothing
+            // of it is left to commit.
+            rollback(conn).await;
+            fail_all(outcomes, error);
+            return;
+        }
+        outcomes[i] = Some(Err(error));
+        let chain = group[i].chain.clone();
+        for (later, outcome) in group.iter().zip(outcomes.iter_mut()).skip(i + 1) {
+            if outcome.is_none() && later.chain.same(&chain) {
+                *outcome = Some(Err(StoreError::Abandoned));
+            }
+        }
+    }
+    match sqlx::query("COMMIT").execute(&mut *conn).await {
+        Ok(_) => {
+            for i in applied {
+                outcomes[i] = Some(Ok(()));
+            }
+        }
+        Err(e) => {
+            rollback(conn).await;
+            fail_all(outcomes, e.into());
+        }
+    }
+}
+
+/// Runs `qb`; how many statements completed, and why the next one failed.
+async fn execute(
+    conn: &mut SqliteConnection,
+    mut qb: QueryBuilder<'static, Sqlite>,
+) -> (usize, Option<StoreError>) {
+    // Each statement reports once when it is done, so the count says how far the batch got.
+    let mut done = 0;
+    let mut results = conn.fetch_many(qb.build());
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(sqlx::Either::Left(_)) => done += 1,
+            Ok(sqlx::Either::Right(_)) => {}
+            Err(e) => return (done, Some(classify(e))),
+        }
+    }
+    (done, None)
+}
+
+/// Ends the open transaction, if any, without committing; without one, ROLLBACK fails
+/// harmlessly.
+async fn rollback(conn: &mut SqliteConnection) {
+    if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+        tracing::debug!(error = %e, "rollback after a failed group");
+    }
+}
+
+/// When the writer task ends, fails the writes still queued and marks every write finished,
+/// so nobody waits for it forever.
+struct ReleaseWaiters(Weak<Writer>);
+
+impl Drop for ReleaseWaiters {
+    fn drop(&mut self) {
+        if let Some(writer) = self.0.upgrade() {
+            let abandoned = {
+                let mut queue = writer.queue();
+                queue.gone = true;
+                std::mem::take(&mut queue.commands)
+            };
+            // Dropping a job's answer channel fails its `Pending::wait`.
+            drop(abandoned);
+            writer.finished.send_replace(u64::MAX);
+        }
+    }
+}
