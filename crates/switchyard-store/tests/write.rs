@@ -353,3 +353,92 @@ async fn committed_pages_reach_the_database_file_before_the_wal_fills_up() {
     }
     f.store.close().await;
 }
+
+#[tokio::test]
+async fn a_group_commit_rolls_back_a_failing_write_alone_and_commits_its_neighbours() {
+    let f = fixture().await;
+    // Another connection holds the write lock, so every write below queues up behind the
+    // first and they are committed as one group.
+    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let (a, b, c) = (Chain::default(), Chain::default(), Chain::default());
+    let (e50, e51, e52, e53, e54, e55) = (
+        event(&f, 50),
+        event(&f, 51),
+        event(&f, 52),
+        event(&f, 53),
+        event(&f, 54),
+        event(&f, 55),
+    );
+    let t = task(&f, 60);
+    let mut stale = f.worker.clone();
+    stale.version = 5;
+    let mut moved = f.worker.clone();
+    moved.attributes = r#"{"moved":true}"#.into();
+    moved.version = 1;
+    let ahead = f.store.submit(&[Write::Event(&e50)], &a);
+    let grouped = [
+        // Chain a: commits.
+        f.store.submit(&[Write::Task(&t), Write::Event(&e51)], &a),
+        // Chain b: a stale worker update, then a write that builds on it.
+        f.store.submit(
+            &[
+                Write::Worker {
+                    worker: &stale,
+                    expected_version: 4,
+                },
+                Write::Event(&e52),
+            ],
+            &b,
+        ),
+        f.store.submit(&[Write::Event(&e53)], &b),
+        // Chain c: a worker update that matches, after the failure in the same transaction.
+        f.store.submit(
+            &[
+                Write::Worker {
+                    worker: &moved,
+                    expected_version: 0,
+                },
+                Write::Event(&e54),
+            ],
+            &c,
+        ),
+        // Chain a again: unaffected by b.
+        f.store.submit(&[Write::Event(&e55)], &a),
+    ];
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    ahead.wait().await.unwrap();
+    let mut outcomes = Vec::new();
+    for p in grouped {
+        outcomes.push(p.wait().await);
+    }
+    assert!(outcomes[0].is_ok(), "{:?}", outcomes[0]);
+    assert!(
+        matches!(outcomes[1], Err(StoreError::Conflict(_))),
+        "{:?}",
+        outcomes[1]
+    );
+    assert!(
+        matches!(outcomes[2], Err(StoreError::Abandoned)),
+        "{:?}",
+        outcomes[2]
+    );
+    assert!(outcomes[3].is_ok(), "{:?}", outcomes[3]);
+    assert!(outcomes[4].is_ok(), "{:?}", outcomes[4]);
+    assert!(b.broken() && !a.broken() && !c.broken());
+
+    let sids = |es: &[&Event]| -> Vec<String> {
+        es.iter().map(|e| e.sid.as_str().to_owned()).collect()
+    };
+    assert_eq!(events(&f).await, sids(&[&e50, &e51, &e54, &e55]));
+    let stored = stored_worker(&f).await;
+    assert_eq!(
+        (stored.version, stored.attributes.as_str()),
+        (1, r#"{"moved":true}"#)
+    );
+    let ws = &f.workspace.sid;
+    assert!(f.store.get_task(ws, &t.sid).await.unwrap().is_some());
+}
