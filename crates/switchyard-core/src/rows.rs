@@ -1,13 +1,13 @@
 //! The stored rows a workspace's routing decisions build on, kept beside the routing model so
 //! that deciding never reads the store: its workers, its reservations still holding capacity,
-//! its workflows, and the next creation number for a task.
+//! its workflows and task channels, and the next creation number for a task.
 //!
 //! The engine keeps these as it writes them (one process owns the database), so they are the
 //! rows as the last decision left them, committed or about to be.
 
 use std::collections::HashMap;
 
-use crate::model::{Reservation, Worker, Workflow};
+use crate::model::{Reservation, TaskChannel, Worker, Workflow};
 use crate::routing::ReservationStatus;
 use crate::sid::{ReservationSid, TaskSid, WorkerSid, WorkflowSid};
 use crate::Timestamp;
@@ -21,6 +21,8 @@ pub struct Rows {
     /// Each task's live reservations, in creation order.
     by_task: HashMap<TaskSid, Vec<ReservationSid>>,
     workflows: HashMap<WorkflowSid, Workflow>,
+    /// The workspace's task channels (a handful).
+    channels: Vec<TaskChannel>,
     /// Greater than the creation number of every task the model holds.
     next_task_seq: i64,
 }
@@ -127,6 +129,18 @@ impl Rows {
     /// Adds or replaces a workflow.
     pub fn put_workflow(&mut self, f: Workflow) {
         self.workflows.insert(f.sid.clone(), f);
+    }
+
+    /// A task channel by its SID or unique name.
+    pub fn task_channel(&self, sid_or_name: &str) -> Option<&TaskChannel> {
+        (self.channels.iter())
+            .find(|c| c.sid.as_str() == sid_or_name || c.unique_name == sid_or_name)
+    }
+
+    /// Adds a task channel.
+    pub fn put_task_channel(&mut self, c: TaskChannel) {
+        self.channels.retain(|old| old.sid != c.sid);
+        self.channels.push(c);
     }
 
     /// Notes a task's creation number, so later ones are numbered after it.

@@ -534,6 +534,12 @@ impl Engine {
         for r in &live {
             model.rows.put_reservation(r.clone());
         }
+        let channels = (self.store)
+            .list_task_channels(ws, Default::default(), 10_000)
+            .await?;
+        for (_, c) in channels.items {
+            model.rows.put_task_channel(c);
+        }
         for f in self.store.all_workflows(ws).await? {
             let config = WorkflowConfig::parse(&f.configuration)
                 .inspect_err(|e| tracing::warn!(workflow = %f.sid, error = %e, "stored workflow configuration does not parse"))

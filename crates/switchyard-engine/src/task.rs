@@ -130,15 +130,6 @@ impl Engine {
             )));
         }
         let channel_key = p.task_channel.unwrap_or_else(|| "default".to_owned());
-        let channel = self
-            .store
-            .get_task_channel(ws, &channel_key)
-            .await?
-            .ok_or_else(|| {
-                Error::invalid(format!(
-                    "TaskChannel {channel_key} is not a task channel of workspace {ws}"
-                ))
-            })?;
         let virtual_start_time =
             check_virtual_start_time(p.virtual_start_time.unwrap_or(now), now)?;
 
@@ -149,19 +140,11 @@ impl Engine {
             .or(p.task_queue_sid.map(|q| q.to_string()));
         let mut workflow_sid = p.workflow_sid;
         let mut direct_queue = None;
+        let mut direct_worker_sid = None;
         if let Some(target) = &routing_target {
             if let Ok(w) = target.parse::<WorkerSid>() {
-                self.store.get_worker(ws, &w).await?.ok_or_else(|| {
-                    Error::invalid(format!(
-                        "RoutingTarget {w} is not a Worker of workspace {ws}"
-                    ))
-                })?;
+                direct_worker_sid = Some(w);
             } else if let Ok(q) = target.parse::<TaskQueueSid>() {
-                self.store.get_task_queue(ws, &q).await?.ok_or_else(|| {
-                    Error::invalid(format!(
-                        "RoutingTarget {q} is not a TaskQueue of workspace {ws}"
-                    ))
-                })?;
                 direct_queue = Some(q);
             } else if let Ok(f) = target.parse::<WorkflowSid>() {
                 workflow_sid = Some(f);
@@ -179,8 +162,28 @@ impl Engine {
                 "IgnoreCapacity is only valid with a Worker RoutingTarget",
             ));
         }
-        // Workflows are read from the model, under the lock.
+        // What the task names is looked up in the model, under the lock.
         let mut locked = self.lock(workspace).await?;
+        if let Some(w) = &direct_worker_sid {
+            locked.model().rows.worker(w).ok_or_else(|| {
+                Error::invalid(format!(
+                    "RoutingTarget {w} is not a Worker of workspace {ws}"
+                ))
+            })?;
+        }
+        if let Some(q) = &direct_queue {
+            if !locked.model().queues.contains_key(q) {
+                return Err(Error::invalid(format!(
+                    "RoutingTarget {q} is not a TaskQueue of workspace {ws}"
+                )));
+            }
+        }
+        let rows = &locked.model().rows;
+        let channel = rows.task_channel(&channel_key).cloned().ok_or_else(|| {
+            Error::invalid(format!(
+                "TaskChannel {channel_key} is not a task channel of workspace {ws}"
+            ))
+        })?;
         if workflow_sid.is_none() && routing_target.is_none() {
             match locked.model().rows.workflows().as_slice() {
                 [only] => workflow_sid = Some(only.sid.clone()),

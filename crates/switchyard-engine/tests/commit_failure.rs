@@ -98,3 +98,87 @@ async fn a_refused_reservation_is_not_announced_and_the_task_is_routed_once_writ
     let stored = engine.task(account, ws, &task).await.unwrap();
     assert_eq!(stored.assignment_status, TaskStatus::Reserved);
 }
+
+/// The lock is released once a decision's writes are queued, so the next operation decides on
+/// top of writes not yet committed. When one of those fails, every operation decided after it
+/// fails too (none of them was acknowledged) and the next one starts from the store again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_fails_what_was_decided_on_top_of_it_and_the_model_starts_over() {
+    use sqlx::Connection;
+    let f = common::Fixture::new().await;
+    let (engine, account, ws) = (&f.engine, &f.account, &f.ws);
+    let queue = f
+        .queue(CreateTaskQueue {
+            friendly_name: "Nobody".into(),
+            target_workers: Some("1 == 2".into()),
+            ..Default::default()
+        })
+        .await;
+    let sql = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER explode BEFORE INSERT ON tasks WHEN NEW.attributes LIKE '%explode%'
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&sql)
+    .await
+    .unwrap();
+    // Holding SQLite's write lock keeps both writes queued, so the second is decided while
+    // the first is still in flight.
+    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    let before = engine.pending_timers().await;
+    let create = |attributes: &str| {
+        let (engine, account, ws) = (engine.clone(), account.clone(), ws.clone());
+        let task = CreateTask {
+            task_queue_sid: Some(queue.clone()),
+            attributes: Some(attributes.to_owned()),
+            ..Default::default()
+        };
+        tokio::spawn(async move { engine.create_task(&account, &ws, task).await })
+    };
+    let doomed = create(r#"{"explode":true}"#);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while engine.pending_timers().await < before + 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first task was not decided"
+        );
+        tokio::task::yield_now().await;
+    }
+    let on_top = create(r#"{"fine":true}"#);
+    while engine.pending_timers().await < before + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second task was not decided"
+        );
+        tokio::task::yield_now().await;
+    }
+    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    assert!(
+        doomed.await.unwrap().is_err(),
+        "the refused task was reported created"
+    );
+    let refused = on_top.await.unwrap();
+    assert!(
+        refused.is_err(),
+        "a task decided on a failed write was reported created"
+    );
+
+    // Nothing of either is stored, and the model, rebuilt, no longer holds their timers.
+    let stored = engine
+        .list_tasks(account, ws, &Default::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert!(stored.items.is_empty(), "{:?}", stored.items);
+    let next = create(r#"{"fine":true}"#).await.unwrap().unwrap();
+    assert_eq!(engine.pending_timers().await, before + 1);
+    let stored = engine
+        .list_tasks(account, ws, &Default::default(), PageRequest::default())
+        .await
+        .unwrap();
+    let sids: Vec<_> = stored.items.iter().map(|(_, t)| t.sid.clone()).collect();
+    assert_eq!(sids, vec![next.sid]);
+}

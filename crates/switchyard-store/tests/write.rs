@@ -430,9 +430,8 @@ async fn a_group_commit_rolls_back_a_failing_write_alone_and_commits_its_neighbo
     assert!(outcomes[4].is_ok(), "{:?}", outcomes[4]);
     assert!(b.broken() && !a.broken() && !c.broken());
 
-    let sids = |es: &[&Event]| -> Vec<String> {
-        es.iter().map(|e| e.sid.as_str().to_owned()).collect()
-    };
+    let sids =
+        |es: &[&Event]| -> Vec<String> { es.iter().map(|e| e.sid.as_str().to_owned()).collect() };
     assert_eq!(events(&f).await, sids(&[&e50, &e51, &e54, &e55]));
     let stored = stored_worker(&f).await;
     assert_eq!(
