@@ -1,16 +1,19 @@
 //! The background checkpointer beside the writer.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use sqlx::SqliteConnection;
-use tokio::sync::Notify;
+use std::sync::{Arc, Condvar, Mutex};
 
 /// How many committed writes the writer lets pass between two requests to the
 /// [`Checkpointer`] (at about eight pages a write, most of the 10,000 pages after which SQLite
 /// checkpoints on the writer's connection), and how much sooner it asks while writes queue up.
 const CHECKPOINT_EVERY: usize = 1024;
 const BACKLOG_WEIGHT: usize = 4;
+
+/// What the checkpointer's thread waits on: a checkpoint is due, or it must stop.
+#[derive(Default)]
+struct Requests {
+    due: bool,
+    stop: bool,
+}
 
 /// Copies committed pages from the WAL back into the database on a connection of its own,
 /// beside the writer, so that the writer's own checkpoint (SQLite's autocheckpoint, which must
@@ -22,40 +25,44 @@ const BACKLOG_WEIGHT: usize = 4;
 /// every 256 writes regardless, it took a one-write-at-a-time p99 from 0.55 ms to 1.4 ms on two
 /// cores.
 pub(crate) struct Checkpointer {
-    due: Arc<Notify>,
+    requests: Arc<(Mutex<Requests>, Condvar)>,
     /// Committed writes since the last request.
     writes: usize,
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<SqliteConnection>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Checkpointer {
-    /// Starts it on the current runtime.
-    pub(crate) fn start(mut conn: SqliteConnection) -> Checkpointer {
-        let due = Arc::new(Notify::new());
-        let stop = Arc::new(AtomicBool::new(false));
-        let task = tokio::spawn({
-            let (due, stop) = (Arc::clone(&due), Arc::clone(&stop));
-            async move {
-                loop {
-                    // Requests made while a checkpoint runs leave one permit: they coalesce.
-                    due.notified().await;
-                    if stop.load(Ordering::Acquire) {
-                        return conn;
+    /// Starts it on a thread of its own, with `conn`.
+    pub(crate) fn start(conn: rusqlite::Connection) -> std::io::Result<Checkpointer> {
+        let requests = Arc::new((Mutex::new(Requests::default()), Condvar::new()));
+        let thread = std::thread::Builder::new()
+            .name("switchyard-checkpoint".to_owned())
+            .spawn({
+                let requests = Arc::clone(&requests);
+                move || loop {
+                    {
+                        let (lock, wake) = &*requests;
+                        let mut r = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        // Requests made while a checkpoint runs leave `due` set: they coalesce.
+                        while !r.due && !r.stop {
+                            r = wake.wait(r).unwrap_or_else(|e| e.into_inner());
+                        }
+                        if r.stop {
+                            return;
+                        }
+                        r.due = false;
                     }
-                    let passive = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)");
-                    if let Err(e) = passive.execute(&mut conn).await {
+                    let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    if let Err(e) = passive {
                         tracing::debug!(error = %e, "a background checkpoint failed");
                     }
                 }
-            }
-        });
-        Checkpointer {
-            due,
+            })?;
+        Ok(Checkpointer {
+            requests,
             writes: 0,
-            stop,
-            task,
-        }
+            thread: Some(thread),
+        })
     }
 
     pub(crate) fn committed(&mut self, writes: usize, backlog: bool) {
@@ -66,18 +73,29 @@ impl Checkpointer {
         };
         if self.writes >= CHECKPOINT_EVERY {
             self.writes = 0;
-            self.due.notify_one();
+            self.ask(|r| r.due = true);
         }
     }
 
+    fn ask(&self, f: impl FnOnce(&mut Requests)) {
+        let (lock, wake) = &*self.requests;
+        f(&mut lock.lock().unwrap_or_else(|e| e.into_inner()));
+        wake.notify_one();
+    }
+
     /// Waits for the checkpoint under way, if any, and closes the connection.
-    pub(crate) async fn close(self) {
-        self.stop.store(true, Ordering::Release);
-        self.due.notify_one();
-        if let Ok(conn) = self.task.await {
-            if let Err(e) = sqlx::Connection::close(conn).await {
-                tracing::warn!(error = %e, "closing the checkpoint connection failed");
-            }
+    pub(crate) fn close(mut self) {
+        self.ask(|r| r.stop = true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.ask(|r| r.stop = true);
         }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::SqlitePool;
 use switchyard_core::sid::Sid;
 
 mod account;
@@ -72,9 +72,31 @@ pub enum StoreError {
     /// Applying migrations failed.
     #[error("migration failed")]
     Migrate(#[source] sqlx::migrate::MigrateError),
-    /// Not tried: an earlier write of the same [`Chain`] failed.
+    /// Not committed: an earlier write of the same [`Chain`] failed, or the group commit it
+    /// was part of failed as a whole.
     #[error("an earlier write this one builds on failed")]
     Abandoned,
+    /// The writer's connection failed to write.
+    #[error("database write failed")]
+    Write(#[source] rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode;
+        if let rusqlite::Error::SqliteFailure(f, message) = &e {
+            let message = message.clone().unwrap_or_default();
+            if message.contains(sql::WORKER_VERSION_CHECK) {
+                return StoreError::Conflict("a worker changed concurrently".to_owned());
+            }
+            match f.code {
+                ErrorCode::ConstraintViolation => return StoreError::Conflict(message),
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Busy,
+                _ => {}
+            }
+        }
+        StoreError::Write(e)
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -226,6 +248,24 @@ pub struct Store {
     tasks: Arc<Mutex<task_memory::TaskMemory>>,
     /// Bumped after every committed write that recorded events.
     events_written: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where an "in-memory" database lives, removed once the last clone is dropped.
+    _temporary: Option<Arc<tempfile::TempDir>>,
+}
+
+/// How long a connection waits for another's lock before reporting the database busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection of the writer's, set up like the pool's.
+fn writer_connection(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+         PRAGMA wal_autocheckpoint = 10000; PRAGMA temp_store = MEMORY;",
+    )?;
+    // Each shape of write is one statement text, prepared once and kept.
+    conn.set_prepared_statement_cache_capacity(1024);
+    Ok(conn)
 }
 
 impl Store {
@@ -234,69 +274,63 @@ impl Store {
     /// `url` is a sqlx SQLite URL (`sqlite://switchyard.db`, `sqlite:path/to/file.db`) or
     /// `sqlite::memory:` for a private in-memory database.
     pub async fn open(url: &str) -> Result<Store> {
+        // The writer has a connection of its own, which an in-memory database (one per
+        // connection) cannot give it: such a database is a file in a private temporary
+        // directory instead, removed with the store.
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut options = SqliteConnectOptions::from_str(url)
+        let (url, temporary) = if memory {
+            let dir = tempfile::Builder::new()
+                .prefix("switchyard-")
+                .tempdir()
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            let url = format!("sqlite://{}", dir.path().join("switchyard.db").display());
+            (url, Some(Arc::new(dir)))
+        } else {
+            (url.to_owned(), None)
+        };
+        let options = SqliteConnectOptions::from_str(&url)
             .map_err(StoreError::Database)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        if !memory {
-            create_private(options.get_filename()).map_err(StoreError::Database)?;
-            // WAL lets readers run beside the writer; NORMAL sync is durable across process
-            // crashes in WAL mode (only an OS crash can lose the last commits).
-            options = options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .pragma("wal_autocheckpoint", "10000")
-                .pragma("temp_store", "memory");
-        }
-        // An in-memory database lives in one connection, so the pool must hold exactly one.
+            .busy_timeout(BUSY_TIMEOUT);
+        let path = options.get_filename().to_owned();
+        create_private(&path).map_err(StoreError::Database)?;
+        // WAL lets readers run beside the writer; NORMAL sync is durable across process
+        // crashes in WAL mode (only an OS crash can lose the last commits).
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .pragma("wal_autocheckpoint", "10000")
+            .pragma("temp_store", "memory");
         let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { 8 })
-            .min_connections(if memory { 1 } else { 0 })
+            .max_connections(8)
+            .min_connections(0)
             .idle_timeout(None)
             // A ping before every query doubles the round trips to SQLite's worker thread, and
             // a local file cannot drop the connection the way a network database can.
             .test_before_acquire(false)
             .max_lifetime(None)
-            .connect_with(options.clone())
+            .connect_with(options)
             .await?;
         sqlx::migrate!("../../migrations")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let conns = if memory {
-            // A second connection would open a second, empty in-memory database.
-            sqlx::query(sql::CREATE_VERSION_GUARD)
-                .execute(&pool)
-                .await?;
-            None
-        } else {
-            // Each shape of write is one statement text, prepared once and kept.
-            let writing = options.clone().statement_cache_capacity(1024);
-            let mut write = SqliteConnection::connect_with(&writing).await?;
-            sqlx::query(sql::CREATE_VERSION_GUARD)
-                .execute(&mut write)
-                .await?;
-            Some(writer::WriterConnections {
-                write,
-                checkpoint: SqliteConnection::connect_with(&options).await?,
-            })
+        let conns = writer::WriterConnections {
+            write: writer_connection(&path)?,
+            checkpoint: writer_connection(&path)?,
         };
+        conns.write.execute_batch(sql::CREATE_VERSION_GUARD)?;
         let tasks = Arc::default();
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
-        let writer = writer::Writer::start(
-            conns,
-            pool.clone(),
-            Arc::clone(&tasks),
-            Arc::clone(&events_written),
-        )
-        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let writer = writer::Writer::start(conns, Arc::clone(&tasks), Arc::clone(&events_written))
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Store {
             pool,
             writer,
             tasks,
             events_written,
+            _temporary: temporary,
         })
     }
 

@@ -1,9 +1,5 @@
-//! Routing writes compiled to SQL statements, kept as owned pieces that can be sent more than
-//! once: a group commit that fails part-way sends the writes after the failed one again.
+//! Routing writes compiled to SQL statements with their parameters, ready for the writer.
 
-use std::borrow::Cow;
-
-use sqlx::{QueryBuilder, Sqlite};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
 use switchyard_core::sid::TaskSid;
@@ -22,7 +18,7 @@ pub(crate) const CREATE_VERSION_GUARD: &str = "CREATE TEMP TABLE IF NOT EXISTS w
 
 /// One parameter.
 #[derive(Debug, Clone)]
-enum Arg {
+pub(crate) enum Arg {
     Text(Option<String>),
     Int(Option<i64>),
     Bool(Option<bool>),
@@ -64,26 +60,31 @@ impl From<Option<bool>> for Arg {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Piece {
-    Text(Cow<'static, str>),
-    Bind(Arg),
-}
-
-/// Statements with their parameters in order.
+/// Statements with their parameters, in order. Each statement's text depends only on its
+/// shape, so the writer prepares it once and reuses it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sql {
-    pieces: Vec<Piece>,
+    statements: Vec<(String, Vec<Arg>)>,
+    /// The statement being written, not yet ended by `;`.
+    text: String,
+    args: Vec<Arg>,
 }
 
 impl Sql {
-    pub(crate) fn push(&mut self, text: &'static str) -> &mut Self {
-        self.pieces.push(Piece::Text(Cow::Borrowed(text)));
+    /// Appends text; a `;` at its end ends the statement.
+    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        if text.ends_with(';') {
+            let text = std::mem::take(&mut self.text);
+            let args = std::mem::take(&mut self.args);
+            self.statements.push((text, args));
+        }
         self
     }
 
     fn bind(&mut self, arg: impl Into<Arg>) -> &mut Self {
-        self.pieces.push(Piece::Bind(arg.into()));
+        self.text.push('?');
+        self.args.push(arg.into());
         self
     }
 
@@ -99,33 +100,41 @@ impl Sql {
         self.push(")")
     }
 
-    /// Appends these statements to `qb`.
-    pub(crate) fn append_to(self, qb: &mut QueryBuilder<'static, Sqlite>) {
-        for piece in self.pieces {
-            match piece {
-                Piece::Text(t) => {
-                    qb.push(t);
-                }
-                Piece::Bind(Arg::Text(v)) => {
-                    qb.push_bind(v);
-                }
-                Piece::Bind(Arg::Int(v)) => {
-                    qb.push_bind(v);
-                }
-                Piece::Bind(Arg::Bool(v)) => {
-                    qb.push_bind(v);
-                }
-            }
+    /// The statements, each with its parameters.
+    pub(crate) fn statements(&self) -> impl Iterator<Item = (&str, &[Arg])> {
+        (self.statements.iter()).map(|(text, args)| (text.as_str(), args.as_slice()))
+    }
+}
+
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Text(v) => v.to_sql(),
+            Arg::Int(v) => v.to_sql(),
+            Arg::Bool(v) => v.to_sql(),
         }
     }
+}
+
+/// Binds `args` to a sqlx query of the same statement, for a connection of the pool.
+pub(crate) fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for arg in args {
+        query = match arg {
+            Arg::Text(v) => query.bind(v.as_deref()),
+            Arg::Int(v) => query.bind(*v),
+            Arg::Bool(v) => query.bind(*v),
+        };
+    }
+    query
 }
 
 /// One routing decision, compiled.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Compiled {
     pub(crate) sql: Sql,
-    /// How many statements `sql` holds.
-    pub(crate) statements: usize,
     /// Whether it updates a worker, with a version check.
     pub(crate) checks_workers: bool,
     /// The tasks it writes (`None`: deleted).
@@ -141,19 +150,16 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
         match *w {
             Write::Task(t) => {
                 push_task(&mut c.sql, t);
-                c.statements += 1;
                 c.tasks.push((t.sid.clone(), Some(t.clone())));
             }
             Write::Reservation(r) => {
                 push_reservation(&mut c.sql, r);
-                c.statements += 1;
             }
             Write::Worker {
                 worker,
                 expected_version,
             } => {
                 push_worker(&mut c.sql, worker, expected_version);
-                c.statements += 2;
                 c.checks_workers = true;
             }
             Write::WorkerIdle { worker, idle_since } => {
@@ -163,14 +169,12 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .push(" WHERE sid = ")
                     .bind(worker.as_str())
                     .push(";");
-                c.statements += 1;
             }
             Write::DeleteTask(sid) => {
                 c.sql
                     .push("DELETE FROM tasks WHERE sid = ")
                     .bind(sid.as_str())
                     .push(";");
-                c.statements += 1;
                 c.tasks.push((sid.clone(), None));
             }
             Write::CallbackAnswered(reservation) => {
@@ -181,7 +185,6 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     )
                     .bind(reservation.as_str())
                     .push(" AND callback_outcome IS NULL;");
-                c.statements += 1;
             }
             Write::CallbackFailed { reservation, error } => {
                 c.sql
@@ -190,7 +193,6 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .push(" WHERE sid = ")
                     .bind(reservation.as_str())
                     .push(";");
-                c.statements += 1;
             }
             Write::Event(e) => events.push(e),
         }
@@ -198,7 +200,6 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
     // All of a change's events go in one statement, in order.
     if !events.is_empty() {
         push_events(&mut c.sql, &events);
-        c.statements += 1;
         c.has_events = true;
     }
     c

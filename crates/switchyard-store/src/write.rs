@@ -196,11 +196,13 @@ impl Store {
         events: &[Event],
     ) -> Result<()> {
         if !events.is_empty() {
-            let mut statement = sql::Sql::default();
-            sql::push_events(&mut statement, &events.iter().collect::<Vec<_>>());
-            let mut qb = sqlx::QueryBuilder::new("");
-            statement.append_to(&mut qb);
-            qb.build().execute(&mut *tx).await?;
+            let mut insert = sql::Sql::default();
+            sql::push_events(&mut insert, &events.iter().collect::<Vec<_>>());
+            for (text, args) in insert.statements() {
+                sql::bind_all(sqlx::query(text), args)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         if !events.is_empty() {

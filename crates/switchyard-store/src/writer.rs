@@ -7,15 +7,17 @@
 //! fails is rolled back alone and the others of the group still commit; the writes of its
 //! [`Chain`] after it are refused, since each was decided on the assumption that the ones
 //! before it commit.
+//!
+//! The thread talks to SQLite itself (rusqlite, on the same bundled SQLite as sqlx), with each
+//! statement prepared once and kept: a write costs no hand-off to another thread.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 
-use futures_util::StreamExt;
-use sqlx::{Executor, QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
-use tokio::sync::{oneshot, watch, Notify};
+use rusqlite::Connection;
+use tokio::sync::{oneshot, watch};
 
 use crate::checkpoint::Checkpointer;
-use crate::sql::{Compiled, WORKER_VERSION_CHECK};
+use crate::sql::{Compiled, Sql};
 use crate::task_memory::TaskMemory;
 use crate::write::{Chain, OnCommit};
 use crate::{Result, StoreError};
@@ -66,11 +68,33 @@ impl Queue {
     }
 }
 
-/// The handle on the writer task.
+/// A wake-up that is not lost when it comes before the wait (a permit, like tokio's `Notify`).
+#[derive(Default)]
+pub(crate) struct Wake {
+    pending: Mutex<bool>,
+    signal: Condvar,
+}
+
+impl Wake {
+    pub(crate) fn notify_one(&self) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.signal.notify_one();
+    }
+
+    fn wait(&self) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        while !*pending {
+            pending = self.signal.wait(pending).unwrap_or_else(|e| e.into_inner());
+        }
+        *pending = false;
+    }
+}
+
+/// The handle on the writer thread.
 pub(crate) struct Writer {
     /// One lock for ids and queue, so ids follow the queue's order.
     queue: Mutex<Queue>,
-    pub(crate) wake: Arc<Notify>,
+    pub(crate) wake: Arc<Wake>,
     /// The id of the last write the writer is done with (committed or failed).
     pub(crate) finished: watch::Sender<u64>,
 }
@@ -91,33 +115,25 @@ impl Drop for Writer {
 }
 
 impl Writer {
-    /// Starts the writer on a thread of its own: on `conns` when given, else on connections of
-    /// `pool`.
+    /// Starts the writer on a thread of its own, with `conns`.
     ///
     /// Not a task on the caller's runtime: a task woken by an operation that keeps deciding
     /// without yielding waits in that worker's queue until the operation is done, so the
     /// decisions and their commits would take turns instead of overlapping.
     pub(crate) fn start(
-        conns: Option<WriterConnections>,
-        pool: SqlitePool,
+        conns: WriterConnections,
         tasks: Arc<Mutex<TaskMemory>>,
         events_written: Arc<watch::Sender<u64>>,
     ) -> std::io::Result<Arc<Writer>> {
-        let wake = Arc::new(Notify::new());
+        let wake = Arc::new(Wake::default());
         let writer = Arc::new(Writer {
             queue: Mutex::default(),
             wake: Arc::clone(&wake),
             finished: watch::channel(0).0,
         });
-        let (conn, checkpoint_conn) = match conns {
-            Some(c) => (Some(Some(c.write)), Some(c.checkpoint)),
-            None => (None, None),
-        };
         let task = WriterTask {
-            conn,
-            checkpoint_conn,
-            checkpointer: None,
-            pool,
+            conn: Some(conns.write),
+            checkpointer: Some(Checkpointer::start(conns.checkpoint)?),
             tasks,
             events_written,
             writer: Arc::downgrade(&writer),
@@ -128,13 +144,7 @@ impl Writer {
                 // However the thread ends (the store dropped, a panic), nobody may be left
                 // waiting for writes it will never finish.
                 let _release = ReleaseWaiters(task.writer.clone());
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime.block_on(task.run(wake)),
-                    Err(e) => tracing::error!(error = %e, "the writer's runtime did not start"),
-                }
+                task.run(&wake);
             })?;
         Ok(writer)
     }
@@ -144,69 +154,60 @@ impl Writer {
     }
 }
 
-/// The connections of a file database's writer.
+/// The connections of the writer.
 pub(crate) struct WriterConnections {
     /// Every write goes through it. SQLite's autocheckpoint stays on here: a checkpoint on
     /// the writer's connection, between its transactions, is what lets the next one start the
     /// WAL over.
-    pub(crate) write: SqliteConnection,
+    pub(crate) write: Connection,
     /// For the [`Checkpointer`].
-    pub(crate) checkpoint: SqliteConnection,
+    pub(crate) checkpoint: Connection,
 }
 
-/// What the writer task owns.
+/// What the writer thread owns.
 struct WriterTask {
-    /// The connection writes go through (file databases): one writer keeps its page cache warm
-    /// and never waits on another writer's lock. `Some(None)` once closed; `None` to use the pool
-    /// (an in-memory database lives in the pool's one connection).
-    conn: Option<Option<SqliteConnection>>,
-    /// The checkpointer's connection until it starts, on the writer's runtime.
-    checkpoint_conn: Option<SqliteConnection>,
+    /// The connection writes go through: one writer keeps its page cache and prepared
+    /// statements warm and never waits on another writer's lock. `None` once closed.
+    conn: Option<Connection>,
     checkpointer: Option<Checkpointer>,
-    pool: SqlitePool,
     tasks: Arc<Mutex<TaskMemory>>,
     events_written: Arc<watch::Sender<u64>>,
     writer: Weak<Writer>,
 }
 
 impl WriterTask {
-    async fn run(mut self, wake: Arc<Notify>) {
-        self.checkpointer = self.checkpoint_conn.take().map(Checkpointer::start);
+    fn run(mut self, wake: &Wake) {
         loop {
             let command = match self.writer.upgrade() {
                 Some(writer) => writer.queue().commands.pop_front(),
                 None => break,
             };
             match command {
-                Some(Command::Write(group)) => self.apply(group).await,
+                Some(Command::Write(group)) => self.apply(group),
                 Some(Command::Close(done)) => {
                     if let Some(checkpointer) = self.checkpointer.take() {
-                        checkpointer.close().await;
+                        checkpointer.close();
                     }
-                    if let Some(conn) = self.conn.as_mut().and_then(Option::take) {
-                        if let Err(e) = sqlx::Connection::close(conn).await {
+                    if let Some(conn) = self.conn.take() {
+                        if let Err((_, e)) = conn.close() {
                             tracing::warn!(error = %e, "closing the writer connection failed");
                         }
                     }
                     let _ = done.send(());
                 }
                 // A submit in between leaves a permit, so no wake-up is lost.
-                None => wake.notified().await,
+                None => wake.wait(),
             }
         }
     }
 
-    async fn apply(&mut self, mut group: Vec<Job>) {
+    fn apply(&mut self, group: Vec<Job>) {
         let mut outcomes: Vec<Option<Result<()>>> = (group.iter())
             .map(|job| job.chain.broken().then_some(Err(StoreError::Abandoned)))
             .collect();
-        match &mut self.conn {
-            Some(Some(conn)) => run_group(conn, &mut group, &mut outcomes).await,
-            Some(None) => fail_all(&mut outcomes, sqlx::Error::PoolClosed.into()),
-            None => match self.pool.acquire().await {
-                Ok(mut conn) => run_group(&mut conn, &mut group, &mut outcomes).await,
-                Err(e) => fail_all(&mut outcomes, e.into()),
-            },
+        match &self.conn {
+            Some(conn) => run_group(conn, &group, &mut outcomes),
+            None => fail_all(&mut outcomes, sqlx::Error::PoolClosed.into()),
         }
         let mut answers = Vec::with_capacity(group.len());
         let mut hooks = Vec::new();
@@ -266,33 +267,15 @@ fn fail_all(outcomes: &mut [Option<Result<()>>], error: StoreError) {
     }
 }
 
-/// A stale worker update fails its guard's check: that is a conflict, not a broken database.
-fn classify(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.message().contains(WORKER_VERSION_CHECK) {
-            return StoreError::Conflict("a worker changed concurrently".to_owned());
-        }
-    }
-    e.into()
-}
-
 /// Commits the writes of `group` that have no outcome yet in one transaction, each inside a
 /// savepoint, and records every one's outcome. A write that fails is rolled back to its
 /// savepoint; the group goes on without it (and without the later writes of its chain).
-///
-/// Each write is a query of its own: its text depends only on its shape (which rows, how many
-/// events), so SQLite's prepared statements are reused from sqlx's cache, where one query for
-/// the whole group would be a new text, prepared anew, every time.
-async fn run_group(
-    conn: &mut SqliteConnection,
-    group: &mut [Job],
-    outcomes: &mut [Option<Result<()>>],
-) {
+fn run_group(conn: &Connection, group: &[Job], outcomes: &mut [Option<Result<()>>]) {
     if outcomes.iter().all(Option::is_some) {
         return;
     }
-    if let Err(e) = sqlx::query("BEGIN").execute(&mut *conn).await {
-        fail_all(outcomes, e.into());
+    if let Err(e) = run(conn, "BEGIN") {
+        fail_all(outcomes, e);
         return;
     }
     let mut applied = Vec::with_capacity(group.len());
@@ -300,27 +283,20 @@ async fn run_group(
         if outcomes[i].is_some() {
             continue;
         }
-        let compiled = &mut group[i].compiled;
-        let mut qb: QueryBuilder<'static, Sqlite> = QueryBuilder::new("SAVEPOINT write;");
-        std::mem::take(&mut compiled.sql).append_to(&mut qb);
-        qb.push("RELEASE write;");
-        let (done, failure) = execute(conn, qb).await;
-        let error = match failure {
-            None if done == compiled.statements + 2 => {
+        let error = match run_write(conn, &group[i].compiled.sql) {
+            Ok(()) => {
                 applied.push(i);
                 continue;
             }
-            None => StoreError::Corrupt(format!(
-                "a write of {} statements reported {done}",
-                compiled.statements + 2
-            )),
-            Some(e) => e,
+            Err(e) => e,
         };
-        let undo = sqlx::query("ROLLBACK TO write; RELEASE write;");
-        if undo.execute(&mut *conn).await.is_err() {
+        if run(conn, "ROLLBACK TO write")
+            .and(run(conn, "RELEASE write"))
+            .is_err()
+        {
             // SQLite rolled the whole transaction back (an I/O error, a full disk): nothing
             // of it is left to commit.
-            rollback(conn).await;
+            rollback(conn);
             fail_all(outcomes, error);
             return;
         }
@@ -332,41 +308,39 @@ async fn run_group(
             }
         }
     }
-    match sqlx::query("COMMIT").execute(&mut *conn).await {
-        Ok(_) => {
+    match run(conn, "COMMIT") {
+        Ok(()) => {
             for i in applied {
                 outcomes[i] = Some(Ok(()));
             }
         }
         Err(e) => {
-            rollback(conn).await;
-            fail_all(outcomes, e.into());
+            rollback(conn);
+            fail_all(outcomes, e);
         }
     }
 }
 
-/// Runs `qb`; how many statements completed, and why the next one failed.
-async fn execute(
-    conn: &mut SqliteConnection,
-    mut qb: QueryBuilder<'static, Sqlite>,
-) -> (usize, Option<StoreError>) {
-    // Each statement reports once when it is done, so the count says how far the batch got.
-    let mut done = 0;
-    let mut results = conn.fetch_many(qb.build());
-    while let Some(result) = results.next().await {
-        match result {
-            Ok(sqlx::Either::Left(_)) => done += 1,
-            Ok(sqlx::Either::Right(_)) => {}
-            Err(e) => return (done, Some(classify(e))),
-        }
+/// One write's statements, inside a savepoint of their own.
+fn run_write(conn: &Connection, sql: &Sql) -> Result<()> {
+    run(conn, "SAVEPOINT write")?;
+    for (text, args) in sql.statements() {
+        let mut statement = conn.prepare_cached(text)?;
+        statement.execute(rusqlite::params_from_iter(args))?;
     }
-    (done, None)
+    run(conn, "RELEASE write")
+}
+
+/// Runs a statement without parameters, prepared once.
+fn run(conn: &Connection, text: &str) -> Result<()> {
+    conn.prepare_cached(text)?.execute([])?;
+    Ok(())
 }
 
 /// Ends the open transaction, if any, without committing; without one, ROLLBACK fails
 /// harmlessly.
-async fn rollback(conn: &mut SqliteConnection) {
-    if let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+fn rollback(conn: &Connection) {
+    if let Err(e) = conn.execute_batch("ROLLBACK") {
         tracing::debug!(error = %e, "rollback after a failed group");
     }
 }
