@@ -8,7 +8,7 @@ use switchyard_core::Timestamp;
 use switchyard_store::{ReservationScope, Write};
 
 use crate::event;
-use crate::routing::{set_activity, Locked, Triggers};
+use crate::routing::{idle_since_changed, set_activity, Locked, Triggers};
 use crate::{check_version, filtered_page, Engine, Error, Page, PageRequest, Result};
 
 /// How a reservation canceled because its assignment callback failed says why, in its
@@ -358,7 +358,7 @@ impl Engine {
             events.push(event::worker_activity(&locked.workspace, before, w, now));
         }
         writes.extend(events.iter().map(Write::Event));
-        self.commit(locked, &writes);
+        // The model first: when the worker became idle goes into the same write.
         self.release(locked, std::slice::from_ref(&r), now);
         let model = locked.model();
         model.update_task(&task.sid, |t| match callback_error {
@@ -377,7 +377,14 @@ impl Engine {
                 state.idle_since = now;
             }
         }
-        self.persist_idle(locked, &r.worker_sid);
+        let idle = idle_since_changed(locked, &r.worker_sid);
+        if let Some(idle_since) = idle {
+            writes.push(Write::WorkerIdle {
+                worker: &r.worker_sid,
+                idle_since,
+            });
+        }
+        self.commit(locked, &writes);
         triggers.tasks.push(task.sid.clone());
         triggers.workers.push(r.worker_sid.clone());
         Ok(r)

@@ -971,6 +971,15 @@ impl Engine {
     }
 }
 
+/// When `worker` became idle, if the model says so and its stored row does not yet: recorded
+/// for the longest-idle choice after a restart, in the write of the decision that freed it.
+pub(crate) fn idle_since_changed(locked: &mut Locked, worker: &WorkerSid) -> Option<Timestamp> {
+    let model = locked.model();
+    let idle_since = model.workers.get(worker)?.idle_since;
+    let stored = model.rows.worker(worker)?.idle_since;
+    (stored != idle_since).then_some(idle_since)
+}
+
 /// Mirrors a worker's activity in the model.
 pub(crate) fn set_activity(model: &mut Model, worker: &Worker) {
     if let Some(w) = model.workers.get_mut(&worker.sid) {

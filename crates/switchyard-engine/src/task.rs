@@ -15,7 +15,9 @@ use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::event;
-use crate::routing::{filter_name, settle, step_events, task_state, Locked, Triggers};
+use crate::routing::{
+    filter_name, idle_since_changed, settle, step_events, task_state, Locked, Triggers,
+};
 use crate::{check_version, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.
@@ -573,31 +575,23 @@ impl Engine {
         let mut writes: Vec<Write<'_>> = moved.iter().map(|(_, r)| Write::Reservation(r)).collect();
         writes.push(Write::Task(&task));
         writes.extend(events.iter().map(Write::Event));
-        self.commit(locked, &writes);
+        // The model first: when a worker became idle goes into the same write.
+        let mut idle = Vec::new();
         for (before, r) in &moved {
             locked
                 .model()
                 .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
-            self.persist_idle(locked, &r.worker_sid);
+            if let Some(at) = idle_since_changed(locked, &r.worker_sid) {
+                idle.push((r.worker_sid.clone(), at));
+            }
             triggers.workers.push(r.worker_sid.clone());
         }
+        writes.extend(idle.iter().map(|(worker, at)| Write::WorkerIdle {
+            worker,
+            idle_since: *at,
+        }));
+        self.commit(locked, &writes);
         Ok((task, moved.into_iter().map(|(_, r)| r).collect()))
-    }
-
-    /// Records a worker's idle time when its last reservation ended, for longest-idle choice
-    /// after a restart: a write of its own, submitted behind the decision that freed it.
-    pub(crate) fn persist_idle(&self, locked: &mut Locked, worker: &WorkerSid) {
-        let model = locked.model();
-        let Some(idle_since) = model.workers.get(worker).map(|w| w.idle_since) else {
-            return;
-        };
-        if model
-            .rows
-            .worker(worker)
-            .is_some_and(|w| w.idle_since != idle_since)
-        {
-            self.commit(locked, &[Write::WorkerIdle { worker, idle_since }]);
-        }
     }
 
     /// Deletes a task; its pending reservations are canceled first.

@@ -3,10 +3,9 @@
 //!
 //! Writes that queue up while the writer is busy form a group, committed in one transaction
 //! (group commit): the pages they share, the tables' and indexes' newest leaves, reach the WAL
-//! once instead of once per write. Each write runs inside a savepoint of its own, so one that
-//! fails is rolled back alone and the others of the group still commit; the writes of its
-//! [`Chain`] after it are refused, since each was decided on the assumption that the ones
-//! before it commit.
+//! once instead of once per write. A write that fails is left out (the group is rolled back
+//! and run again without it) and the others still commit; the writes of its [`Chain`] after
+//! it are refused, since each was decided on the assumption that the ones before it commit.
 //!
 //! The thread talks to SQLite itself (rusqlite, on the same bundled SQLite as sqlx), with each
 //! statement prepared once and kept: a write costs no hand-off to another thread.
@@ -17,7 +16,7 @@ use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
 use crate::checkpoint::Checkpointer;
-use crate::sql::{Compiled, Sql};
+use crate::sql::Compiled;
 use crate::task_memory::TaskMemory;
 use crate::write::{Chain, OnCommit};
 use crate::{Result, StoreError};
@@ -267,40 +266,55 @@ fn fail_all(outcomes: &mut [Option<Result<()>>], error: StoreError) {
     }
 }
 
-/// Commits the writes of `group` that have no outcome yet in one transaction, each inside a
-/// savepoint, and records every one's outcome. A write that fails is rolled back to its
-/// savepoint; the group goes on without it (and without the later writes of its chain).
+/// Commits the writes of `group` that have no outcome yet in one transaction, and records
+/// every one's outcome. A write that a rule of the schema refuses (a conflict: its own fault,
+/// not the database's) is left out: the transaction is rolled back and run again without it
+/// and without the later writes of its chain. Any other failure fails the whole group.
+///
+/// Rolling back and running again costs more than a savepoint per write when a write fails,
+/// but nothing when none does: a savepoint copies every page a write touches first into a
+/// journal of its own.
 fn run_group(conn: &Connection, group: &[Job], outcomes: &mut [Option<Result<()>>]) {
-    if outcomes.iter().all(Option::is_some) {
-        return;
-    }
-    if let Err(e) = run(conn, "BEGIN") {
-        fail_all(outcomes, e);
-        return;
-    }
-    let mut applied = Vec::with_capacity(group.len());
-    for i in 0..group.len() {
-        if outcomes[i].is_some() {
-            continue;
-        }
-        let error = match run_write(conn, &group[i].compiled.sql) {
-            Ok(()) => {
-                applied.push(i);
-                continue;
-            }
-            Err(e) => e,
-        };
-        if run(conn, "ROLLBACK TO write")
-            .and(run(conn, "RELEASE write"))
-            .is_err()
-        {
-            // SQLite rolled the whole transaction back (an I/O error, a full disk): nothing
-            // of it is left to commit.
-            rollback(conn);
-            fail_all(outcomes, error);
+    loop {
+        let todo: Vec<usize> = (0..group.len())
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
+        if todo.is_empty() {
             return;
         }
+        if let Err(e) = run(conn, "BEGIN") {
+            fail_all(outcomes, e);
+            return;
+        }
+        let failed = todo.iter().find_map(|&i| {
+            let written = group[i]
+                .compiled
+                .sql
+                .statements()
+                .try_for_each(|(text, args)| {
+                    let mut statement = conn.prepare_cached(text)?;
+                    statement.execute(rusqlite::params_from_iter(args))?;
+                    Ok::<_, StoreError>(())
+                });
+            written.err().map(|e| (i, e))
+        });
+        let Some((i, error)) = failed else {
+            match run(conn, "COMMIT") {
+                Ok(()) => todo.iter().for_each(|&i| outcomes[i] = Some(Ok(()))),
+                Err(e) => {
+                    rollback(conn);
+                    fail_all(outcomes, e);
+                }
+            }
+            return;
+        };
+        rollback(conn);
+        let own_fault = matches!(error, StoreError::Conflict(_));
         outcomes[i] = Some(Err(error));
+        if !own_fault {
+            fail_all(outcomes, StoreError::Abandoned);
+            return;
+        }
         let chain = group[i].chain.clone();
         for (later, outcome) in group.iter().zip(outcomes.iter_mut()).skip(i + 1) {
             if outcome.is_none() && later.chain.same(&chain) {
@@ -308,27 +322,6 @@ fn run_group(conn: &Connection, group: &[Job], outcomes: &mut [Option<Result<()>
             }
         }
     }
-    match run(conn, "COMMIT") {
-        Ok(()) => {
-            for i in applied {
-                outcomes[i] = Some(Ok(()));
-            }
-        }
-        Err(e) => {
-            rollback(conn);
-            fail_all(outcomes, e);
-        }
-    }
-}
-
-/// One write's statements, inside a savepoint of their own.
-fn run_write(conn: &Connection, sql: &Sql) -> Result<()> {
-    run(conn, "SAVEPOINT write")?;
-    for (text, args) in sql.statements() {
-        let mut statement = conn.prepare_cached(text)?;
-        statement.execute(rusqlite::params_from_iter(args))?;
-    }
-    run(conn, "RELEASE write")
 }
 
 /// Runs a statement without parameters, prepared once.
