@@ -240,10 +240,19 @@ async fn deliver(
         }
         return;
     }
-    // Answered: a restart must not send it again, whatever the answer asks for.
-    if let Err(e) = engine.record_callback_answered(reservation).await {
-        tracing::warn!(%reservation, error = %e, "recording the assignment callback's answer failed");
-    }
+    // Answered: a restart must not send it again, whatever the answer asks for. Recorded
+    // beside the action the answer asks for, so both go into the same group commit.
+    let answered = async {
+        if let Err(e) = engine.record_callback_answered(reservation).await {
+            tracing::warn!(%reservation, error = %e, "recording the assignment callback's answer failed");
+        }
+    };
+    tokio::join!(answered, act(&engine, &n, answer));
+}
+
+/// Does what the app's answer to the assignment callback asks for.
+async fn act(engine: &Engine, n: &ReservationCreated, answer: Answer) {
+    let reservation = &n.reservation.sid;
     let action = match answer {
         Answer::Nothing | Answer::Failed(_) => return,
         Answer::Instruction(map) => match map
