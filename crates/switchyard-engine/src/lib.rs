@@ -76,6 +76,8 @@ mod clock;
 mod deadline;
 mod error;
 mod event;
+mod load;
+mod lock;
 mod reservation;
 mod routing;
 mod statistics;

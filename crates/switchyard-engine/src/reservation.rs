@@ -8,7 +8,8 @@ use switchyard_core::Timestamp;
 use switchyard_store::{ReservationScope, Write};
 
 use crate::event;
-use crate::routing::{idle_since_changed, set_activity, Locked, Triggers};
+use crate::lock::Locked;
+use crate::routing::{idle_since_changed, set_activity, Triggers};
 use crate::{check_version, filtered_page, Engine, Error, Page, PageRequest, Result};
 
 /// How a reservation canceled because its assignment callback failed says why, in its

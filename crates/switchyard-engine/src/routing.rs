@@ -2,31 +2,29 @@
 //! decision committed before anyone hears of it.
 //!
 //! Operations that can change who gets which task (tasks, reservations, workers, queues,
-//! workflows) run under the workspace's lock: they write the store, update the model to match,
-//! and then ask the model for the reservations the change makes possible. Each reservation is
-//! one transaction (reservation, task, worker). Notifications go out after the lock is released.
+//! workflows) run under the workspace's lock (`lock.rs`): they decide on the model, submit
+//! their writes, update the model to match, and then ask it for the reservations the change
+//! makes possible. Each reservation is one write (reservation, task, worker), announced once it
+//! commits. The model is built from the store in `load.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use serde_json::Value;
-use switchyard_core::expr::{Expr, Scoped};
+use switchyard_core::expr::Scoped;
 use switchyard_core::model::{
     Reservation, Task, Worker, Workflow, Workspace, MAX_ASSIGNMENT_COUNT,
 };
 use switchyard_core::routing::{
-    callback_backoff, taskrouter_vars, CallbackFailures, ChannelState, Model, QueueState,
-    ReservationStatus, Route, StepRef, TaskState, TaskStatus, WorkerState,
+    taskrouter_vars, Model, ReservationStatus, Route, StepRef, TaskStatus,
 };
-use switchyard_core::sid::{
-    ActivitySid, TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
-};
-use switchyard_core::workflow::WorkflowConfig;
+use switchyard_core::sid::{TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Chain, OnCommit, Pending, Write};
-use tokio::sync::{mpsc, Mutex, OwnedMutexGuard};
+use switchyard_store::Write;
+use tokio::sync::{mpsc, Mutex};
 
 use crate::deadline::Due;
+use crate::lock::{Locked, Slot};
 use crate::timer::MAX_ASSIGNMENTS_EXCEEDED;
 use crate::{event, mint, Engine, Error, Result};
 use switchyard_core::event::Event;
@@ -99,7 +97,7 @@ impl Routing {
     }
 
     /// Tells every subscriber.
-    fn publish(&self, notifications: Vec<Notification>) {
+    pub(crate) fn publish(&self, notifications: Vec<Notification>) {
         if notifications.is_empty() {
             return;
         }
@@ -131,134 +129,6 @@ pub(crate) struct Triggers {
     pub(crate) sweep: bool,
 }
 
-/// A workspace's routing state: its model (`None` until loaded, or once it may disagree with
-/// the store) and the chain its decisions' writes are submitted on.
-#[derive(Default)]
-pub(crate) struct Slot {
-    pub(crate) model: Option<Model>,
-    /// Every write decided on this model, in decision order: once one fails, the writer refuses
-    /// the rest, and the next lock rebuilds the model.
-    chain: Chain,
-}
-
-/// The workspace's model, locked for one operation; loaded from the store on first use.
-///
-/// The operation decides on the model, submits its writes without waiting ([`Engine::commit`])
-/// and updates the model as if they had committed. [`Engine::release_lock`] releases the lock
-/// as soon as they are submitted, then waits for their commit before the caller hears of it;
-/// the next operation meanwhile decides on top of them.
-pub(crate) struct Locked {
-    guard: OwnedMutexGuard<Slot>,
-    /// Where the workspace's next deadline is published when the lock is released.
-    routing: Arc<Routing>,
-    pub(crate) workspace: Workspace,
-    inflight: Vec<Pending>,
-}
-
-impl Drop for Locked {
-    fn drop(&mut self) {
-        if !self.inflight.is_empty() {
-            // Left on an error after writing, without `release_lock`: the model may hold half
-            // a change, so it is rebuilt from the store on next use.
-            self.guard.model = None;
-        }
-        let due = match self.guard.model.as_ref() {
-            None => Some(Due::Rebuild),
-            Some(model) => model.next_deadline().map(Due::At),
-        };
-        self.routing.publish_deadline(&self.workspace.sid, due);
-    }
-}
-
-impl Locked {
-    pub(crate) fn model(&mut self) -> &mut Model {
-        self.guard.model.get_or_insert_with(Model::default)
-    }
-
-    /// Whether another operation wants this workspace. Each one clones the workspace's model
-    /// cell before it waits for the lock; the map of cells and this guard hold the other two
-    /// references.
-    pub(crate) fn contended(&self) -> bool {
-        Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
-    }
-
-    /// Moves `worker` to `activity` as of `now` (name and availability from the model).
-    pub(crate) fn move_to_activity(
-        &mut self,
-        worker: &mut Worker,
-        activity: ActivitySid,
-        now: Timestamp,
-    ) {
-        let (name, available) = self
-            .model()
-            .activities
-            .get(&activity)
-            .cloned()
-            .unwrap_or_default();
-        worker.activity_sid = activity;
-        worker.activity_name = name;
-        worker.available = available;
-        worker.date_status_changed = now;
-        worker.version += 1;
-        worker.date_updated = now;
-    }
-
-    /// The writes submitted so far, for the caller to wait for apart from the rest.
-    pub(crate) fn take_inflight(&mut self) -> Vec<Pending> {
-        std::mem::take(&mut self.inflight)
-    }
-
-    /// An activity of the workspace (its name and availability), for the parameter `field`.
-    pub(crate) fn activity(&mut self, a: &ActivitySid, field: &str) -> Result<(String, bool)> {
-        let ws = &self.workspace.sid;
-        let found = self.guard.model.as_ref().and_then(|m| m.activities.get(a));
-        found.cloned().ok_or_else(|| {
-            Error::invalid(format!("{field} {a} is not an activity of workspace {ws}"))
-        })
-    }
-
-    /// A worker's row, as the decisions so far left it.
-    pub(crate) fn worker_row(&mut self, sid: &WorkerSid) -> Result<Worker> {
-        (self.model().rows.worker(sid).cloned()).ok_or_else(|| Error::not_found("Worker", sid))
-    }
-}
-
-/// Waits for submitted writes, in order; the first failure, if any.
-pub(crate) async fn settle(inflight: Vec<Pending>) -> Result<()> {
-    let mut result = Ok(());
-    for pending in inflight {
-        if let Err(e) = pending.wait().await {
-            if result.is_ok() {
-                result = Err(e.into());
-            }
-        }
-    }
-    result
-}
-
-/// Keeps the model's rows as `writes` leave them.
-fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
-    let rows = &mut model.rows;
-    for w in writes {
-        match *w {
-            Write::Reservation(r) => rows.put_reservation(r.clone()),
-            Write::Worker { worker, .. } => rows.put_worker(worker.clone()),
-            Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
-            Write::DeleteTask(sid) => rows.remove_task(sid),
-            Write::Task(_)
-            | Write::Event(_)
-            | Write::CallbackAnswered(_)
-            | Write::CallbackFailed { .. } => {}
-        }
-    }
-}
-
-/// Compiles a stored expression; one that no longer parses matches nobody rather than failing.
-fn compile(text: &str) -> Expr {
-    Expr::parse(text)
-        .unwrap_or_else(|_| Expr::parse("1 == 0").expect("a constant expression parses"))
-}
-
 impl Engine {
     /// Receives every notification from now on. Dropping the receiver unsubscribes.
     pub fn subscribe(&self) -> mpsc::UnboundedReceiver<Notification> {
@@ -273,118 +143,6 @@ impl Engine {
 
     pub(crate) fn publish(&self, notifications: Vec<Notification>) {
         self.routing.publish(notifications);
-    }
-
-    /// Locks the workspace's routing state, loading the model if needed.
-    pub(crate) async fn lock(&self, workspace: Workspace) -> Result<Locked> {
-        self.lock_with(workspace, false).await
-    }
-
-    /// Locks the workspace's routing state; with `fresh`, rebuilds the model from the store
-    /// even if one is loaded (after a configuration change).
-    ///
-    /// A model built here otherwise (first use, or after a failed write dropped it) has not
-    /// seen what the store holds routed: every waiting task and idle worker is routed before
-    /// the operation goes on, and what that reserves is committed and announced here.
-    async fn lock_with(&self, workspace: Workspace, fresh: bool) -> Result<Locked> {
-        let cell = {
-            let mut models = self
-                .routing
-                .models
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            models.entry(workspace.sid.clone()).or_default().clone()
-        };
-        let mut guard = cell.lock_owned().await;
-        if guard.chain.broken() {
-            // A write decided on this model failed: it took that write as done.
-            guard.model = None;
-        }
-        let unrouted = !fresh && guard.model.is_none();
-        if fresh || guard.model.is_none() {
-            match self.load_model(&workspace).await {
-                Ok(model) => {
-                    guard.model = Some(model);
-                    // The load read the store after every write submitted before it: the
-                    // model builds on none of them, whatever became of them.
-                    guard.chain = Chain::default();
-                }
-                Err(e) => {
-                    // Its timers are unknown until a load succeeds: the timer loop retries.
-                    guard.model = None;
-                    drop(guard);
-                    (self.routing).publish_deadline(&workspace.sid, Some(Due::Rebuild));
-                    return Err(e);
-                }
-            }
-        }
-        let mut locked = Locked {
-            guard,
-            routing: self.routing.clone(),
-            workspace,
-            inflight: Vec::new(),
-        };
-        if unrouted {
-            let sweep = Triggers {
-                sweep: true,
-                ..Default::default()
-            };
-            if let Err(e) = self.route(&mut locked, sweep).await {
-                locked.guard.model = None;
-                self.release_lock(locked, Ok(())).await?;
-                return Err(e);
-            }
-        }
-        Ok(locked)
-    }
-
-    /// Submits one decision's writes behind the earlier ones of the workspace and returns
-    /// without waiting; the model's rows follow them at once. The rest of the model is the
-    /// caller's to update, as if they had committed; should they fail, the writes decided after
-    /// them are refused and the model is rebuilt (see [`Engine::release_lock`]).
-    pub(crate) fn commit(&self, locked: &mut Locked, writes: &[Write<'_>]) {
-        self.commit_announcing(locked, writes, None);
-    }
-
-    /// [`Engine::commit`], with `announce` told to subscribers once the writes have committed,
-    /// in commit order.
-    pub(crate) fn commit_announcing(
-        &self,
-        locked: &mut Locked,
-        writes: &[Write<'_>],
-        announce: Option<Notification>,
-    ) {
-        mirror_rows(locked.model(), writes);
-        let on_commit = announce.map(|n| {
-            let routing = Arc::clone(&self.routing);
-            Box::new(move || routing.publish(vec![n])) as OnCommit
-        });
-        let pending = (self.store).submit_then(writes, &locked.guard.chain, on_commit);
-        locked.inflight.push(pending);
-    }
-
-    /// Runs the routing the triggers call for, releases the lock, and waits for every write.
-    pub(crate) async fn finish(&self, mut locked: Locked, triggers: Triggers) -> Result<()> {
-        let routed = self.route(&mut locked, triggers).await;
-        self.release_lock(locked, routed).await
-    }
-
-    /// Releases the lock, then waits for the operation's writes; `result` is how the operation
-    /// went until now (an error drops the model, which may hold half a change). A failed write
-    /// fails the operation: nobody was told of it, and the model is rebuilt on next use.
-    pub(crate) async fn release_lock(&self, mut locked: Locked, result: Result<()>) -> Result<()> {
-        if result.is_err() {
-            locked.guard.model = None;
-        }
-        let inflight = std::mem::take(&mut locked.inflight);
-        let ws = locked.workspace.sid.clone();
-        drop(locked);
-        let written = settle(inflight).await;
-        if written.is_err() {
-            // The next lock rebuilds it; until then its timers are unknown.
-            self.routing.publish_deadline(&ws, Some(Due::Rebuild));
-        }
-        result.and(written)
     }
 
     /// Drops the workspace's model after a configuration change and re-routes everything.
@@ -471,120 +229,6 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner())
             .remove(ws);
         self.routing.publish_deadline(ws, None);
-    }
-
-    async fn load_model(&self, workspace: &Workspace) -> Result<Model> {
-        let ws = &workspace.sid;
-        let mut model = Model::new(
-            workspace.multi_task_enabled,
-            workspace.prioritize_queue_order,
-        );
-        let activities = self
-            .store
-            .list_activities(ws, &Default::default(), Default::default(), 10_000)
-            .await?;
-        for (_, a) in activities.items {
-            model
-                .activities
-                .insert(a.sid, (a.friendly_name, a.available));
-        }
-        let live = self.store.live_reservations(ws).await?;
-        let mut channels: HashMap<WorkerSid, HashMap<TaskChannelSid, ChannelState>> =
-            HashMap::new();
-        for c in self.store.all_worker_channels(ws).await? {
-            channels.entry(c.worker_sid.clone()).or_default().insert(
-                c.task_channel_sid.clone(),
-                ChannelState {
-                    unique_name: c.task_channel_unique_name,
-                    capacity: c.configured_capacity,
-                    available: c.available,
-                    pending: 0,
-                    assigned: 0,
-                    wrapping: 0,
-                },
-            );
-        }
-        for r in &live {
-            if let Some(c) = channels
-                .get_mut(&r.worker_sid)
-                .and_then(|m| m.get_mut(&r.task_channel_sid))
-            {
-                match r.status {
-                    ReservationStatus::Pending => c.pending += 1,
-                    ReservationStatus::Accepted => c.assigned += 1,
-                    ReservationStatus::Wrapping => c.wrapping += 1,
-                    _ => {}
-                }
-            }
-        }
-        for (_, q) in self
-            .store
-            .list_task_queues(ws, &Default::default(), Default::default(), None)
-            .await?
-        {
-            model.put_queue(queue_state(&q));
-        }
-        for (seq, w) in self.store.all_workers(ws).await? {
-            let chans = channels.remove(&w.sid).unwrap_or_default();
-            let mut state = worker_state(&w, chans);
-            state.seq = seq;
-            model.put_worker(state);
-            model.rows.put_worker(w);
-        }
-        for r in &live {
-            model.rows.put_reservation(r.clone());
-        }
-        let channels = (self.store)
-            .list_task_channels(ws, Default::default(), 10_000)
-            .await?;
-        for (_, c) in channels.items {
-            model.rows.put_task_channel(c);
-        }
-        for f in self.store.all_workflows(ws).await? {
-            let config = WorkflowConfig::parse(&f.configuration)
-                .inspect_err(|e| tracing::warn!(workflow = %f.sid, error = %e, "stored workflow configuration does not parse"))
-                .ok();
-            model.put_workflow(f.sid.clone(), config, f.task_reservation_timeout);
-            model.rows.put_workflow(f);
-        }
-        let mut pending: HashMap<TaskSid, HashMap<WorkerSid, Timestamp>> = HashMap::new();
-        for r in live
-            .iter()
-            .filter(|r| r.status == ReservationStatus::Pending)
-        {
-            pending
-                .entry(r.task_sid.clone())
-                .or_default()
-                .insert(r.worker_sid.clone(), r.date_created);
-        }
-        let mut refused: HashMap<TaskSid, HashSet<WorkerSid>> = HashMap::new();
-        for (t, w) in self.store.refusals(ws).await? {
-            refused.entry(t).or_default().insert(w);
-        }
-        // The same backoff as before the restart: counted from the last failure.
-        let mut failed: HashMap<TaskSid, HashMap<WorkerSid, CallbackFailures>> = HashMap::new();
-        for f in self.store.callback_failures(ws).await? {
-            let until = f.last + callback_backoff(f.count);
-            failed.entry(f.task).or_default().insert(
-                f.worker,
-                CallbackFailures {
-                    count: f.count,
-                    until: Some(until),
-                },
-            );
-        }
-        for (seq, t) in self.store.active_tasks(ws).await? {
-            model.rows.saw_task_seq(seq);
-            if t.assignment_status.is_routing() {
-                let mut state = task_state(&t, seq);
-                state.reserved_at = pending.remove(&t.sid).unwrap_or_default();
-                state.pending = state.reserved_at.keys().cloned().collect();
-                state.refused_by = refused.remove(&t.sid).unwrap_or_default();
-                state.callback_failures = failed.remove(&t.sid).unwrap_or_default();
-                model.put_task(state);
-            }
-        }
-        Ok(model)
     }
 
     pub(crate) async fn route(&self, locked: &mut Locked, triggers: Triggers) -> Result<()> {
@@ -987,84 +631,6 @@ pub(crate) fn set_activity(model: &mut Model, worker: &Worker) {
         w.activity_name = worker.activity_name.clone();
         w.available = worker.available;
         w.refresh();
-    }
-}
-
-pub(crate) fn channel_state(unique_name: String, capacity: i64, available: bool) -> ChannelState {
-    ChannelState {
-        unique_name,
-        capacity,
-        available,
-        pending: 0,
-        assigned: 0,
-        wrapping: 0,
-    }
-}
-
-pub(crate) fn queue_state(q: &switchyard_core::model::TaskQueue) -> QueueState {
-    QueueState {
-        sid: q.sid.clone(),
-        friendly_name: q.friendly_name.clone(),
-        target: compile(&q.target_workers),
-        order: q.task_order,
-        max_reserved: q.max_reserved_workers,
-        reservation_activity: q.reservation_activity.as_ref().map(|(s, _)| s.clone()),
-        assignment_activity: q.assignment_activity.as_ref().map(|(s, _)| s.clone()),
-        members: HashSet::new(),
-    }
-}
-
-pub(crate) fn worker_state(
-    w: &Worker,
-    channels: HashMap<TaskChannelSid, ChannelState>,
-) -> WorkerState {
-    let attrs = serde_json::from_str(&w.attributes).unwrap_or(Value::Null);
-    WorkerState::new(
-        w.sid.clone(),
-        w.friendly_name.clone(),
-        attrs,
-        (w.activity_sid.clone(), w.activity_name.clone(), w.available),
-        channels,
-        w.idle_since,
-    )
-}
-
-pub(crate) fn task_state(t: &Task, seq: i64) -> TaskState {
-    let route = match (&t.routing_target, &t.workflow, t.step) {
-        (Some(target), _, _) if target.starts_with("WK") => match target.parse() {
-            Ok(worker) => Route::Worker {
-                worker,
-                ignore_capacity: t.ignore_capacity.unwrap_or(true),
-            },
-            Err(_) => Route::Unrouted,
-        },
-        (Some(target), _, _) if target.starts_with("WQ") => match target.parse() {
-            Ok(q) => Route::Queue(q),
-            Err(_) => Route::Unrouted,
-        },
-        (_, Some((workflow, _)), Some(step)) => Route::Workflow {
-            workflow: workflow.clone(),
-            step,
-        },
-        _ => Route::Unrouted,
-    };
-    TaskState {
-        sid: t.sid.clone(),
-        attributes: serde_json::from_str(&t.attributes).unwrap_or(Value::Null),
-        priority: t.priority,
-        channel: t.task_channel.0.clone(),
-        route,
-        queue: t.task_queue.as_ref().map(|(q, _)| q.clone()),
-        virtual_start_time: t.virtual_start_time,
-        seq,
-        pending: HashSet::new(),
-        reserved_at: HashMap::new(),
-        refused_by: HashSet::new(),
-        callback_failures: HashMap::new(),
-        date_created: t.date_created,
-        step_entered: t.step_entered,
-        ttl_secs: t.timeout,
-        assignment_count: t.assignment_count,
     }
 }
 

@@ -15,9 +15,9 @@ use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::event;
-use crate::routing::{
-    filter_name, idle_since_changed, settle, step_events, task_state, Locked, Triggers,
-};
+use crate::load::task_state;
+use crate::lock::{settle, Locked};
+use crate::routing::{filter_name, idle_since_changed, step_events, Triggers};
 use crate::{check_version, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.

@@ -6,7 +6,8 @@ use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, Wor
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_store::TaskQueueFilter;
 
-use crate::routing::{queue_state, Triggers};
+use crate::load::queue_state;
+use crate::routing::Triggers;
 use crate::worker::{in_queue, parse_expression};
 use crate::{
     event, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,

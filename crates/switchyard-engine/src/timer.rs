@@ -14,7 +14,8 @@ use switchyard_store::Write;
 
 use crate::deadline::Due;
 use crate::event;
-use crate::routing::{filter_name, step_events, Locked, Triggers};
+use crate::lock::Locked;
+use crate::routing::{filter_name, step_events, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
 use crate::{Notification, ReservationCreated};

@@ -8,7 +8,8 @@ use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, Wor
 use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write};
 
 use crate::event;
-use crate::routing::{channel_state, worker_state, Triggers};
+use crate::load::{channel_state, worker_state};
+use crate::routing::Triggers;
 use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,

@@ -1,0 +1,252 @@
+//! The lock protocol: a workspace's model and the chain of its writes, locked for one
+//! operation; writes submitted without waiting, the lock released at once, the commit awaited
+//! after.
+
+use std::sync::Arc;
+
+use switchyard_core::model::{Worker, Workspace};
+use switchyard_core::routing::Model;
+use switchyard_core::sid::{ActivitySid, WorkerSid};
+use switchyard_core::Timestamp;
+use switchyard_store::{Chain, OnCommit, Pending, Write};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::deadline::Due;
+use crate::routing::{Notification, Routing, Triggers};
+use crate::{Engine, Error, Result};
+
+/// A workspace's routing state: its model (`None` until loaded, or once it may disagree with
+/// the store) and the chain its decisions' writes are submitted on.
+#[derive(Default)]
+pub(crate) struct Slot {
+    pub(crate) model: Option<Model>,
+    /// Every write decided on this model, in decision order: once one fails, the writer refuses
+    /// the rest, and the next lock rebuilds the model.
+    chain: Chain,
+}
+
+/// The workspace's model, locked for one operation; loaded from the store on first use.
+///
+/// The operation decides on the model, submits its writes without waiting ([`Engine::commit`])
+/// and updates the model as if they had committed. [`Engine::release_lock`] releases the lock
+/// as soon as they are submitted, then waits for their commit before the caller hears of it;
+/// the next operation meanwhile decides on top of them.
+pub(crate) struct Locked {
+    guard: OwnedMutexGuard<Slot>,
+    /// Where the workspace's next deadline is published when the lock is released.
+    routing: Arc<Routing>,
+    pub(crate) workspace: Workspace,
+    inflight: Vec<Pending>,
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if !self.inflight.is_empty() {
+            // Left on an error after writing, without `release_lock`: the model may hold half
+            // a change, so it is rebuilt from the store on next use.
+            self.guard.model = None;
+        }
+        let due = match self.guard.model.as_ref() {
+            None => Some(Due::Rebuild),
+            Some(model) => model.next_deadline().map(Due::At),
+        };
+        self.routing.publish_deadline(&self.workspace.sid, due);
+    }
+}
+
+impl Locked {
+    pub(crate) fn model(&mut self) -> &mut Model {
+        self.guard.model.get_or_insert_with(Model::default)
+    }
+
+    /// Whether another operation wants this workspace. Each one clones the workspace's model
+    /// cell before it waits for the lock; the map of cells and this guard hold the other two
+    /// references.
+    pub(crate) fn contended(&self) -> bool {
+        Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
+    }
+
+    /// Moves `worker` to `activity` as of `now` (name and availability from the model).
+    pub(crate) fn move_to_activity(
+        &mut self,
+        worker: &mut Worker,
+        activity: ActivitySid,
+        now: Timestamp,
+    ) {
+        let (name, available) = self
+            .model()
+            .activities
+            .get(&activity)
+            .cloned()
+            .unwrap_or_default();
+        worker.activity_sid = activity;
+        worker.activity_name = name;
+        worker.available = available;
+        worker.date_status_changed = now;
+        worker.version += 1;
+        worker.date_updated = now;
+    }
+
+    /// The writes submitted so far, for the caller to wait for apart from the rest.
+    pub(crate) fn take_inflight(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.inflight)
+    }
+
+    /// An activity of the workspace (its name and availability), for the parameter `field`.
+    pub(crate) fn activity(&mut self, a: &ActivitySid, field: &str) -> Result<(String, bool)> {
+        let ws = &self.workspace.sid;
+        let found = self.guard.model.as_ref().and_then(|m| m.activities.get(a));
+        found.cloned().ok_or_else(|| {
+            Error::invalid(format!("{field} {a} is not an activity of workspace {ws}"))
+        })
+    }
+
+    /// A worker's row, as the decisions so far left it.
+    pub(crate) fn worker_row(&mut self, sid: &WorkerSid) -> Result<Worker> {
+        (self.model().rows.worker(sid).cloned()).ok_or_else(|| Error::not_found("Worker", sid))
+    }
+}
+
+/// Waits for submitted writes, in order; the first failure, if any.
+pub(crate) async fn settle(inflight: Vec<Pending>) -> Result<()> {
+    let mut result = Ok(());
+    for pending in inflight {
+        if let Err(e) = pending.wait().await {
+            if result.is_ok() {
+                result = Err(e.into());
+            }
+        }
+    }
+    result
+}
+
+/// Keeps the model's rows as `writes` leave them.
+fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
+    let rows = &mut model.rows;
+    for w in writes {
+        match *w {
+            Write::Reservation(r) => rows.put_reservation(r.clone()),
+            Write::Worker { worker, .. } => rows.put_worker(worker.clone()),
+            Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
+            Write::DeleteTask(sid) => rows.remove_task(sid),
+            Write::Task(_)
+            | Write::Event(_)
+            | Write::CallbackAnswered(_)
+            | Write::CallbackFailed { .. } => {}
+        }
+    }
+}
+
+impl Engine {
+    /// Locks the workspace's routing state, loading the model if needed.
+    pub(crate) async fn lock(&self, workspace: Workspace) -> Result<Locked> {
+        self.lock_with(workspace, false).await
+    }
+
+    /// Locks the workspace's routing state; with `fresh`, rebuilds the model from the store
+    /// even if one is loaded (after a configuration change).
+    ///
+    /// A model built here otherwise (first use, or after a failed write dropped it) has not
+    /// seen what the store holds routed: every waiting task and idle worker is routed before
+    /// the operation goes on, and what that reserves is committed and announced here.
+    pub(crate) async fn lock_with(&self, workspace: Workspace, fresh: bool) -> Result<Locked> {
+        let cell = {
+            let mut models = self
+                .routing
+                .models
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            models.entry(workspace.sid.clone()).or_default().clone()
+        };
+        let mut guard = cell.lock_owned().await;
+        if guard.chain.broken() {
+            // A write decided on this model failed: it took that write as done.
+            guard.model = None;
+        }
+        let unrouted = !fresh && guard.model.is_none();
+        if fresh || guard.model.is_none() {
+            match self.load_model(&workspace).await {
+                Ok(model) => {
+                    guard.model = Some(model);
+                    // The load read the store after every write submitted before it: the
+                    // model builds on none of them, whatever became of them.
+                    guard.chain = Chain::default();
+                }
+                Err(e) => {
+                    // Its timers are unknown until a load succeeds: the timer loop retries.
+                    guard.model = None;
+                    drop(guard);
+                    (self.routing).publish_deadline(&workspace.sid, Some(Due::Rebuild));
+                    return Err(e);
+                }
+            }
+        }
+        let mut locked = Locked {
+            guard,
+            routing: self.routing.clone(),
+            workspace,
+            inflight: Vec::new(),
+        };
+        if unrouted {
+            let sweep = Triggers {
+                sweep: true,
+                ..Default::default()
+            };
+            if let Err(e) = self.route(&mut locked, sweep).await {
+                locked.guard.model = None;
+                self.release_lock(locked, Ok(())).await?;
+                return Err(e);
+            }
+        }
+        Ok(locked)
+    }
+
+    /// Submits one decision's writes behind the earlier ones of the workspace and returns
+    /// without waiting; the model's rows follow them at once. The rest of the model is the
+    /// caller's to update, as if they had committed; should they fail, the writes decided after
+    /// them are refused and the model is rebuilt (see [`Engine::release_lock`]).
+    pub(crate) fn commit(&self, locked: &mut Locked, writes: &[Write<'_>]) {
+        self.commit_announcing(locked, writes, None);
+    }
+
+    /// [`Engine::commit`], with `announce` told to subscribers once the writes have committed,
+    /// in commit order.
+    pub(crate) fn commit_announcing(
+        &self,
+        locked: &mut Locked,
+        writes: &[Write<'_>],
+        announce: Option<Notification>,
+    ) {
+        mirror_rows(locked.model(), writes);
+        let on_commit = announce.map(|n| {
+            let routing = Arc::clone(&self.routing);
+            Box::new(move || routing.publish(vec![n])) as OnCommit
+        });
+        let pending = (self.store).submit_then(writes, &locked.guard.chain, on_commit);
+        locked.inflight.push(pending);
+    }
+
+    /// Runs the routing the triggers call for, releases the lock, and waits for every write.
+    pub(crate) async fn finish(&self, mut locked: Locked, triggers: Triggers) -> Result<()> {
+        let routed = self.route(&mut locked, triggers).await;
+        self.release_lock(locked, routed).await
+    }
+
+    /// Releases the lock, then waits for the operation's writes; `result` is how the operation
+    /// went until now (an error drops the model, which may hold half a change). A failed write
+    /// fails the operation: nobody was told of it, and the model is rebuilt on next use.
+    pub(crate) async fn release_lock(&self, mut locked: Locked, result: Result<()>) -> Result<()> {
+        if result.is_err() {
+            locked.guard.model = None;
+        }
+        let inflight = std::mem::take(&mut locked.inflight);
+        let ws = locked.workspace.sid.clone();
+        drop(locked);
+        let written = settle(inflight).await;
+        if written.is_err() {
+            // The next lock rebuilds it; until then its timers are unknown.
+            self.routing.publish_deadline(&ws, Some(Due::Rebuild));
+        }
+        result.and(written)
+    }
+}
