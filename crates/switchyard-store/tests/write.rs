@@ -133,6 +133,17 @@ fn task(f: &Fixture, n: u8) -> Task {
     }
 }
 
+/// Another connection holding SQLite's write lock, so that the writer waits for it and the
+/// writes submitted meanwhile queue up; `COMMIT` on it lets them through.
+async fn hold_write_lock(f: &Fixture) -> sqlx::SqliteConnection {
+    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut blocker)
+        .await
+        .unwrap();
+    blocker
+}
+
 async fn stored_worker(f: &Fixture) -> Worker {
     f.store
         .get_worker(&f.workspace.sid, &f.worker.sid)
@@ -244,11 +255,7 @@ async fn a_statement_failing_mid_batch_rolls_back_the_statements_before_it() {
 async fn a_submitted_task_is_seen_as_written_at_once_and_by_queries_once_committed() {
     let f = fixture().await;
     // Another connection holds the write lock, so the writer has to wait for it.
-    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let mut blocker = hold_write_lock(&f).await;
     let t = task(&f, 40);
     let pending = f.store.submit(&[Write::Task(&t)], &Chain::default());
     let written = f.store.task_as_written(&f.workspace.sid, &t.sid).await;
@@ -359,11 +366,7 @@ async fn a_group_commit_rolls_back_a_failing_write_alone_and_commits_its_neighbo
     let f = fixture().await;
     // Another connection holds the write lock, so every write below queues up behind the
     // first and they are committed as one group.
-    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let mut blocker = hold_write_lock(&f).await;
     let (a, b, c) = (Chain::default(), Chain::default(), Chain::default());
     let (e50, e51, e52, e53, e54, e55) = (
         event(&f, 50),
