@@ -47,7 +47,7 @@ impl Drop for Locked {
             self.guard.model = None;
         }
         let due = match self.guard.model.as_ref() {
-            None => Some(Due::Rebuild),
+            None => Some(Due::REBUILD_NOW),
             Some(model) => model.next_deadline().map(Due::At),
         };
         self.routing.publish_deadline(&self.workspace.sid, due);
@@ -173,10 +173,11 @@ impl Engine {
                     guard.chain = Chain::default();
                 }
                 Err(e) => {
-                    // Its timers are unknown until a load succeeds: the timer loop retries.
+                    // Its timers are unknown until a load succeeds: the timer loop retries,
+                    // backing off while it keeps failing.
                     guard.model = None;
                     drop(guard);
-                    (self.routing).publish_deadline(&workspace.sid, Some(Due::Rebuild));
+                    self.routing.rebuild_failed(&workspace.sid, self.now());
                     return Err(e);
                 }
             }
@@ -193,9 +194,11 @@ impl Engine {
                 ..Default::default()
             };
             if let Err(e) = self.route(&mut locked, sweep).await {
-                locked.guard.model = None;
-                self.release_lock(locked, Ok(())).await?;
-                return Err(e);
+                let ws = locked.workspace.sid.clone();
+                let failed = self.release_lock(locked, Err(e)).await;
+                // Routing what the store holds failed: the rebuild is retried with backoff.
+                self.routing.rebuild_failed(&ws, self.now());
+                return Err(failed.expect_err("released with an error"));
             }
         }
         Ok(locked)
@@ -243,9 +246,11 @@ impl Engine {
         let ws = locked.workspace.sid.clone();
         drop(locked);
         let written = settle(inflight).await;
-        if written.is_err() {
+        match (&result, &written) {
             // The next lock rebuilds it; until then its timers are unknown.
-            self.routing.publish_deadline(&ws, Some(Due::Rebuild));
+            (_, Err(_)) => self.routing.rebuild_failed(&ws, self.now()),
+            (Ok(()), Ok(())) => self.routing.recovered(&ws),
+            (Err(_), Ok(())) => {}
         }
         result.and(written)
     }

@@ -8,6 +8,7 @@
 //! commits. The model is built from the store in `load.rs`.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use serde_json::Value;
@@ -67,6 +68,10 @@ pub(crate) struct Routing {
     /// Each loaded workspace's next deadline, published whenever its lock is released, so the
     /// timer loop finds the next one without locking every workspace's model.
     pub(crate) deadlines: SyncMutex<HashMap<WorkspaceSid, Due>>,
+    /// How many times in a row each failing workspace failed to rebuild or to write
+    /// (`deadline.rs`), and how many workspaces are failing.
+    pub(crate) faults: SyncMutex<HashMap<WorkspaceSid, u32>>,
+    pub(crate) faulty: AtomicUsize,
     /// Signaled when a workspace's next deadline comes sooner.
     pub(crate) changed: tokio::sync::Notify,
     /// Held while a manual clock is being advanced, so advances do not interleave.
@@ -228,6 +233,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(ws);
+        self.routing.recovered(ws);
         self.routing.publish_deadline(ws, None);
     }
 

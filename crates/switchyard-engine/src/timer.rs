@@ -139,32 +139,41 @@ impl Engine {
     /// The earliest timer deadline of any loaded workspace.
     pub async fn next_deadline(&self) -> Option<Timestamp> {
         let now = self.now();
-        // A dropped model's timers are unknown until it is rebuilt, which `fire_due` does at
-        // once: it counts as due now.
+        // A dropped model's timers are unknown until it is rebuilt, which `fire_due` does as
+        // soon as its backoff allows.
         (self.routing.deadlines().into_iter())
             .map(|(_, due)| due.at(now))
             .min()
     }
 
-    /// Rebuilds the models dropped after a failed write, routing what they hold, so that their
-    /// timers are known again.
-    async fn rebuild_dropped(&self) -> Result<()> {
+    /// Rebuilds the models dropped after a failed write whose retry is due, routing what they
+    /// hold, so that their timers are known again. A rebuild that fails is logged and put off
+    /// (`deadline.rs`); the other workspaces go on.
+    async fn rebuild_dropped(&self) {
+        let now = self.now();
         for (ws, due) in self.routing.deadlines() {
-            if due != Due::Rebuild {
-                continue;
+            match due {
+                Due::Rebuild { not_before } if not_before <= now => {}
+                _ => continue,
             }
-            let workspace = match self.store_workspace(&ws).await {
-                Ok(w) => w,
+            let rebuilt = match self.store_workspace(&ws).await {
+                Ok(workspace) => match self.lock(workspace).await {
+                    Ok(locked) => self.release_lock(locked, Ok(())).await,
+                    Err(e) => Err(e),
+                },
                 Err(Error::NotFound { .. }) => {
                     self.forget(&ws);
                     continue;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.routing.rebuild_failed(&ws, now);
+                    Err(e)
+                }
             };
-            let locked = self.lock(workspace).await?;
-            self.release_lock(locked, Ok(())).await?;
+            if let Err(e) = rebuilt {
+                tracing::warn!(workspace = %ws, error = %e, "rebuilding the workspace's routing failed; retrying later");
+            }
         }
-        Ok(())
     }
 
     /// How many timers are scheduled in the loaded workspaces.
@@ -220,7 +229,7 @@ impl Engine {
         upto: impl Fn() -> Timestamp,
         advance: bool,
     ) -> Result<Vec<FiredTimer>> {
-        self.rebuild_dropped().await?;
+        self.rebuild_dropped().await;
         let mut fired = Vec::new();
         let mut last = None;
         loop {

@@ -182,3 +182,94 @@ async fn a_failed_write_fails_what_was_decided_on_top_of_it_and_the_model_starts
     let sids: Vec<_> = stored.items.iter().map(|(_, t)| t.sid.clone()).collect();
     assert_eq!(sids, vec![next.sid]);
 }
+
+/// A fault that persists (here every reservation write is refused, as on a full disk) does not
+/// make the timer loop spin: the first rebuild is tried at once, the next ones after a wait
+/// that doubles, and routing resumes on the first try after the fault clears.
+#[tokio::test]
+async fn a_persistent_write_fault_is_retried_with_backoff_and_routing_resumes_after_it() {
+    use switchyard_core::time::Duration;
+    let f = common::Fixture::new().await;
+    let (engine, account, ws) = (&f.engine, &f.account, &f.ws);
+    let available = f.activity("Available").await;
+    let queue = f
+        .queue(CreateTaskQueue {
+            friendly_name: "Q".into(),
+            ..Default::default()
+        })
+        .await;
+    let workflow = f
+        .workflow_to(
+            &queue,
+            CreateWorkflow {
+                friendly_name: "F".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    engine
+        .create_worker(
+            account,
+            ws,
+            CreateWorker {
+                friendly_name: "Alice".into(),
+                activity_sid: Some(available),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut announced = engine.subscribe();
+    let sql = sqlx::SqlitePool::connect(&f.url).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON reservations
+         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+    )
+    .execute(&sql)
+    .await
+    .unwrap();
+    let task = engine
+        .create_task(
+            account,
+            ws,
+            CreateTask {
+                workflow_sid: Some(workflow),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .sid;
+
+    // First failure: retried at once, and that retry fails too.
+    let start = engine.now();
+    assert_eq!(engine.next_deadline().await, Some(start));
+    engine.fire_due().await.unwrap();
+    let mut wait = Duration::from_millis(200);
+    let mut retry_at = start + wait;
+    assert_eq!(engine.next_deadline().await, Some(retry_at));
+    // Nothing is tried before the backoff has passed, however often the loop comes round.
+    for _ in 0..3 {
+        engine.fire_due().await.unwrap();
+        assert_eq!(engine.next_deadline().await, Some(retry_at));
+    }
+    for _ in 0..3 {
+        engine.advance_to(retry_at).await.unwrap();
+        wait = Duration::from_millis(wait.as_millis() * 2);
+        retry_at = retry_at + wait;
+        assert_eq!(engine.next_deadline().await, Some(retry_at));
+    }
+    assert!(announced.try_recv().is_err());
+
+    sqlx::query("DROP TRIGGER refuse")
+        .execute(&sql)
+        .await
+        .unwrap();
+    engine.advance_to(retry_at).await.unwrap();
+    let Ok(Notification::ReservationCreated(created)) = announced.try_recv() else {
+        panic!("routing did not resume once the fault cleared");
+    };
+    assert_eq!(created.task.sid, task);
+    // Recovered: the next deadline is the reservation's timeout again, not a rebuild.
+    assert!(engine.next_deadline().await.unwrap() > retry_at + Duration::from_secs(1));
+}
