@@ -130,7 +130,7 @@ pub(crate) fn eval<L: Lookup + ?Sized>(node: &Node, ctx: &L) -> bool {
 }
 
 /// The value of `node` if it does not depend on the context (no keys decide it), e.g. `1==1`.
-/// A scalar reduced so that values [`equal`] treats as equal reduce to the same probe (numbers and
+/// A scalar reduced so that values `equal` treats as equal reduce to the same probe (numbers and
 /// numeric strings to the number's bits); values that are not equal may share one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Probe {
