@@ -420,17 +420,16 @@ pub fn is_http_url(text: &str) -> bool {
 }
 
 /// Parses a worker's or task's attributes: they must be a JSON object of at most
-/// [`MAX_ATTRIBUTES_LEN`] characters.
+/// [`MAX_ATTRIBUTES_LEN`] characters. The error says what is wrong with them, worded to follow
+/// the field's name ("must be a JSON object").
 pub fn parse_attributes(text: &str) -> Result<serde_json::Value, String> {
     if text.chars().count() > MAX_ATTRIBUTES_LEN {
-        return Err(format!(
-            "Attributes must be at most {MAX_ATTRIBUTES_LEN} characters"
-        ));
+        return Err(format!("must be at most {MAX_ATTRIBUTES_LEN} characters"));
     }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(v @ serde_json::Value::Object(_)) => Ok(v),
-        Ok(_) => Err("Attributes must be a JSON object".to_owned()),
-        Err(e) => Err(format!("Attributes is not valid JSON: {e}")),
+        Ok(_) => Err("must be a JSON object".to_owned()),
+        Err(e) => Err(format!("is not valid JSON: {e}")),
     }
 }
 
@@ -453,11 +452,11 @@ mod tests {
         assert!(parse_attributes(r#"{"a":1}"#).is_ok());
         assert_eq!(
             parse_attributes("[1]").unwrap_err(),
-            "Attributes must be a JSON object"
+            "must be a JSON object"
         );
         assert!(parse_attributes("{")
             .unwrap_err()
-            .starts_with("Attributes is not valid JSON"));
+            .starts_with("is not valid JSON"));
         let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(MAX_ATTRIBUTES_LEN));
         assert!(parse_attributes(&big).unwrap_err().contains("at most 4096"));
     }

@@ -33,7 +33,7 @@ impl Engine {
         p: CreateActivity,
     ) -> Result<Activity> {
         let workspace = self.workspace(account, ws).await?;
-        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        let name = friendly_name(Some(p.friendly_name), "friendly_name")?;
         self.check_activity_name_free(ws, &name, None).await?;
         let now = self.now();
         let activity = Activity {
@@ -88,7 +88,7 @@ impl Engine {
         p: UpdateActivity,
     ) -> Result<Activity> {
         let mut a = self.activity(account, ws, sid).await?;
-        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
             self.check_activity_name_free(ws, &name, Some(sid)).await?;
             a.friendly_name = name;
         }

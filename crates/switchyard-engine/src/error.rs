@@ -1,4 +1,8 @@
 //! The engine's error: what went wrong, in words meant for the API's user.
+//!
+//! Errors about one field of a request name it by the engine's own field name (`target_workers`,
+//! as in [`crate::CreateTaskQueue`]); a front end shows it in its own vocabulary (the HTTP server
+//! says `TargetWorkers`, Twilio's parameter name).
 
 use switchyard_store::StoreError;
 
@@ -19,7 +23,10 @@ use switchyard_store::StoreError;
 ///     ..Default::default()
 /// };
 /// match engine.create_task_queue(&account, &ws, queue).await {
-///     Err(Error::Invalid(message)) => assert!(message.starts_with("TargetWorkers")),
+///     Err(Error::InvalidField { field, problem }) => {
+///         assert_eq!(field, "target_workers");
+///         assert!(problem.starts_with("is not a valid expression"));
+///     }
 ///     other => panic!("expected an invalid-parameter error, got {other:?}"),
 /// }
 /// # Ok(()) }
@@ -35,15 +42,42 @@ pub enum Error {
         /// The SID or name that was looked up.
         sid: String,
     },
-    /// A parameter is missing, malformed, or breaks a rule; the message names it.
+    /// A field of the request is malformed or breaks a rule.
+    #[error("{field} {problem}")]
+    InvalidField {
+        /// The field, by its name in the engine's request structs (`virtual_start_time`).
+        field: &'static str,
+        /// What is wrong with it, worded to follow the field's name.
+        problem: String,
+    },
+    /// A required field is missing or blank.
+    #[error("{field} is required")]
+    MissingField {
+        /// The field, as in [`Error::InvalidField`].
+        field: &'static str,
+    },
+    /// The request breaks a rule that no single field holds (a status move the state machine
+    /// does not allow, a name already taken, a limit reached).
     #[error("{0}")]
     Invalid(String),
     /// The resource is gone for good (a rescinded reservation cannot be accepted).
     #[error("{0}")]
     Gone(String),
-    /// An `If-Match` precondition does not hold.
+    /// The resource is not at the version the caller expected (HTTP: `If-Match`).
+    #[error("{kind} {sid} is at version {current}, not {expected}")]
+    VersionMismatch {
+        /// Resource kind, e.g. `Task`.
+        kind: &'static str,
+        /// Its SID.
+        sid: String,
+        /// The version the caller expected.
+        expected: i64,
+        /// Its version.
+        current: i64,
+    },
+    /// A change raced with another to the same resource and lost; retrying may succeed.
     #[error("{0}")]
-    PreconditionFailed(String),
+    ConcurrentChange(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -59,6 +93,13 @@ impl Error {
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         Error::Invalid(message.into())
+    }
+
+    pub(crate) fn field(field: &'static str, problem: impl Into<String>) -> Self {
+        Error::InvalidField {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 

@@ -295,9 +295,10 @@ impl crate::Engine {
         self.workspace(account, ws).await?;
         let minutes = minutes.unwrap_or(DEFAULT_EVENT_MINUTES);
         if minutes < 0 {
-            return Err(crate::Error::invalid(format!(
-                "Minutes must not be negative, got {minutes}"
-            )));
+            return Err(crate::Error::field(
+                "minutes",
+                format!("must not be negative, got {minutes}"),
+            ));
         }
         filter.start.get_or_insert_with(|| {
             Timestamp::from_millis(

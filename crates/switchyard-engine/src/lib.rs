@@ -242,51 +242,57 @@ pub(crate) fn mint<T: Sid>() -> T {
 
 /// Checks an optional callback URL: an empty value clears it, anything else must be an absolute
 /// http(s) URL.
-pub(crate) fn callback_url(value: Option<String>, field: &str) -> Result<Option<String>> {
+pub(crate) fn callback_url(value: Option<String>, field: &'static str) -> Result<Option<String>> {
     match value {
         Some(u) if u.is_empty() => Ok(None),
-        Some(u) if !switchyard_core::model::is_http_url(&u) => Err(Error::invalid(format!(
-            "{field} must be an absolute http or https URL, got '{u}'"
-        ))),
+        Some(u) if !switchyard_core::model::is_http_url(&u) => Err(Error::field(
+            field,
+            format!("must be an absolute http or https URL, got '{u}'"),
+        )),
         other => Ok(other),
     }
 }
 
-/// Fails with `PreconditionFailed` unless `current` is the `expected` version (when one is).
+/// Fails with `VersionMismatch` unless `current` is the `expected` version (when one is).
 pub(crate) fn check_version(
     expected: Option<i64>,
     current: i64,
-    kind: &str,
+    kind: &'static str,
     sid: &impl std::fmt::Display,
 ) -> Result<()> {
     match expected {
-        Some(v) if v != current => Err(Error::PreconditionFailed(format!(
-            "If-Match \"{v}\" does not match the current version of {kind} {sid}"
-        ))),
+        Some(expected) if expected != current => Err(Error::VersionMismatch {
+            kind,
+            sid: sid.to_string(),
+            expected,
+            current,
+        }),
         _ => Ok(()),
     }
 }
 
 /// Checks a required friendly name: present, not blank, at most 64 characters.
-pub(crate) fn friendly_name(value: Option<String>, field: &str) -> Result<String> {
+pub(crate) fn friendly_name(value: Option<String>, field: &'static str) -> Result<String> {
     match value {
         Some(v) if !v.trim().is_empty() => check_name_len(v, field),
-        _ => Err(Error::invalid(format!(
-            "Missing required parameter {field} in the post body"
-        ))),
+        _ => Err(Error::MissingField { field }),
     }
 }
 
 /// Checks an optional new friendly name.
-pub(crate) fn new_friendly_name(value: Option<String>, field: &str) -> Result<Option<String>> {
+pub(crate) fn new_friendly_name(
+    value: Option<String>,
+    field: &'static str,
+) -> Result<Option<String>> {
     value.map(|v| friendly_name(Some(v), field)).transpose()
 }
 
-fn check_name_len(v: String, field: &str) -> Result<String> {
+fn check_name_len(v: String, field: &'static str) -> Result<String> {
     if v.chars().count() > MAX_FRIENDLY_NAME_LEN {
-        return Err(Error::invalid(format!(
-            "{field} must be at most {MAX_FRIENDLY_NAME_LEN} characters"
-        )));
+        return Err(Error::field(
+            field,
+            format!("must be at most {MAX_FRIENDLY_NAME_LEN} characters"),
+        ));
     }
     Ok(v)
 }

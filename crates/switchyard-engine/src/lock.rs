@@ -93,12 +93,16 @@ impl Locked {
     }
 
     /// An activity of the workspace (its name and availability), for the parameter `field`.
-    pub(crate) fn activity(&mut self, a: &ActivitySid, field: &str) -> Result<(String, bool)> {
+    pub(crate) fn activity(
+        &mut self,
+        a: &ActivitySid,
+        field: &'static str,
+    ) -> Result<(String, bool)> {
         let ws = &self.workspace.sid;
         let found = self.guard.model.as_ref().and_then(|m| m.activities.get(a));
-        found.cloned().ok_or_else(|| {
-            Error::invalid(format!("{field} {a} is not an activity of workspace {ws}"))
-        })
+        found
+            .cloned()
+            .ok_or_else(|| Error::field(field, format!("{a} is not an activity of workspace {ws}")))
     }
 
     /// A worker's row, as the decisions so far left it.

@@ -300,7 +300,7 @@ impl Engine {
         let mut task = self.store_task(&ws, &r.task_sid).await?;
         let target_activity = match activity {
             Some(a) => {
-                locked.activity(&a, "WorkerActivitySid")?;
+                locked.activity(&a, "worker_activity_sid")?;
                 Some(a)
             }
             None if !locked.workspace.multi_task_enabled => r.previous_activity_sid.clone(),

@@ -248,9 +248,10 @@ impl StatsWindow {
             (None, minutes) => {
                 let minutes = minutes.unwrap_or(crate::DEFAULT_EVENT_MINUTES);
                 if minutes < 0 {
-                    return Err(Error::invalid(format!(
-                        "Minutes must not be negative, got {minutes}"
-                    )));
+                    return Err(Error::field(
+                        "minutes",
+                        format!("must not be negative, got {minutes}"),
+                    ));
                 }
                 // The minutes before the window's end: before now unless `EndDate` says otherwise.
                 Timestamp::from_millis(
@@ -260,11 +261,18 @@ impl StatsWindow {
             }
         };
         if start > end {
-            return Err(Error::invalid("StartDate must be before EndDate"));
+            return Err(Error::field("start_date", "must be before the end date"));
         }
         if start.as_millis() < now.as_millis().saturating_sub(MAX_LOOKBACK_MS) {
-            return Err(Error::invalid(
-                "Statistics are available for the last 30 days only: StartDate or Minutes reaches further back",
+            // The window starts too early, through whichever field set its start.
+            let field = if self.start.is_some() {
+                "start_date"
+            } else {
+                "minutes"
+            };
+            return Err(Error::field(
+                field,
+                "reaches back further than the 30 days statistics are kept for",
             ));
         }
         Ok((start, end))
@@ -372,9 +380,10 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let (start, end) = options.window.resolve(self.now())?;
         if let Some(t) = options.split_by_wait_time.iter().find(|t| **t <= 0) {
-            return Err(Error::invalid(format!(
-                "SplitByWaitTime thresholds must be positive numbers of seconds, got {t}"
-            )));
+            return Err(Error::field(
+                "split_by_wait_time",
+                format!("thresholds must be positive numbers of seconds, got {t}"),
+            ));
         }
         let activities = self.activity_names(ws).await?;
         // Owned: the events are read after the routing lock is released.

@@ -88,9 +88,10 @@ fn priority(p: i64) -> Result<i64> {
     if (0..=MAX_PRIORITY).contains(&p) {
         Ok(p)
     } else {
-        Err(Error::invalid(format!(
-            "Priority must be between 0 and {MAX_PRIORITY}, got {p}"
-        )))
+        Err(Error::field(
+            "priority",
+            format!("must be between 0 and {MAX_PRIORITY}, got {p}"),
+        ))
     }
 }
 
@@ -98,10 +99,16 @@ fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
     // 1900-01-01T00:00:00Z
     const EARLIEST: i64 = -2_208_988_800_000;
     if t > now {
-        return Err(Error::invalid("VirtualStartTime must not be in the future"));
+        return Err(Error::field(
+            "virtual_start_time",
+            "must not be in the future",
+        ));
     }
     if t.as_millis() < EARLIEST {
-        return Err(Error::invalid("VirtualStartTime must not be before 1900"));
+        return Err(Error::field(
+            "virtual_start_time",
+            "must not be before 1900",
+        ));
     }
     Ok(t)
 }
@@ -123,13 +130,14 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let now = self.now();
         let attributes = p.attributes.unwrap_or_else(|| "{}".to_owned());
-        let attrs = parse_attributes(&attributes).map_err(Error::invalid)?;
+        let attrs = parse_attributes(&attributes).map_err(|e| Error::field("attributes", e))?;
         let priority = priority(p.priority.unwrap_or(0))?;
         let timeout = p.timeout.unwrap_or(DEFAULT_TASK_TIMEOUT_SECS);
         if !(1..=MAX_TASK_TIMEOUT_SECS).contains(&timeout) {
-            return Err(Error::invalid(format!(
-                "Timeout must be between 1 and {MAX_TASK_TIMEOUT_SECS} seconds, got {timeout}"
-            )));
+            return Err(Error::field(
+                "timeout",
+                format!("must be between 1 and {MAX_TASK_TIMEOUT_SECS} seconds, got {timeout}"),
+            ));
         }
         let channel_key = p.task_channel.unwrap_or_else(|| "default".to_owned());
         let virtual_start_time =
@@ -151,61 +159,69 @@ impl Engine {
             } else if let Ok(f) = target.parse::<WorkflowSid>() {
                 workflow_sid = Some(f);
             } else {
-                return Err(Error::invalid(format!(
-                    "RoutingTarget must be a Worker, TaskQueue or Workflow SID, got '{target}'"
-                )));
+                return Err(Error::field(
+                    "routing_target",
+                    format!("must be a Worker, TaskQueue or Workflow SID, got '{target}'"),
+                ));
             }
         }
         let direct_worker = routing_target
             .as_deref()
             .is_some_and(|t| t.starts_with("WK"));
         if p.ignore_capacity.is_some() && !direct_worker {
-            return Err(Error::invalid(
-                "IgnoreCapacity is only valid with a Worker RoutingTarget",
+            return Err(Error::field(
+                "ignore_capacity",
+                "is only valid when the routing target is a Worker",
             ));
         }
         // What the task names is looked up in the model, under the lock.
         let mut locked = self.lock(workspace).await?;
         if let Some(w) = &direct_worker_sid {
             locked.model().rows.worker(w).ok_or_else(|| {
-                Error::invalid(format!(
-                    "RoutingTarget {w} is not a Worker of workspace {ws}"
-                ))
+                Error::field(
+                    "routing_target",
+                    format!("{w} is not a Worker of workspace {ws}"),
+                )
             })?;
         }
         if let Some(q) = &direct_queue {
             if !locked.model().queues.contains_key(q) {
-                return Err(Error::invalid(format!(
-                    "RoutingTarget {q} is not a TaskQueue of workspace {ws}"
-                )));
+                return Err(Error::field(
+                    "routing_target",
+                    format!("{q} is not a TaskQueue of workspace {ws}"),
+                ));
             }
         }
         let rows = &locked.model().rows;
         let channel = rows.task_channel(&channel_key).cloned().ok_or_else(|| {
-            Error::invalid(format!(
-                "TaskChannel {channel_key} is not a task channel of workspace {ws}"
-            ))
+            Error::field(
+                "task_channel",
+                format!("{channel_key} is not a task channel of workspace {ws}"),
+            )
         })?;
         if workflow_sid.is_none() && routing_target.is_none() {
             match locked.model().rows.workflows().as_slice() {
                 [only] => workflow_sid = Some(only.sid.clone()),
                 [] => {
-                    return Err(Error::invalid(
-                        "WorkflowSid is required: the workspace has no workflow",
+                    return Err(Error::field(
+                        "workflow_sid",
+                        "is required: the workspace has no workflow",
                     ))
                 }
                 _ => {
-                    return Err(Error::invalid(
-                        "WorkflowSid is required when the workspace has more than one workflow",
+                    return Err(Error::field(
+                        "workflow_sid",
+                        "is required when the workspace has more than one workflow",
                     ))
                 }
             }
         }
         let workflow = match &workflow_sid {
             Some(f) => Some(locked.model().rows.workflow(f).cloned().ok_or_else(|| {
-                Error::invalid(format!(
-                    "WorkflowSid {f} is not a Workflow of workspace {ws}"
-                ))
+                Error::field(
+                    "workflow_sid",
+                    format!("{f} is not a Workflow of workspace {ws}"),
+                )
             })?),
             None => None,
         };
@@ -327,9 +343,10 @@ impl Engine {
             .as_deref()
             .map(|e| {
                 Expr::parse(e).map_err(|err| {
-                    Error::invalid(format!(
-                        "EvaluateTaskAttributes is not a valid expression: {err}"
-                    ))
+                    Error::field(
+                        "evaluate_task_attributes",
+                        format!("is not a valid expression: {err}"),
+                    )
                 })
             })
             .transpose()?;
@@ -394,23 +411,27 @@ impl Engine {
         // Everything is checked before anything changes: a refused update leaves the model,
         // the store and the caller's view as they were.
         let attrs = match &p.attributes {
-            Some(text) => Some(parse_attributes(text).map_err(Error::invalid)?),
+            Some(text) => Some(parse_attributes(text).map_err(|e| Error::field("attributes", e))?),
             None => None,
         };
         let new_priority = p.priority.map(priority).transpose()?;
         let new_channel = match &p.task_channel {
             Some(key) => {
                 let channel = self.store.get_task_channel(ws, key).await?.ok_or_else(|| {
-                    Error::invalid(format!(
-                        "TaskChannel {key} is not a task channel of workspace {ws}"
-                    ))
+                    Error::field(
+                        "task_channel",
+                        format!("{key} is not a task channel of workspace {ws}"),
+                    )
                 })?;
                 let changes = channel.sid != task.task_channel.0;
                 if changes && task.assignment_status != TaskStatus::Pending {
-                    return Err(Error::invalid(format!(
-                        "TaskChannel can only change while the task is pending; it is {}",
-                        task.assignment_status.as_str()
-                    )));
+                    return Err(Error::field(
+                        "task_channel",
+                        format!(
+                            "can only change while the task is pending; it is {}",
+                            task.assignment_status.as_str()
+                        ),
+                    ));
                 }
                 changes.then_some(channel)
             }

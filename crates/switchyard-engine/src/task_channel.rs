@@ -39,17 +39,20 @@ impl Engine {
         p: CreateTaskChannel,
     ) -> Result<TaskChannel> {
         let workspace = self.workspace(account, ws).await?;
-        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        let name = friendly_name(Some(p.friendly_name), "friendly_name")?;
         if p.unique_name.is_empty() {
-            return Err(Error::invalid(
-                "Missing required parameter UniqueName in the post body",
-            ));
+            return Err(Error::MissingField {
+                field: "unique_name",
+            });
         }
         if !is_valid_unique_name(&p.unique_name) || p.unique_name.len() > 64 {
-            return Err(Error::invalid(format!(
-                "UniqueName '{}' is invalid: use letters, digits, '_' and '$', not starting with a digit",
-                p.unique_name
-            )));
+            return Err(Error::field(
+                "unique_name",
+                format!(
+                    "'{}' is invalid: use letters, digits, '_' and '$', not starting with a digit",
+                    p.unique_name
+                ),
+            ));
         }
         if self
             .store
@@ -57,10 +60,10 @@ impl Engine {
             .await?
             .is_some()
         {
-            return Err(Error::invalid(format!(
-                "TaskChannel with UniqueName {} already exists for workspace {ws}",
-                p.unique_name
-            )));
+            return Err(Error::field(
+                "unique_name",
+                format!("{} already exists for workspace {ws}", p.unique_name),
+            ));
         }
         if self.store.count_task_channels(ws).await? >= MAX_TASK_CHANNELS {
             return Err(Error::invalid(format!(
@@ -123,7 +126,7 @@ impl Engine {
         p: UpdateTaskChannel,
     ) -> Result<TaskChannel> {
         let mut c = self.task_channel(account, ws, key).await?;
-        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
             c.friendly_name = name;
         }
         if let Some(r) = p.channel_optimized_routing {

@@ -63,11 +63,14 @@ fn max_reserved_workers(n: i64) -> Result<i64> {
     if MAX_RESERVED_WORKERS.contains(&n) {
         Ok(n)
     } else {
-        Err(Error::invalid(format!(
-            "MaxReservedWorkers must be between {} and {}, got {n}",
-            MAX_RESERVED_WORKERS.start(),
-            MAX_RESERVED_WORKERS.end()
-        )))
+        Err(Error::field(
+            "max_reserved_workers",
+            format!(
+                "must be between {} and {}, got {n}",
+                MAX_RESERVED_WORKERS.start(),
+                MAX_RESERVED_WORKERS.end()
+            ),
+        ))
     }
 }
 
@@ -77,7 +80,7 @@ fn target_workers(text: String) -> Result<String> {
     if text.trim().is_empty() {
         return Ok(String::new());
     }
-    parse_expression(&text, "TargetWorkers")?;
+    parse_expression(&text, "target_workers")?;
     Ok(text)
 }
 
@@ -90,7 +93,7 @@ impl Engine {
         p: CreateTaskQueue,
     ) -> Result<TaskQueue> {
         let workspace = self.workspace(account, ws).await?;
-        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        let name = friendly_name(Some(p.friendly_name), "friendly_name")?;
         self.check_queue_name_free(ws, &name, None).await?;
         let target = match p.target_workers {
             Some(t) => target_workers(t)?,
@@ -105,10 +108,10 @@ impl Engine {
             max_reserved_workers: max_reserved_workers(p.max_reserved_workers.unwrap_or(1))?,
             task_order: p.task_order.unwrap_or_default(),
             reservation_activity: self
-                .queue_activity(ws, p.reservation_activity_sid, "ReservationActivitySid")
+                .queue_activity(ws, p.reservation_activity_sid, "reservation_activity_sid")
                 .await?,
             assignment_activity: self
-                .queue_activity(ws, p.assignment_activity_sid, "AssignmentActivitySid")
+                .queue_activity(ws, p.assignment_activity_sid, "assignment_activity_sid")
                 .await?,
             date_created: now,
             date_updated: now,
@@ -147,13 +150,19 @@ impl Engine {
         self.workspace(account, ws).await?;
         let attributes: Option<Value> = match &query.evaluate_worker_attributes {
             Some(text) => Some(serde_json::from_str(text).map_err(|e| {
-                Error::invalid(format!("EvaluateWorkerAttributes is not valid JSON: {e}"))
+                Error::field(
+                    "evaluate_worker_attributes",
+                    format!("is not valid JSON: {e}"),
+                )
             })?),
             None => None,
         };
         let worker = match &query.worker_sid {
             Some(w) => Some(self.store.get_worker(ws, w).await?.ok_or_else(|| {
-                Error::invalid(format!("WorkerSid {w} is not a Worker of workspace {ws}"))
+                Error::field(
+                    "worker_sid",
+                    format!("{w} is not a Worker of workspace {ws}"),
+                )
             })?),
             None => None,
         };
@@ -183,7 +192,7 @@ impl Engine {
         p: UpdateTaskQueue,
     ) -> Result<TaskQueue> {
         let mut q = self.task_queue(account, ws, sid).await?;
-        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
             self.check_queue_name_free(ws, &name, Some(sid)).await?;
             q.friendly_name = name;
         }
@@ -201,12 +210,12 @@ impl Engine {
         }
         if p.reservation_activity_sid.is_some() {
             q.reservation_activity = self
-                .queue_activity(ws, p.reservation_activity_sid, "ReservationActivitySid")
+                .queue_activity(ws, p.reservation_activity_sid, "reservation_activity_sid")
                 .await?;
         }
         if p.assignment_activity_sid.is_some() {
             q.assignment_activity = self
-                .queue_activity(ws, p.assignment_activity_sid, "AssignmentActivitySid")
+                .queue_activity(ws, p.assignment_activity_sid, "assignment_activity_sid")
                 .await?;
         }
         q.date_updated = self.now();
@@ -253,7 +262,7 @@ impl Engine {
         &self,
         ws: &WorkspaceSid,
         sid: Option<ActivitySid>,
-        field: &str,
+        field: &'static str,
     ) -> Result<Option<(ActivitySid, String)>> {
         match sid {
             Some(a) => {

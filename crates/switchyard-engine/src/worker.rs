@@ -86,12 +86,12 @@ pub(crate) fn in_queue(target: &Expr, w: &Worker) -> bool {
     serde_json::from_str::<Value>(&w.attributes).is_ok_and(|attrs| target.eval(&attrs))
 }
 
-pub(crate) fn parse_expression(text: &str, field: &str) -> Result<Expr> {
-    Expr::parse(text).map_err(|e| Error::invalid(format!("{field} is not a valid expression: {e}")))
+pub(crate) fn parse_expression(text: &str, field: &'static str) -> Result<Expr> {
+    Expr::parse(text).map_err(|e| Error::field(field, format!("is not a valid expression: {e}")))
 }
 
 fn attributes(text: String) -> Result<String> {
-    parse_attributes(&text).map_err(Error::invalid)?;
+    parse_attributes(&text).map_err(|problem| Error::field("attributes", problem))?;
     Ok(text)
 }
 
@@ -104,16 +104,16 @@ impl Engine {
         p: CreateWorker,
     ) -> Result<Worker> {
         let workspace = self.workspace(account, ws).await?;
-        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        let name = friendly_name(Some(p.friendly_name), "friendly_name")?;
         if self.store.worker_name_taken(ws, &name, None).await? {
             return Err(Error::invalid(format!(
                 "Worker named {name} already exists for workspace {ws}"
             )));
         }
         let activity = match p.activity_sid {
-            Some(a) => self.activity_param(ws, &a, "ActivitySid").await?,
+            Some(a) => self.activity_param(ws, &a, "activity_sid").await?,
             None => {
-                self.activity_param(ws, &workspace.default_activity_sid, "DefaultActivitySid")
+                self.activity_param(ws, &workspace.default_activity_sid, "default_activity_sid")
                     .await?
             }
         };
@@ -209,13 +209,14 @@ impl Engine {
         let expression = query
             .target_workers_expression
             .as_deref()
-            .map(|e| parse_expression(e, "TargetWorkersExpression"))
+            .map(|e| parse_expression(e, "target_workers_expression"))
             .transpose()?;
         let queue = match (&query.task_queue_sid, &query.task_queue_name) {
             (Some(q), _) => Some(self.store.get_task_queue(ws, q).await?.ok_or_else(|| {
-                Error::invalid(format!(
-                    "TaskQueueSid {q} is not a TaskQueue of workspace {ws}"
-                ))
+                Error::field(
+                    "task_queue_sid",
+                    format!("{q} is not a TaskQueue of workspace {ws}"),
+                )
             })?),
             (None, Some(name)) => {
                 let filter = TaskQueueFilter {
@@ -242,7 +243,7 @@ impl Engine {
             return Ok(Page::empty());
         }
         let target = queue
-            .map(|q| parse_expression(&q.target_workers, "TargetWorkers"))
+            .map(|q| parse_expression(&q.target_workers, "target_workers"))
             .transpose()?;
         let keep = |w: &Worker| {
             expression
@@ -308,7 +309,7 @@ impl Engine {
         let before = w.clone();
         check_version(p.expected_version, expected, "Worker", sid)?;
         let now = self.now();
-        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
             if self.store.worker_name_taken(ws, &name, Some(sid)).await? {
                 return Err(Error::invalid(format!(
                     "Worker named {name} already exists for workspace {ws}"
@@ -321,11 +322,12 @@ impl Engine {
         }
         let mut reject_pending = false;
         if let Some(a) = p.activity_sid {
-            let (name, available) = locked.activity(&a, "ActivitySid")?;
+            let (name, available) = locked.activity(&a, "activity_sid")?;
             if p.reject_pending_reservations == Some(true) {
                 if available {
-                    return Err(Error::invalid(
-                        "RejectPendingReservations is only valid when moving to an unavailable activity",
+                    return Err(Error::field(
+                        "reject_pending_reservations",
+                        "is only valid when moving to an unavailable activity",
                     ));
                 }
                 reject_pending = true;
@@ -396,7 +398,7 @@ impl Engine {
         let updated = locked.model().rows.worker(sid).cloned().unwrap_or(w);
         match self.finish(locked, triggers).await {
             // The version check guards against a writer the model does not know of.
-            Err(Error::Store(StoreError::Conflict(_))) => Err(Error::PreconditionFailed(format!(
+            Err(Error::Store(StoreError::Conflict(_))) => Err(Error::ConcurrentChange(format!(
                 "Worker {sid} was changed concurrently; retry"
             ))),
             other => other.map(|()| updated),
@@ -484,9 +486,10 @@ impl Engine {
         let before = c.clone();
         if let Some(capacity) = p.capacity {
             if !(0..=MAX_CHANNEL_CAPACITY).contains(&capacity) {
-                return Err(Error::invalid(format!(
-                    "Capacity must be between 0 and {MAX_CHANNEL_CAPACITY}, got {capacity}"
-                )));
+                return Err(Error::field(
+                    "capacity",
+                    format!("must be between 0 and {MAX_CHANNEL_CAPACITY}, got {capacity}"),
+                ));
             }
             c.configured_capacity = capacity;
         }

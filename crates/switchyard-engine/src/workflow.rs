@@ -48,9 +48,10 @@ fn reservation_timeout(secs: i64) -> Result<i64> {
     if (1..=MAX_RESERVATION_TIMEOUT_SECS).contains(&secs) {
         Ok(secs)
     } else {
-        Err(Error::invalid(format!(
-            "TaskReservationTimeout must be between 1 and {MAX_RESERVATION_TIMEOUT_SECS} seconds, got {secs}"
-        )))
+        Err(Error::field(
+            "task_reservation_timeout",
+            format!("must be between 1 and {MAX_RESERVATION_TIMEOUT_SECS} seconds, got {secs}"),
+        ))
     }
 }
 
@@ -76,11 +77,11 @@ impl Engine {
         p: CreateWorkflow,
     ) -> Result<Workflow> {
         let workspace = self.workspace(account, ws).await?;
-        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        let name = friendly_name(Some(p.friendly_name), "friendly_name")?;
         if p.configuration.trim().is_empty() {
-            return Err(Error::invalid(
-                "Missing required parameter Configuration in the post body",
-            ));
+            return Err(Error::MissingField {
+                field: "configuration",
+            });
         }
         self.check_configuration(ws, &p.configuration).await?;
         let now = self.now();
@@ -91,11 +92,11 @@ impl Engine {
             configuration: p.configuration,
             assignment_callback_url: callback_url(
                 p.assignment_callback_url,
-                "AssignmentCallbackUrl",
+                "assignment_callback_url",
             )?,
             fallback_assignment_callback_url: callback_url(
                 p.fallback_assignment_callback_url,
-                "FallbackAssignmentCallbackUrl",
+                "fallback_assignment_callback_url",
             )?,
             task_reservation_timeout: reservation_timeout(
                 p.task_reservation_timeout
@@ -148,7 +149,7 @@ impl Engine {
         p: UpdateWorkflow,
     ) -> Result<Workflow> {
         let mut f = self.workflow(account, ws, sid).await?;
-        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
             f.friendly_name = name;
         }
         if let Some(c) = p.configuration {
@@ -157,12 +158,12 @@ impl Engine {
         }
         if p.assignment_callback_url.is_some() {
             f.assignment_callback_url =
-                callback_url(p.assignment_callback_url, "AssignmentCallbackUrl")?;
+                callback_url(p.assignment_callback_url, "assignment_callback_url")?;
         }
         if p.fallback_assignment_callback_url.is_some() {
             f.fallback_assignment_callback_url = callback_url(
                 p.fallback_assignment_callback_url,
-                "FallbackAssignmentCallbackUrl",
+                "fallback_assignment_callback_url",
             )?;
         }
         if let Some(t) = p.task_reservation_timeout {

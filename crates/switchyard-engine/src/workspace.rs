@@ -86,9 +86,10 @@ fn events_filter(filter: Option<String>) -> Result<Option<String>> {
         .filter(|t| !t.is_empty())
         .collect();
     if let Some(bad) = types.iter().find(|t| !EVENT_TYPES.contains(t)) {
-        return Err(Error::invalid(format!(
-            "EventsFilter names an unknown event type '{bad}'"
-        )));
+        return Err(Error::field(
+            "events_filter",
+            format!("names an unknown event type '{bad}'"),
+        ));
     }
     Ok((!types.is_empty()).then(|| types.join(",")))
 }
@@ -101,14 +102,15 @@ impl Engine {
         account: &AccountSid,
         p: CreateWorkspace,
     ) -> Result<Workspace> {
-        let name = friendly_name(Some(p.friendly_name), "FriendlyName")?;
+        let name = friendly_name(Some(p.friendly_name), "friendly_name")?;
         let fifo = match p.template.as_deref() {
             None | Some("") | Some("NONE") => false,
             Some("FIFO") => true,
             Some(other) => {
-                return Err(Error::invalid(format!(
-                    "Template must be NONE or FIFO, got '{other}'"
-                )))
+                return Err(Error::field(
+                    "template",
+                    format!("must be NONE or FIFO, got '{other}'"),
+                ))
             }
         };
         let now = self.now();
@@ -148,7 +150,7 @@ impl Engine {
             default_activity_name: offline.friendly_name.clone(),
             timeout_activity_sid: offline.sid.clone(),
             timeout_activity_name: offline.friendly_name.clone(),
-            event_callback_url: callback_url(p.event_callback_url, "EventCallbackUrl")?,
+            event_callback_url: callback_url(p.event_callback_url, "event_callback_url")?,
             events_filter: events_filter(p.events_filter)?,
             multi_task_enabled: p.multi_task_enabled.unwrap_or(true),
             prioritize_queue_order: p.prioritize_queue_order.unwrap_or_default(),
@@ -245,20 +247,20 @@ impl Engine {
         p: UpdateWorkspace,
     ) -> Result<Workspace> {
         let mut w = self.workspace(account, ws).await?;
-        if let Some(name) = new_friendly_name(p.friendly_name, "FriendlyName")? {
+        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
             w.friendly_name = name;
         }
         if let Some(a) = p.default_activity_sid {
-            let a = self.activity_param(ws, &a, "DefaultActivitySid").await?;
+            let a = self.activity_param(ws, &a, "default_activity_sid").await?;
             (w.default_activity_sid, w.default_activity_name) = (a.sid, a.friendly_name);
         }
         if let Some(a) = p.timeout_activity_sid {
-            let a = self.activity_param(ws, &a, "TimeoutActivitySid").await?;
+            let a = self.activity_param(ws, &a, "timeout_activity_sid").await?;
             (w.timeout_activity_sid, w.timeout_activity_name) = (a.sid, a.friendly_name);
         }
         let old_callback = w.event_callback_url.clone();
         if p.event_callback_url.is_some() {
-            w.event_callback_url = callback_url(p.event_callback_url, "EventCallbackUrl")?;
+            w.event_callback_url = callback_url(p.event_callback_url, "event_callback_url")?;
         }
         if p.events_filter.is_some() {
             w.events_filter = events_filter(p.events_filter)?;
@@ -293,10 +295,11 @@ impl Engine {
         &self,
         ws: &WorkspaceSid,
         a: &ActivitySid,
-        field: &str,
+        field: &'static str,
     ) -> Result<Activity> {
-        self.store.get_activity(ws, a).await?.ok_or_else(|| {
-            Error::invalid(format!("{field} {a} is not an activity of workspace {ws}"))
-        })
+        self.store
+            .get_activity(ws, a)
+            .await?
+            .ok_or_else(|| Error::field(field, format!("{a} is not an activity of workspace {ws}")))
     }
 }

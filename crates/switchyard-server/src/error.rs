@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use heck::ToUpperCamelCase;
 use serde::Serialize;
 use switchyard_engine::{Error as EngineError, StoreError};
 
@@ -86,8 +87,33 @@ impl ApiError {
                     20404,
                     format!("The requested resource {path} was not found"),
                 ),
+                E::InvalidField { field, problem } => (
+                    StatusCode::BAD_REQUEST,
+                    20001,
+                    format!("{} {problem}", twilio_parameter(field)),
+                ),
+                E::MissingField { field } => (
+                    StatusCode::BAD_REQUEST,
+                    20001,
+                    format!(
+                        "Missing required parameter {} in the post body",
+                        twilio_parameter(field)
+                    ),
+                ),
                 E::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
-                E::PreconditionFailed(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
+                E::VersionMismatch {
+                    kind,
+                    sid,
+                    expected,
+                    ..
+                } => (
+                    StatusCode::PRECONDITION_FAILED,
+                    20412,
+                    format!(
+                        "If-Match \"{expected}\" does not match the current version of {kind} {sid}"
+                    ),
+                ),
+                E::ConcurrentChange(m) => (StatusCode::PRECONDITION_FAILED, 20412, m.clone()),
                 E::Gone(m) => (StatusCode::GONE, 20410, m.clone()),
                 E::Store(StoreError::Busy) => (
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -107,6 +133,12 @@ impl ApiError {
             },
         }
     }
+}
+
+/// Twilio's name for an engine request field: the engine's `snake_case` field names are
+/// Twilio's `PascalCase` parameter names (`virtual_start_time` is `VirtualStartTime`).
+fn twilio_parameter(field: &str) -> String {
+    field.to_upper_camel_case()
 }
 
 impl From<switchyard_core::sid::SidError> for ApiError {
@@ -150,5 +182,44 @@ pub(crate) trait ResultExt<T> {
 impl<T> ResultExt<T> for Result<T, EngineError> {
     fn at(self, path: &str) -> ApiResult<T> {
         self.map_err(|e| ApiError::engine(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_field_names_become_twilio_parameter_names() {
+        for (field, parameter) in [
+            ("virtual_start_time", "VirtualStartTime"),
+            ("task_queue_sid", "TaskQueueSid"),
+            ("evaluate_worker_attributes", "EvaluateWorkerAttributes"),
+            (
+                "fallback_assignment_callback_url",
+                "FallbackAssignmentCallbackUrl",
+            ),
+            ("timeout", "Timeout"),
+        ] {
+            assert_eq!(twilio_parameter(field), parameter);
+        }
+    }
+
+    #[test]
+    fn field_errors_read_in_twilio_vocabulary() {
+        let message = |source| ApiError::engine("/v1/Workspaces", source).parts().2;
+        assert_eq!(
+            message(EngineError::InvalidField {
+                field: "priority",
+                problem: "must be between 0 and 2147483647, got -1".into(),
+            }),
+            "Priority must be between 0 and 2147483647, got -1"
+        );
+        assert_eq!(
+            message(EngineError::MissingField {
+                field: "friendly_name"
+            }),
+            "Missing required parameter FriendlyName in the post body"
+        );
     }
 }
