@@ -3,8 +3,9 @@
 use std::sync::{Arc, Condvar, Mutex};
 
 /// How many committed writes the writer lets pass between two requests to the
-/// [`Checkpointer`] (at about eight pages a write, most of the 10,000 pages after which SQLite
-/// checkpoints on the writer's connection), and how much sooner it asks while writes queue up.
+/// [`Checkpointer`] (at about eight pages a write, a fraction of the pages after which SQLite
+/// checkpoints on the writer's connection, `WAL_AUTOCHECKPOINT_PAGES`), and how much sooner it
+/// asks while writes queue up.
 const CHECKPOINT_EVERY: usize = 1024;
 const BACKLOG_WEIGHT: usize = 4;
 
