@@ -78,6 +78,7 @@ mod error;
 mod event;
 mod load;
 mod lock;
+pub mod measure;
 mod reservation;
 mod routing;
 mod statistics;

@@ -12,6 +12,7 @@ use switchyard_store::{Chain, OnCommit, Pending, Write};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::deadline::Due;
+use crate::measure;
 use crate::routing::{Notification, Routing, Triggers};
 use crate::{Engine, Error, Result};
 
@@ -225,9 +226,15 @@ impl Engine {
         announce: Option<Notification>,
     ) {
         mirror_rows(locked.model(), writes);
-        let on_commit = announce.map(|n| {
+        let counts = measure::counts(writes);
+        let on_commit = (announce.is_some() || !counts.is_empty()).then(|| {
             let routing = Arc::clone(&self.routing);
-            Box::new(move || routing.publish(vec![n])) as OnCommit
+            Box::new(move || {
+                measure::record(&counts);
+                if let Some(n) = announce {
+                    routing.publish(vec![n]);
+                }
+            }) as OnCommit
         });
         let pending = (self.store).submit_then(writes, &locked.guard.chain, on_commit);
         locked.inflight.push(pending);

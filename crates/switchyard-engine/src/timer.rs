@@ -15,6 +15,7 @@ use switchyard_store::Write;
 use crate::deadline::Due;
 use crate::event;
 use crate::lock::Locked;
+use crate::measure;
 use crate::routing::{filter_name, step_events, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
@@ -334,6 +335,7 @@ impl Engine {
                 break Ok(());
             };
             let mut triggers = Triggers::default();
+            measure::timer_fired(&timer);
             let result = match &timer {
                 Timer::Reservation { task, worker } => {
                     self.reservation_timeout(&mut locked, task, worker, &mut triggers, now)

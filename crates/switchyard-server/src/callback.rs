@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -23,6 +23,7 @@ use switchyard_engine::{
 };
 use tokio::task::JoinHandle;
 
+use crate::telemetry;
 use crate::CallbackPolicy;
 
 /// `X-Twilio-Signature`: base64 of HMAC-SHA1 keyed with the auth token, over the URL followed by
@@ -158,12 +159,20 @@ async fn post(
     timeout: Duration,
 ) -> Answer {
     let deadline = after(engine, timeout);
-    tokio::select! {
+    let started = Instant::now();
+    let answer = tokio::select! {
         answer = exchange(client, url, token, params) => answer,
         () = engine.clock().sleep_until(deadline) => {
             Answer::Failed(format!("no answer within {} ms", timeout.as_millis()))
         }
+    };
+    let answered = !matches!(answer, Answer::Failed(_));
+    telemetry::callback_attempt("assignment", answered, started);
+    if answered {
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(%url, latency_ms, "assignment callback answered");
     }
+    answer
 }
 
 async fn exchange(client: &Sender, url: &str, token: &str, params: &[(String, String)]) -> Answer {

@@ -167,7 +167,15 @@ impl IntoResponse for ApiError {
             more_info: format!("https://www.twilio.com/docs/errors/{code}"),
             status: status.as_u16(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            // So that a browser asks for the account SID and auth token.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"Switchyard\""),
+            );
+        }
+        response
     }
 }
 

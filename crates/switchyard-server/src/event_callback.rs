@@ -243,7 +243,8 @@ async fn post(
     timeout: Duration,
 ) -> Result<(), String> {
     let request = crate::callback::signed_post(client, url, token, params)?.send();
-    tokio::select! {
+    let started = std::time::Instant::now();
+    let delivered = tokio::select! {
         answer = request => match answer {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
@@ -252,7 +253,9 @@ async fn post(
         () = engine.clock().sleep_until(crate::callback::after(engine, timeout)) => {
             Err(format!("no answer within {} ms", timeout.as_millis()))
         }
-    }
+    };
+    crate::telemetry::callback_attempt("event", delivered.is_ok(), started);
+    delivered
 }
 
 #[cfg(test)]

@@ -38,6 +38,7 @@ pub mod paging;
 pub mod precondition;
 pub mod resource;
 mod routes;
+mod telemetry;
 
 pub use callback_policy::{CallbackPolicy, Rule as CallbackRule};
 pub use error::{ApiError, ApiResult};
@@ -99,6 +100,8 @@ impl AppState {
         engine: Engine,
         config: ServerConfig,
     ) -> Result<AppState, switchyard_engine::Error> {
+        // Installed before anything is recorded into it.
+        telemetry::handle();
         let mut accounts = HashMap::new();
         for (sid, token) in &config.accounts {
             if token.is_empty() {
@@ -219,8 +222,10 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(telemetry::render))
         .merge(v1)
         .fallback(not_found)
+        .layer(middleware::from_fn(telemetry::record_request))
         .layer(axum::extract::DefaultBodyLimit::max(form::MAX_BODY_LEN))
         .layer(
             TraceLayer::new_for_http()
@@ -266,10 +271,12 @@ pub async fn serve(
     );
     let engine = state.engine.clone();
     let timers = tokio::spawn(async move { engine.run_timers().await });
+    let upkeep = tokio::spawn(telemetry::upkeep());
     let limits = state.config.limits;
     let result = listen::serve(listener, app(state), limits, shutdown).await;
     callbacks.abort();
     events.abort();
     timers.abort();
+    upkeep.abort();
     result
 }

@@ -39,6 +39,7 @@ pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;
 pub use workspace::{NewWorkspace, WorkspaceFilter};
 pub use write::{Chain, OnCommit, Pending, Write};
+pub use writer::{COMMIT_GROUP_WRITES, COMMIT_SECONDS, WRITES_FAILED};
 
 /// Creates the database file readable and writable by its owner only, if it does not exist yet
 /// (SQLite gives its WAL and shared-memory files the same mode).

@@ -25,6 +25,13 @@ use crate::{Result, StoreError};
 /// that a group's query stays small and its writers hear back soon.
 const MAX_GROUP: usize = 64;
 
+/// How long the writer took to commit one group (a histogram).
+pub const COMMIT_SECONDS: &str = "switchyard_commit_duration_seconds";
+/// How many writes one group held (a histogram).
+pub const COMMIT_GROUP_WRITES: &str = "switchyard_commit_group_writes";
+/// Writes that failed or were refused (their chain broke before them).
+pub const WRITES_FAILED: &str = "switchyard_writes_failed_total";
+
 /// One submitted write.
 pub(crate) struct Job {
     pub(crate) id: u64,
@@ -204,10 +211,13 @@ impl WriterTask {
         let mut outcomes: Vec<Option<Result<()>>> = (group.iter())
             .map(|job| job.chain.broken().then_some(Err(StoreError::Abandoned)))
             .collect();
+        let started = std::time::Instant::now();
         match &self.conn {
             Some(conn) => run_group(conn, &group, &mut outcomes),
             None => fail_all(&mut outcomes, sqlx::Error::PoolClosed.into()),
         }
+        metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        metrics::histogram!(COMMIT_GROUP_WRITES).record(group.len() as f64);
         let mut answers = Vec::with_capacity(group.len());
         let mut hooks = Vec::new();
         let (mut last, mut any_events, mut committed) = (0, false, 0);
@@ -228,6 +238,7 @@ impl WriterTask {
                     committed += 1;
                     hooks.extend(on_commit);
                 } else {
+                    metrics::counter!(WRITES_FAILED).increment(1);
                     chain.break_off();
                     for (sid, _) in &compiled.tasks {
                         tasks.unwrite(id, sid);
