@@ -5,7 +5,7 @@ use switchyard_core::model::{
     DEFAULT_RESERVATION_TIMEOUT_SECS, DEFAULT_TARGET_WORKERS, DEFAULT_TASK_CHANNELS, EVENT_TYPES,
 };
 use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
-use switchyard_store::{NewWorkspace, WorkspaceFilter};
+use switchyard_store::{Cursor, NewWorkspace, WorkspaceFilter};
 
 use crate::{
     callback_url, event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
@@ -288,6 +288,29 @@ impl Engine {
         self.store.delete_workspace(ws).await?;
         self.forget(ws);
         Ok(())
+    }
+
+    /// Deletes every workspace of `account`, oldest first, and returns their SIDs; other accounts'
+    /// workspaces are untouched. Each workspace goes in its own transaction: if one fails, those
+    /// before it stay deleted and calling again finishes the job.
+    pub async fn delete_all_workspaces(&self, account: &AccountSid) -> Result<Vec<WorkspaceSid>> {
+        const BATCH: usize = 100;
+        let all = WorkspaceFilter::default();
+        let mut deleted = Vec::new();
+        loop {
+            // Always the first page: what was deleted is no longer in it.
+            let page = (self.store)
+                .list_workspaces(account, &all, Cursor::Start, BATCH)
+                .await?;
+            if page.items.is_empty() {
+                return Ok(deleted);
+            }
+            for (_, w) in page.items {
+                self.store.delete_workspace(&w.sid).await?;
+                self.forget(&w.sid);
+                deleted.push(w.sid);
+            }
+        }
     }
 
     /// Looks up an activity named by a request parameter: a missing one is the parameter's fault (400).

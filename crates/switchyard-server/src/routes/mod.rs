@@ -17,6 +17,7 @@ mod clock;
 mod events;
 mod instruction;
 mod reservations;
+mod reset;
 mod statistics;
 mod task_channels;
 mod task_queues;
@@ -28,6 +29,7 @@ mod workspaces;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/_switchyard/Clock", get(clock::fetch).post(clock::update))
+        .route("/_switchyard/Reset", post(reset::reset))
         .route(
             "/v1/Workspaces",
             get(workspaces::list).post(workspaces::create),

@@ -13,6 +13,7 @@ mod metrics;
 mod paging;
 mod persistence;
 mod refused_changes;
+mod reset;
 mod routing;
 mod spec_keys;
 mod statistics;
