@@ -1,6 +1,7 @@
 //! A workspace at Twilio's caps: thousands of workers and queues and a backlog of waiting tasks.
 //! Measures how long a worker becoming available waits for its reservation to be decided, the
-//! memory the workspace takes, and how long a restart takes to rebuild the routing model.
+//! memory the workspace takes, how long a restart takes to rebuild the routing model, and how long
+//! explaining a task (every worker's reasons) takes.
 
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,9 @@ use switchyard_engine::{
 
 use crate::embedded::{activity, open};
 use crate::measure::{ms, peak_rss_mb, percentiles, rss_mb, Meter};
+
+/// Waiting tasks whose explanation is timed.
+const EXPLAINED: usize = 50;
 
 pub(crate) struct Size {
     pub(crate) workers: usize,
@@ -53,13 +57,17 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
     let workers_s = setup.elapsed() - queues_s;
     // Tasks go straight to their queue (`TaskQueueSid`): a workflow of 5,000 filters would
     // measure the workflow, not the backlog.
+    let mut explained = Vec::with_capacity(EXPLAINED);
     for i in 0..size.tasks {
         let t = CreateTask {
             attributes: Some(format!(r#"{{"team":{}}}"#, i % size.queues)),
             task_queue_sid: Some(queues[i % size.queues].clone()),
             ..Default::default()
         };
-        engine.create_task(&account, &ws, t).await?;
+        let task = engine.create_task(&account, &ws, t).await?;
+        if explained.len() < EXPLAINED {
+            explained.push(task.sid);
+        }
     }
     let tasks_s = setup.elapsed() - queues_s - workers_s;
     let rss_loaded = rss_mb();
@@ -81,6 +89,15 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
     let mut reserved = 0;
     while let Ok(Notification::ReservationCreated(_)) = offers.try_recv() {
         reserved += 1;
+    }
+    // Explain looks at every worker of the workspace for the task: it must stay cheap to ask.
+    let mut explain_latencies = Vec::with_capacity(explained.len());
+    let mut workers_explained = 0;
+    for task in &explained {
+        let started = Instant::now();
+        let e = engine.explain_task(&account, &ws, task).await?;
+        explain_latencies.push(started.elapsed());
+        workers_explained = e.routing.map_or(0, |r| r.workers.len());
     }
     let url = format!("sqlite://{}", dir.path().join("embedded.db").display());
     engine.close().await;
@@ -105,6 +122,10 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
         },
         "worker_available_to_reservation_decided": percentiles(latencies),
         "reservations_created": reserved,
+        "explain": {
+            "workers_per_explanation": workers_explained,
+            "latency": percentiles(explain_latencies),
+        },
         "rss_mb_loaded": rss_loaded,
         "rss_mb_restarted": rss_restarted,
         "peak_rss_mb": peak_rss_mb(),

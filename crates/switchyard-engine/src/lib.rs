@@ -76,6 +76,7 @@ mod clock;
 mod deadline;
 mod error;
 mod event;
+mod explain;
 mod load;
 mod lock;
 pub mod measure;
@@ -94,6 +95,7 @@ pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use event::{EventStream, StreamStart, DEFAULT_EVENT_MINUTES};
+pub use explain::{PastReservation, TaskExplanation};
 pub use reservation::{ReservationAction, UpdateReservation, CALLBACK_FAILED};
 pub use routing::{Notification, ReservationCreated};
 pub use statistics::{

@@ -366,6 +366,10 @@ impl Engine {
             stats.longest_relative_task_in_queue = longest_in_queue.map(|(at, sid)| (sid, age(at)));
             out.push(stats);
         }
+        drop(selected);
+        // Loading the model may have routed what the store held: those writes are settled
+        // here, not dropped with the lock (which would throw the model away).
+        self.release_lock(locked, Ok(())).await?;
         Ok(out)
     }
 

@@ -80,6 +80,7 @@ mod ast;
 mod error;
 mod eval;
 mod parse;
+mod unmet;
 
 use std::fmt;
 use std::str::FromStr;
@@ -87,6 +88,7 @@ use std::str::FromStr;
 pub use ast::{Comparison, Key, Literal, Node, Number, Op, Operand, PathSegment};
 pub use error::{ErrorKind, ExprError};
 pub use eval::{probes, walk, Lookup, Probe, Scoped};
+pub use unmet::Unmet;
 
 /// The longest accepted expression, in bytes (64 KiB).
 pub const MAX_LENGTH: usize = 64 * 1024;
@@ -154,6 +156,24 @@ impl Expr {
     /// ```
     pub fn required_values(&self) -> Option<Vec<(Key, Probe)>> {
         eval::required(&self.root)
+    }
+
+    /// Why the expression is false against `ctx`: the comparisons that fail, with their keys'
+    /// values; empty when it holds.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use switchyard_core::expr::Expr;
+    ///
+    /// let expr = Expr::parse("skills HAS 'es' AND level > 2").unwrap();
+    /// let unmet = expr.unmet(&json!({"skills": ["en"], "level": 3}));
+    /// assert_eq!(unmet[0].comparison, "skills HAS 'es'");
+    /// assert_eq!(unmet[0].values, [("skills".to_owned(), Some(json!(["en"])))]);
+    /// ```
+    pub fn unmet<L: Lookup + ?Sized>(&self, ctx: &L) -> Vec<Unmet> {
+        let mut out = Vec::new();
+        unmet::unmet(&self.root, ctx, &mut out);
+        out
     }
 
     /// The syntax tree, for callers that inspect expressions (e.g. to find the keys they use).

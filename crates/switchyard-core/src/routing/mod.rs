@@ -11,9 +11,11 @@
 //!
 //! The model's parts live beside it: `status` (task and reservation statuses), `state` (workers,
 //! queues, tasks), `steps` (workflow steps), `index` (queue membership), `eligibility` (who may
-//! take what), `waiting` (tasks waiting for workers, in offer order), `schedule` (timers).
+//! take what), `explain` (why a task is or is not reserved, for people), `waiting` (tasks
+//! waiting for workers, in offer order), `schedule` (timers).
 
 mod eligibility;
+mod explain;
 mod index;
 mod schedule;
 mod state;
@@ -21,6 +23,7 @@ mod status;
 mod steps;
 mod waiting;
 
+pub use explain::{Explanation, FilterCheck, Reason, StepView, WorkerCheck};
 pub use schedule::{Timer, DEFAULT_RESERVATION_TIMEOUT_SECS};
 pub use state::{
     callback_backoff, CallbackFailures, ChannelState, QueueState, Route, TaskState, WorkerState,

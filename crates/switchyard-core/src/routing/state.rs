@@ -29,7 +29,7 @@ pub struct ChannelState {
 }
 
 impl ChannelState {
-    fn load(&self) -> i64 {
+    pub(super) fn load(&self) -> i64 {
         self.pending + self.assigned + self.wrapping
     }
 

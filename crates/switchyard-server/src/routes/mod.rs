@@ -15,6 +15,7 @@ use crate::AppState;
 mod activities;
 mod clock;
 mod events;
+mod explain;
 mod instruction;
 mod reservations;
 mod reset;
@@ -30,6 +31,10 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/_switchyard/Clock", get(clock::fetch).post(clock::update))
         .route("/_switchyard/Reset", post(reset::reset))
+        .route(
+            "/_switchyard/Workspaces/{ws}/Tasks/{sid}/Explain",
+            get(explain::explain),
+        )
         .route(
             "/v1/Workspaces",
             get(workspaces::list).post(workspaces::create),

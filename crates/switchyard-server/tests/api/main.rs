@@ -9,6 +9,7 @@ mod bad_input;
 mod callback_recovery;
 mod event_callbacks;
 mod events;
+mod explain;
 mod metrics;
 mod paging;
 mod persistence;
