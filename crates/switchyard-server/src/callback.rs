@@ -11,10 +11,8 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::Value;
 use switchyard_core::sid::{AccountSid, ActivitySid};
 use switchyard_engine::{
@@ -23,83 +21,9 @@ use switchyard_engine::{
 };
 use tokio::task::JoinHandle;
 
-use crate::telemetry;
-use crate::CallbackPolicy;
-
-/// `X-Twilio-Signature`: base64 of HMAC-SHA1 keyed with the auth token, over the URL followed by
-/// every parameter's name and value, sorted by name.
-pub fn signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort();
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(auth_token.as_bytes())
-        .expect("HMAC takes any key length");
-    mac.update(url.as_bytes());
-    for (k, v) in sorted {
-        mac.update(k.as_bytes());
-        mac.update(v.as_bytes());
-    }
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// A webhook as Twilio sends one: the form POSTed with its `X-Twilio-Signature`; refused when
-/// the callback policy does not admit the URL.
-pub(crate) fn signed_post(
-    client: &Sender,
-    url: &str,
-    token: &str,
-    params: &[(String, String)],
-) -> Result<reqwest::RequestBuilder, String> {
-    client.policy.check_url(url)?;
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in params {
-        form.append_pair(k, v);
-    }
-    Ok(client
-        .http
-        .post(url)
-        .header("X-Twilio-Signature", signature(token, url, params))
-        .header(
-            reqwest::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(reqwest::header::USER_AGENT, "TwilioProxy/1.1")
-        .body(form.finish()))
-}
-
-/// An error with its causes, which say what actually went wrong (refused, timed out, denied).
-pub(crate) fn describe(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// What sends callbacks: an HTTP client that resolves names within the policy, and the policy.
-#[derive(Clone)]
-pub(crate) struct Sender {
-    http: reqwest::Client,
-    policy: Arc<CallbackPolicy>,
-}
-
-impl Sender {
-    pub(crate) fn new(policy: Arc<CallbackPolicy>) -> Sender {
-        Sender {
-            http: policy.client(),
-            policy,
-        }
-    }
-}
-
-/// The engine-clock time `d` from now: callback deadlines follow a manual clock too.
-pub(crate) fn after(engine: &Engine, d: Duration) -> switchyard_core::Timestamp {
-    engine.now() + switchyard_core::time::Duration::from_millis(d.as_millis() as i64)
-}
+use crate::callback_log::Kind;
+pub use crate::webhook::signature;
+use crate::webhook::{self, Attempt, Sender};
 
 /// The form fields of an assignment callback.
 pub fn assignment_params(n: &ReservationCreated, now_secs: i64) -> Vec<(String, String)> {
@@ -148,68 +72,64 @@ enum Answer {
     Failed(String),
 }
 
-/// Posts the callback and reads the answer, giving up once `timeout` has passed on the engine's
-/// clock (so a manual clock decides when a silent app has taken too long).
+/// Posts the callback to `url` and judges the answer.
 async fn post(
     engine: &Engine,
     client: &Sender,
-    url: &str,
+    n: &ReservationCreated,
+    (kind, url): (Kind, &str),
     token: &str,
     params: &[(String, String)],
     timeout: Duration,
 ) -> Answer {
-    let deadline = after(engine, timeout);
-    let started = Instant::now();
-    let answer = tokio::select! {
-        answer = exchange(client, url, token, params) => answer,
-        () = engine.clock().sleep_until(deadline) => {
-            Answer::Failed(format!("no answer within {} ms", timeout.as_millis()))
-        }
+    let attempt = Attempt {
+        kind,
+        workspace: &n.workspace.sid,
+        url,
+        token,
+        params,
+        number: 1,
+        replay_of: None,
     };
-    let answered = !matches!(answer, Answer::Failed(_));
-    telemetry::callback_attempt("assignment", answered, started);
-    if answered {
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(%url, latency_ms, "assignment callback answered");
+    let sent = webhook::send(engine, client, &attempt, timeout).await;
+    let answer = judge(&sent);
+    let failure = match &answer {
+        Answer::Failed(why) => Some(why.as_str()),
+        _ => None,
+    };
+    client.logged(&attempt, &sent, failure);
+    if let (None, Some(status)) = (failure, sent.status) {
+        let latency_ms = sent.latency_ms();
+        tracing::info!(reservation = %n.reservation.sid, %url, status, latency_ms, "assignment callback answered");
     }
     answer
 }
 
-async fn exchange(client: &Sender, url: &str, token: &str, params: &[(String, String)]) -> Answer {
-    let request = match signed_post(client, url, token, params) {
-        Ok(r) => r,
-        Err(why) => return Answer::Failed(why),
-    };
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => return Answer::Failed(format!("request failed: {}", describe(&e))),
-    };
-    let status = response.status();
-    if !status.is_success() {
-        return Answer::Failed(format!("answered HTTP {}", status.as_u16()));
+/// Why an assignment callback's answer counts as a failure, if it does.
+pub(crate) fn failure(sent: &webhook::Answer) -> Option<String> {
+    match judge(sent) {
+        Answer::Failed(why) => Some(why),
+        _ => None,
     }
-    let json_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/json")
-        });
-    let text = match response.text().await {
-        Ok(t) => t,
-        Err(e) => return Answer::Failed(format!("reading the answer failed: {e}")),
-    };
-    if text.trim().is_empty() {
+}
+
+/// What an answer asks for, or why it counts as a failure. Twilio reads an answer only when
+/// it is a 2xx declared JSON; anything else falls back.
+fn judge(sent: &webhook::Answer) -> Answer {
+    if let Some(why) = &sent.error {
+        return Answer::Failed(why.clone());
+    }
+    if !sent.succeeded() {
+        let status = sent.status.unwrap_or_default();
+        return Answer::Failed(format!("answered HTTP {status}"));
+    }
+    if sent.body.trim().is_empty() {
         return Answer::Nothing;
     }
-    // Twilio reads an answer only when it is declared JSON; anything else is ignored and the
-    // fallback URL is tried.
-    if !json_type {
+    if !sent.json {
         return Answer::Failed("the answer is not Content-Type application/json".to_owned());
     }
-    match serde_json::from_str::<Value>(&text) {
+    match serde_json::from_str::<Value>(&sent.body) {
         Ok(Value::Object(map)) if map.contains_key("instruction") => Answer::Instruction(map),
         Ok(_) => Answer::Nothing,
         Err(_) => Answer::Failed("the answer is not JSON".to_owned()),
@@ -230,13 +150,15 @@ async fn deliver(
     };
     let params = assignment_params(&n, engine.now().as_secs());
     let reservation = &n.reservation.sid;
-    let mut answer = post(&engine, &client, &primary, &token, &params, timeout).await;
+    let primary = (Kind::Assignment, primary.as_str());
+    let mut answer = post(&engine, &client, &n, primary, &token, &params, timeout).await;
     if let Answer::Failed(why) = &answer {
-        tracing::warn!(%reservation, url = %primary, %why, "assignment callback failed");
+        tracing::warn!(%reservation, url = %primary.1, %why, "assignment callback failed");
         if let Some(fallback) = &workflow.fallback_assignment_callback_url {
-            answer = post(&engine, &client, fallback, &token, &params, timeout).await;
+            let fallback = (Kind::AssignmentFallback, fallback.as_str());
+            answer = post(&engine, &client, &n, fallback, &token, &params, timeout).await;
             if let Answer::Failed(why) = &answer {
-                tracing::warn!(%reservation, url = %fallback, %why, "fallback assignment callback failed");
+                tracing::warn!(%reservation, url = %fallback.1, %why, "fallback assignment callback failed");
             }
         }
     }
@@ -307,14 +229,13 @@ async fn act(engine: &Engine, n: &ReservationCreated, answer: Answer) {
 }
 
 /// Starts delivering assignment callbacks for every reservation the engine creates.
-pub fn spawn(
+pub(crate) fn spawn(
     engine: Engine,
     tokens: Arc<HashMap<AccountSid, String>>,
     timeout: Duration,
-    policy: Arc<CallbackPolicy>,
+    client: Sender,
 ) -> JoinHandle<()> {
     let mut notifications = engine.subscribe();
-    let client = Sender::new(policy);
     tokio::spawn(async move {
         while let Some(n) = notifications.recv().await {
             let Notification::ReservationCreated(n) = n else {

@@ -19,8 +19,8 @@ use switchyard_core::sid::{AccountSid, WorkspaceSid};
 use switchyard_engine::Engine;
 use tokio::task::JoinHandle;
 
-use crate::callback::Sender;
-use crate::CallbackPolicy;
+use crate::callback_log::Kind;
+use crate::webhook::{self, Attempt, Sender};
 
 /// Attempts per event, the first included.
 pub const ATTEMPTS: u32 = 4;
@@ -79,14 +79,13 @@ impl Drop for Deliveries {
 
 /// Starts delivering event callbacks: one task per workspace with an `EventCallbackUrl`, each
 /// POST given `timeout` (Twilio's is 15 s).
-pub fn spawn(
+pub(crate) fn spawn(
     engine: Engine,
     tokens: Arc<HashMap<AccountSid, String>>,
     timeout: Duration,
-    policy: Arc<CallbackPolicy>,
+    client: Sender,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let client = Sender::new(policy);
         let mut signal = engine.event_signal();
         let mut running = Deliveries(HashMap::new());
         loop {
@@ -207,7 +206,7 @@ async fn post_with_retries(
     let event_type = params.first().map_or("", |(_, v)| v.as_str());
     let mut wait = FIRST_RETRY;
     for attempt in 1..=ATTEMPTS {
-        match post(engine, client, url, target.token, params, timeout).await {
+        match post(engine, client, target, params, attempt, timeout).await {
             Ok(()) => return Delivery::Done,
             Err(why) if attempt == ATTEMPTS => {
                 tracing::warn!(%url, event_type, %why, attempts = ATTEMPTS, "event callback given up");
@@ -216,7 +215,7 @@ async fn post_with_retries(
                 tracing::info!(%url, event_type, %why, attempt, "event callback failed; retrying");
                 engine
                     .clock()
-                    .sleep_until(crate::callback::after(engine, wait))
+                    .sleep_until(webhook::after(engine, wait))
                     .await;
                 wait *= 2;
                 match engine.event_callback_url(target.ws).await {
@@ -237,25 +236,33 @@ async fn post_with_retries(
 async fn post(
     engine: &Engine,
     client: &Sender,
-    url: &str,
-    token: &str,
+    target: &Target<'_>,
     params: &[(String, String)],
+    number: u32,
     timeout: Duration,
 ) -> Result<(), String> {
-    let request = crate::callback::signed_post(client, url, token, params)?.send();
-    let started = std::time::Instant::now();
-    let delivered = tokio::select! {
-        answer = request => match answer {
-            Ok(r) if r.status().is_success() => Ok(()),
-            Ok(r) => Err(format!("answered HTTP {}", r.status().as_u16())),
-            Err(e) => Err(format!("request failed: {}", crate::callback::describe(&e))),
-        },
-        () = engine.clock().sleep_until(crate::callback::after(engine, timeout)) => {
-            Err(format!("no answer within {} ms", timeout.as_millis()))
-        }
+    let attempt = Attempt {
+        kind: Kind::Event,
+        workspace: target.ws,
+        url: target.url,
+        token: target.token,
+        params,
+        number,
+        replay_of: None,
     };
-    crate::telemetry::callback_attempt("event", delivered.is_ok(), started);
-    delivered
+    let sent = webhook::send(engine, client, &attempt, timeout).await;
+    let failure = failure(&sent);
+    client.logged(&attempt, &sent, failure.as_deref());
+    failure.map_or(Ok(()), Err)
+}
+
+/// Why an event callback's answer counts as a failure (any answer but a 2xx), if it does.
+pub(crate) fn failure(sent: &webhook::Answer) -> Option<String> {
+    match (&sent.error, sent.status) {
+        (Some(why), _) => Some(why.clone()),
+        (None, Some(status)) if !sent.succeeded() => Some(format!("answered HTTP {status}")),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

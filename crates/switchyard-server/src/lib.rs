@@ -28,6 +28,7 @@ use tracing::{Instrument, Span};
 
 mod bare_errors;
 pub mod callback;
+mod callback_log;
 pub mod callback_policy;
 pub mod error;
 pub mod event_callback;
@@ -39,7 +40,9 @@ pub mod precondition;
 pub mod resource;
 mod routes;
 mod telemetry;
+mod webhook;
 
+pub use callback_log::DEFAULT_PER_WORKSPACE as DEFAULT_CALLBACK_LOG_SIZE;
 pub use callback_policy::{CallbackPolicy, Rule as CallbackRule};
 pub use error::{ApiError, ApiResult};
 pub use listen::ConnectionLimits;
@@ -60,6 +63,8 @@ pub struct ServerConfig {
     pub limits: ConnectionLimits,
     /// Where callbacks may go.
     pub callback_policy: CallbackPolicy,
+    /// Callback attempts the callback log keeps per workspace (0 keeps none).
+    pub callback_log_size: usize,
 }
 
 impl ServerConfig {
@@ -73,6 +78,7 @@ impl ServerConfig {
             accounts: Vec::new(),
             limits: ConnectionLimits::default(),
             callback_policy: CallbackPolicy::default(),
+            callback_log_size: callback_log::DEFAULT_PER_WORKSPACE,
         }
     }
 
@@ -91,6 +97,8 @@ pub struct AppState {
     /// HTTP settings.
     pub config: Arc<ServerConfig>,
     accounts: Arc<HashMap<AccountSid, String>>,
+    /// Sends every callback, and logs each attempt.
+    sender: webhook::Sender,
 }
 
 impl AppState {
@@ -116,10 +124,13 @@ impl AppState {
             public_url: config.public_url.trim_end_matches('/').to_owned(),
             ..config
         };
+        let log = Arc::new(callback_log::CallbackLog::new(config.callback_log_size));
+        let sender = webhook::Sender::new(Arc::new(config.callback_policy.clone()), log);
         Ok(AppState {
             engine,
             config: Arc::new(config),
             accounts: Arc::new(accounts),
+            sender,
         })
     }
 
@@ -251,12 +262,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Subscribed before start-up recovery: reservations it creates, and those left
     // unanswered by the last run, get their assignment callbacks.
-    let policy = Arc::new(state.config.callback_policy.clone());
     let callbacks = callback::spawn(
         state.engine.clone(),
         state.accounts.clone(),
         state.config.callback_timeout,
-        Arc::clone(&policy),
+        state.sender.clone(),
     );
     // Rebuild routing from the store and fire what fell due while down, before serving.
     if let Err(e) = state.engine.start().await {
@@ -267,7 +277,7 @@ pub async fn serve(
         state.engine.clone(),
         state.accounts.clone(),
         state.config.event_callback_timeout,
-        policy,
+        state.sender.clone(),
     );
     let engine = state.engine.clone();
     let timers = tokio::spawn(async move { engine.run_timers().await });

@@ -10,7 +10,10 @@ use switchyard_core::sid::AccountSid;
 use switchyard_engine::{
     ActivitySet, Clock, Engine, EngineOptions, ManualClock, Store, SystemClock,
 };
-use switchyard_server::{AppState, CallbackPolicy, CallbackRule, ConnectionLimits, ServerConfig};
+use switchyard_server::{
+    AppState, CallbackPolicy, CallbackRule, ConnectionLimits, ServerConfig,
+    DEFAULT_CALLBACK_LOG_SIZE,
+};
 use tokio::net::TcpListener;
 
 mod expr_cmd;
@@ -133,6 +136,10 @@ struct ServeArgs {
     /// Callbacks may never go to these (IP, CIDR, host, or .domain; comma-separated).
     #[arg(long, env = "SWITCHYARD_CALLBACK_DENY", value_delimiter = ',')]
     callback_deny: Vec<CallbackRule>,
+    /// Callback attempts kept per workspace for `/_switchyard/Workspaces/{WS}/Callbacks`, in
+    /// memory (0 keeps none).
+    #[arg(long, env = "SWITCHYARD_CALLBACK_LOG_SIZE", default_value_t = DEFAULT_CALLBACK_LOG_SIZE)]
+    callback_log_size: usize,
 }
 
 /// A number of seconds above zero.
@@ -253,6 +260,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allow: args.callback_allow,
         deny: args.callback_deny,
     };
+    config.callback_log_size = args.callback_log_size;
     for (sid, token) in &accounts {
         config = config.with_account(sid.clone(), token.clone());
     }

@@ -13,6 +13,7 @@ pub(crate) use crate::precondition::IfMatch;
 use crate::AppState;
 
 mod activities;
+mod callbacks;
 mod clock;
 mod events;
 mod explain;
@@ -34,6 +35,14 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/_switchyard/Workspaces/{ws}/Tasks/{sid}/Explain",
             get(explain::explain),
+        )
+        .route(
+            "/_switchyard/Workspaces/{ws}/Callbacks",
+            get(callbacks::list),
+        )
+        .route(
+            "/_switchyard/Workspaces/{ws}/Callbacks/{id}/Replay",
+            post(callbacks::replay),
         )
         .route(
             "/v1/Workspaces",

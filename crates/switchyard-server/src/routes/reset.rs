@@ -14,6 +14,9 @@ pub(crate) async fn reset(State(st): State<AppState>, c: Caller) -> ApiResult<Re
         .delete_all_workspaces(&c.account)
         .await
         .at(&c.path)?;
+    for ws in &deleted {
+        st.sender.log.forget(ws);
+    }
     Ok(ok(json!({
         "account_sid": c.account.to_string(),
         "deleted_workspace_sids": deleted.iter().map(ToString::to_string).collect::<Vec<_>>(),

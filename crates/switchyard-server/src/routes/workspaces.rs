@@ -144,5 +144,6 @@ pub(crate) async fn delete(
         .delete_workspace(&c.account, &ws)
         .await
         .at(&c.path)?;
+    st.sender.log.forget(&ws);
     Ok(no_content())
 }

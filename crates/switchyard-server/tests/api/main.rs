@@ -6,6 +6,7 @@ mod common;
 mod activities;
 mod auth_and_errors;
 mod bad_input;
+mod callback_log;
 mod callback_recovery;
 mod event_callbacks;
 mod events;
