@@ -36,6 +36,7 @@ pub mod field;
 pub mod form;
 mod listen;
 pub mod paging;
+pub mod portable;
 pub mod precondition;
 pub mod resource;
 mod routes;

@@ -1,5 +1,6 @@
 //! The `switchyard` command line: `serve`, `migrate`, `expr`.
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -10,6 +11,7 @@ use switchyard_core::sid::AccountSid;
 use switchyard_engine::{
     ActivitySet, Clock, Engine, EngineOptions, ManualClock, Store, SystemClock,
 };
+use switchyard_server::portable::Seeded;
 use switchyard_server::{
     AppState, CallbackPolicy, CallbackRule, ConnectionLimits, ServerConfig,
     DEFAULT_CALLBACK_LOG_SIZE,
@@ -44,7 +46,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the TaskRouter API server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create or upgrade the database, then exit.
     Migrate {
         /// Database URL (`sqlite://path.db`, a plain file path, or `sqlite::memory:`).
@@ -136,6 +138,15 @@ struct ServeArgs {
     /// Callbacks may never go to these (IP, CIDR, host, or .domain; comma-separated).
     #[arg(long, env = "SWITCHYARD_CALLBACK_DENY", value_delimiter = ',')]
     callback_deny: Vec<CallbackRule>,
+    /// Workspace documents (as `GET /_switchyard/Workspaces/{WS}/Export` writes them) to import
+    /// at start-up for the first account, skipping those whose name it already has. Repeatable.
+    #[arg(
+        long = "seed",
+        env = "SWITCHYARD_SEED",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    seeds: Vec<PathBuf>,
     /// Callback attempts kept per workspace for `/_switchyard/Workspaces/{WS}/Callbacks`, in
     /// memory (0 keeps none).
     #[arg(long, env = "SWITCHYARD_CALLBACK_LOG_SIZE", default_value_t = DEFAULT_CALLBACK_LOG_SIZE)]
@@ -268,6 +279,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("storing the accounts")?;
 
+    let mut seeded = Vec::new();
+    if let Some((account, _)) = accounts.first() {
+        for file in &args.seeds {
+            let bytes = std::fs::read(file)
+                .with_context(|| format!("reading the seed {}", file.display()))?;
+            let outcome = switchyard_server::portable::seed(&engine, account, &bytes)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("importing the seed {}", file.display()))?;
+            seeded.push((file.display().to_string(), outcome));
+        }
+    }
+
     // Start-up lines go to stdout for people and scripts; a closed stdout must not stop the server.
     let mut out = std::io::stdout().lock();
     say!(out, "Switchyard listening on {listening}");
@@ -280,6 +304,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             out,
             "  clock:       manual (move it with POST /_switchyard/Clock)"
         );
+    }
+    for (file, outcome) in &seeded {
+        match outcome {
+            Seeded::Created(w) => say!(
+                out,
+                "  seeded:      {} ({}) from {file}",
+                w.friendly_name,
+                w.sid
+            ),
+            Seeded::Skipped(name) => {
+                say!(out, "  seed:        {name} exists already; {file} skipped")
+            }
+        }
     }
     if dev {
         say!(out, "  credentials: {DEV_ACCOUNT_SID} / {DEV_AUTH_TOKEN} (development pair; set --account-sid and --auth-token to change)");
@@ -340,7 +377,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => {
             init_tracing();
-            run_async(serve(args))
+            run_async(serve(*args))
         }
         Command::Migrate { database } => run_async(migrate(&database)),
         Command::Expr(cmd) => expr_cmd::run(cmd),

@@ -406,3 +406,83 @@ fn a_stalled_request_body_gets_a_twilio_shaped_408() {
     );
     terminate(p);
 }
+
+#[test]
+fn seeds_are_imported_at_start_up_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    let db = db.to_str().unwrap();
+    let seed = dir.path().join("support.json");
+    let doc = serde_json::json!({
+        "format": "switchyard.workspace.v1",
+        "friendly_name": "Seeded support",
+        "task_queues": [{"friendly_name": "Everyone"}],
+        "workflows": [{"friendly_name": "All", "configuration":
+            {"task_routing": {"default_filter": {"queue": "Everyone"}}}}],
+        "workers": [{"friendly_name": "Alice", "attributes": {"level": 2}, "activity": "Available"}]
+    });
+    std::fs::write(&seed, doc.to_string()).unwrap();
+    let seed = seed.to_str().unwrap();
+    let dev = ("AC00000000000000000000000000000000", "switchyard-dev-token");
+
+    let p = start(&["--database", db, "--seed", seed]);
+    assert!(
+        p.stdout
+            .iter()
+            .any(|l| l.starts_with("seeded:") && l.contains("Seeded support")),
+        "{:?}",
+        p.stdout
+    );
+    let (status, body) = get(&format!("{}/v1/Workspaces", p.url), Some(dev));
+    assert_eq!(status, 200);
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["workspaces"].as_array().unwrap().len(), 1);
+    let ws = list["workspaces"][0]["sid"].as_str().unwrap().to_owned();
+    let (_, workers) = get(&format!("{}/v1/Workspaces/{ws}/Workers", p.url), Some(dev));
+    let workers: serde_json::Value = serde_json::from_str(&workers).unwrap();
+    assert_eq!(workers["workers"][0]["friendly_name"], "Alice");
+    assert_eq!(workers["workers"][0]["activity_name"], "Available");
+    terminate(p);
+
+    // Started again with the same seed: the workspace exists, nothing is added.
+    let p = start(&["--database", db, "--seed", seed]);
+    assert!(
+        p.stdout.iter().any(|l| l.contains("exists already")),
+        "{:?}",
+        p.stdout
+    );
+    let (_, body) = get(&format!("{}/v1/Workspaces", p.url), Some(dev));
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["workspaces"].as_array().unwrap().len(), 1);
+    terminate(p);
+}
+
+#[test]
+fn a_bad_seed_stops_the_start_naming_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("bad.json");
+    std::fs::write(
+        &seed,
+        r#"{"format": "switchyard.workspace.v1", "friendly_name": "Bad", "workers": [{"friendly_name": "A", "activity": "Lunch"}]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite::memory:",
+        ])
+        .args(["--seed", seed.to_str().unwrap()])
+        .env_remove("SWITCHYARD_ACCOUNT_SID")
+        .env_remove("SWITCHYARD_AUTH_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("workers[0].activity"),
+        "{stderr}"
+    );
+}

@@ -18,6 +18,7 @@ mod clock;
 mod events;
 mod explain;
 mod instruction;
+mod portable;
 mod reservations;
 mod reset;
 mod statistics;
@@ -32,6 +33,8 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/_switchyard/Clock", get(clock::fetch).post(clock::update))
         .route("/_switchyard/Reset", post(reset::reset))
+        .route("/_switchyard/Import", post(portable::import))
+        .route("/_switchyard/Workspaces/{ws}/Export", get(portable::export))
         .route(
             "/_switchyard/Workspaces/{ws}/Tasks/{sid}/Explain",
             get(explain::explain),

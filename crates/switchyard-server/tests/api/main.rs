@@ -14,6 +14,7 @@ mod explain;
 mod metrics;
 mod paging;
 mod persistence;
+mod portable;
 mod refused_changes;
 mod reset;
 mod routing;
