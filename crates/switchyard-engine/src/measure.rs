@@ -129,15 +129,16 @@ impl crate::Engine {
     }
 }
 
-/// Counts a timer's firing.
-pub(crate) fn timer_fired(timer: &Timer) {
-    let kind = match timer {
-        Timer::Reservation { .. } => "reservation_timeout",
-        Timer::Ttl { .. } => "task_ttl",
-        Timer::Step { .. } => "step_timeout",
-        Timer::CallbackRetry { .. } => "callback_retry",
+/// Counts a timer's firing, and logs it.
+pub(crate) fn timer_fired(ws: &switchyard_core::sid::WorkspaceSid, timer: &Timer) {
+    let (kind, task, worker) = match timer {
+        Timer::Reservation { task, worker } => ("reservation_timeout", task, Some(worker)),
+        Timer::Ttl { task } => ("task_ttl", task, None),
+        Timer::Step { task } => ("step_timeout", task, None),
+        Timer::CallbackRetry { task, worker } => ("callback_retry", task, Some(worker)),
     };
     metrics::counter!(TIMER_FIRINGS, "timer" => kind).increment(1);
+    tracing::info!(workspace = %ws, %task, worker = worker.map(|w| w.as_str()), timer = kind, "timer fired");
 }
 
 #[cfg(test)]

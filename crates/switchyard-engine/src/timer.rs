@@ -335,7 +335,7 @@ impl Engine {
                 break Ok(());
             };
             let mut triggers = Triggers::default();
-            measure::timer_fired(&timer);
+            measure::timer_fired(ws, &timer);
             let result = match &timer {
                 Timer::Reservation { task, worker } => {
                     self.reservation_timeout(&mut locked, task, worker, &mut triggers, now)

@@ -20,6 +20,7 @@ use switchyard_engine::{
     UpdateReservation,
 };
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::callback_log::Kind;
 pub use crate::webhook::signature;
@@ -100,7 +101,7 @@ async fn post(
     client.logged(&attempt, &sent, failure);
     if let (None, Some(status)) = (failure, sent.status) {
         let latency_ms = sent.latency_ms();
-        tracing::info!(reservation = %n.reservation.sid, %url, status, latency_ms, "assignment callback answered");
+        tracing::info!(%url, status, latency_ms, "assignment callback answered");
     }
     answer
 }
@@ -153,12 +154,12 @@ async fn deliver(
     let primary = (Kind::Assignment, primary.as_str());
     let mut answer = post(&engine, &client, &n, primary, &token, &params, timeout).await;
     if let Answer::Failed(why) = &answer {
-        tracing::warn!(%reservation, url = %primary.1, %why, "assignment callback failed");
+        tracing::warn!(url = %primary.1, %why, "assignment callback failed");
         if let Some(fallback) = &workflow.fallback_assignment_callback_url {
             let fallback = (Kind::AssignmentFallback, fallback.as_str());
             answer = post(&engine, &client, &n, fallback, &token, &params, timeout).await;
             if let Answer::Failed(why) = &answer {
-                tracing::warn!(%reservation, url = %fallback.1, %why, "fallback assignment callback failed");
+                tracing::warn!(url = %fallback.1, %why, "fallback assignment callback failed");
             }
         }
     }
@@ -245,7 +246,15 @@ pub(crate) fn spawn(
                 .get(&n.workspace.account_sid)
                 .cloned()
                 .unwrap_or_default();
-            tokio::spawn(deliver(engine.clone(), client.clone(), token, *n, timeout));
+            // Every line the delivery logs names the workspace, task and reservation.
+            let span = tracing::info_span!(
+                "assignment_callback",
+                workspace = %n.workspace.sid,
+                task = %n.task.sid,
+                reservation = %n.reservation.sid,
+            );
+            let delivery = deliver(engine.clone(), client.clone(), token, *n, timeout);
+            tokio::spawn(delivery.instrument(span));
         }
     })
 }

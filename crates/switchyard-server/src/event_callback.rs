@@ -18,6 +18,7 @@ use switchyard_core::model::Workspace;
 use switchyard_core::sid::{AccountSid, WorkspaceSid};
 use switchyard_engine::Engine;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::callback_log::Kind;
 use crate::webhook::{self, Attempt, Sender};
@@ -95,13 +96,15 @@ pub(crate) fn spawn(
                     running.0.retain(|_, h| !h.is_finished());
                     for ws in list {
                         running.0.entry(ws.clone()).or_insert_with(|| {
-                            tokio::spawn(deliver_workspace(
+                            let span = tracing::info_span!("event_callbacks", workspace = %ws);
+                            let delivery = deliver_workspace(
                                 engine.clone(),
                                 client.clone(),
                                 tokens.clone(),
                                 ws,
                                 timeout,
-                            ))
+                            );
+                            tokio::spawn(delivery.instrument(span))
                         });
                     }
                 }

@@ -147,6 +147,14 @@ struct ServeArgs {
         value_name = "FILE"
     )]
     seeds: Vec<PathBuf>,
+    /// Log lines on stderr: `text` for people, `json` (one object per line) for operators.
+    #[arg(
+        long,
+        env = "SWITCHYARD_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     /// Callback attempts kept per workspace for `/_switchyard/Workspaces/{WS}/Callbacks`, in
     /// memory (0 keeps none).
     #[arg(long, env = "SWITCHYARD_CALLBACK_LOG_SIZE", default_value_t = DEFAULT_CALLBACK_LOG_SIZE)]
@@ -172,15 +180,33 @@ fn database_url(s: &str) -> String {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
+    // `switchyard` covers every `switchyard_*` crate: filter targets match by prefix.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "switchyard=info,switchyard_server=info,tower_http=warn".into());
+        .unwrap_or_else(|_| "switchyard=info,tower_http=warn".into());
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One JSON object per line, with the spans (workspace, task, reservation SIDs) each
+        // line happened in, for a log pipeline.
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 async fn shutdown_signal() {
@@ -376,7 +402,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            init_tracing();
+            init_tracing(args.log_format);
             run_async(serve(*args))
         }
         Command::Migrate { database } => run_async(migrate(&database)),

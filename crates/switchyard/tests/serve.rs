@@ -486,3 +486,95 @@ fn a_bad_seed_stops_the_start_naming_the_file_and_the_field() {
         "{stderr}"
     );
 }
+
+#[test]
+fn json_logs_name_the_workspace_task_and_reservation_of_each_routing_event() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite::memory:",
+        ])
+        .args(["--log-format", "json"])
+        .env_remove("SWITCHYARD_ACCOUNT_SID")
+        .env_remove("SWITCHYARD_AUTH_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut url = String::new();
+    while url.is_empty() {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "no banner");
+        if let Some(rest) = line.trim().strip_prefix("Switchyard listening on ") {
+            url = rest.to_owned();
+        }
+    }
+    // stderr is read on its own thread, so the server never blocks writing it.
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let dev = ("AC00000000000000000000000000000000", "switchyard-dev-token");
+    let ws = post(
+        &format!("{url}/v1/Workspaces"),
+        dev,
+        &[("FriendlyName", "Logs")],
+    );
+    let ws = ws["sid"].as_str().unwrap().to_owned();
+    let w = format!("{url}/v1/Workspaces/{ws}");
+    let queue = post(&format!("{w}/TaskQueues"), dev, &[("FriendlyName", "Q")]);
+    let config = format!(
+        r#"{{"task_routing":{{"default_filter":{{"queue":"{}"}}}}}}"#,
+        queue["sid"].as_str().unwrap()
+    );
+    post(
+        &format!("{w}/Workflows"),
+        dev,
+        &[("FriendlyName", "F"), ("Configuration", &config)],
+    );
+    let (_, activities) = get(&format!("{w}/Activities?FriendlyName=Available"), Some(dev));
+    let activities: serde_json::Value = serde_json::from_str(&activities).unwrap();
+    let available = activities["activities"][0]["sid"].as_str().unwrap();
+    post(
+        &format!("{w}/Workers"),
+        dev,
+        &[("FriendlyName", "Alice"), ("ActivitySid", available)],
+    );
+    let task = post(&format!("{w}/Tasks"), dev, &[("Attributes", "{}")]);
+    let task = task["sid"].as_str().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let created = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = received
+            .recv_timeout(left)
+            .expect("a 'reservation created' line within 10 s");
+        let v: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+        if v["fields"]["message"] == "reservation created" {
+            break v;
+        }
+    };
+    assert_eq!(created["level"], "INFO");
+    assert_eq!(created["fields"]["workspace"], ws);
+    assert_eq!(created["fields"]["task"], task);
+    assert!(
+        created["fields"]["reservation"]
+            .as_str()
+            .unwrap()
+            .starts_with("WR"),
+        "{created}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
