@@ -80,6 +80,7 @@ mod explain;
 mod load;
 mod lock;
 pub mod measure;
+mod overview;
 mod reservation;
 mod routing;
 mod statistics;
@@ -96,6 +97,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, Result};
 pub use event::{EventStream, StreamStart, DEFAULT_EVENT_MINUTES};
 pub use explain::{PastReservation, TaskExplanation};
+pub use overview::{ChannelView, Overview, OverviewSize, QueueView, TaskView, WorkerView};
 pub use reservation::{ReservationAction, UpdateReservation, CALLBACK_FAILED};
 pub use routing::{Notification, ReservationCreated};
 pub use statistics::{

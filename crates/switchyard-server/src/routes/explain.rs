@@ -108,7 +108,9 @@ fn summary(e: &TaskExplanation) -> String {
     if counts.is_empty() {
         return "The workspace has no workers.".into();
     }
-    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let parts: Vec<String> = (counts.iter())
+        .map(|(k, n)| format!("{n} {}", k.replace('_', " ")))
+        .collect();
     format!(
         "No worker may take the task now ({}): it waits.",
         parts.join(", ")

@@ -15,6 +15,7 @@ use crate::AppState;
 mod activities;
 mod callbacks;
 mod clock;
+mod console;
 mod events;
 mod explain;
 mod instruction;
@@ -31,6 +32,17 @@ mod workspaces;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
+        .route("/", get(console::index))
+        .route("/console/console.js", get(console::script))
+        .route("/console/console.css", get(console::style))
+        .route(
+            "/_switchyard/Workspaces/{ws}/Overview",
+            get(console::overview),
+        )
+        .route(
+            "/_switchyard/Workspaces/{ws}/Events/Stream",
+            get(console::stream),
+        )
         .route("/_switchyard/Clock", get(clock::fetch).post(clock::update))
         .route("/_switchyard/Reset", post(reset::reset))
         .route("/_switchyard/Import", post(portable::import))

@@ -8,6 +8,7 @@ mod auth_and_errors;
 mod bad_input;
 mod callback_log;
 mod callback_recovery;
+mod console;
 mod event_callbacks;
 mod events;
 mod explain;
