@@ -20,14 +20,14 @@ let server; let base; let app; let appUrl; let browser;
 const received = []; // assignment callbacks the app got
 
 /** Starts the binary on a free port; resolves with its URL once it says where it listens. */
-async function startServer() {
+async function startServer(extra = []) {
   // The development credentials: no account configured from the environment.
   const env = { ...process.env };
   delete env.SWITCHYARD_ACCOUNT_SID;
   delete env.SWITCHYARD_AUTH_TOKEN;
   env.RUST_LOG = 'warn';
   const child = spawn(process.env.SWITCHYARD_BIN,
-    ['serve', '--bind', '127.0.0.1:0', '--database', 'sqlite::memory:'],
+    ['serve', '--bind', '127.0.0.1:0', '--database', 'sqlite::memory:', ...extra],
     { stdio: ['ignore', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
@@ -37,8 +37,8 @@ async function startServer() {
   throw new Error('the server exited before listening');
 }
 
-async function rest(method, path, form) {
-  const res = await fetch(`${base}/v1${path}`, {
+async function rest(method, path, form, at = base) {
+  const res = await fetch(`${at}/v1${path}`, {
     method,
     headers: {
       Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}`,
@@ -159,4 +159,36 @@ test('the console asks for credentials', async () => {
   const res = await fetch(`${base}/`);
   assert.equal(res.status, 401);
   assert.match(res.headers.get('www-authenticate'), /^Basic realm="Switchyard"/);
+});
+
+test('the console moves a manual clock and resets the account', async () => {
+  const manual = await startServer(['--clock', 'manual']);
+  try {
+    const at = manual.url;
+    const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Clockwork' }, at)).sid;
+    const context = await browser.newContext({ httpCredentials: { username: ACCOUNT, password: TOKEN } });
+    const page = await context.newPage();
+    await page.goto(`${at}/#/workspaces/${ws}`);
+    await page.locator('#clock', { hasText: 'manual clock' }).waitFor();
+    const before = await page.locator('#clock').innerText();
+    await page.locator('#clock input').fill('3600');
+    await page.locator('#advance').click();
+    await eventually(async () => (await page.locator('#clock').innerText()) !== before);
+    const clock = await (await fetch(`${at}/_switchyard/Clock`, {
+      headers: { Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}` },
+    })).json();
+    assert.match(await page.locator('#clock').innerText(), new RegExp(clock.now));
+
+    // Reset, after the browser's confirmation, leaves the account with no workspace.
+    await page.goto(`${at}/#/`);
+    await page.getByText('Clockwork').waitFor();
+    page.once('dialog', (d) => d.accept());
+    await page.locator('#reset').click();
+    await page.getByText('No workspace yet').waitFor();
+    assert.equal((await rest('GET', '/Workspaces', undefined, at)).workspaces.length, 0);
+    await shot(page, '05-reset');
+    await context.close();
+  } finally {
+    manual.child.kill();
+  }
 });
