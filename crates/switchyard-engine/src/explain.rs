@@ -2,15 +2,15 @@
 //! task's past reservations that keep workers from it (rejections, timeouts, failed callbacks).
 
 use switchyard_core::model::{Reservation, Task};
-use switchyard_core::routing::Explanation;
+use switchyard_core::routing::{Explanation, ReservationStatus};
 use switchyard_core::sid::{AccountSid, ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, EventFilter, ReservationScope};
 
 use crate::{Engine, Result};
 
-/// The most past reservation events an explanation reads: enough for any task a person looks
-/// at (a task is offered at most `MAX_ASSIGNMENT_COUNT` times), bounded for one that is not.
+/// The most past reservation events of each kind an explanation reads, newest first: enough
+/// for any task a person looks at, bounded for one that is not.
 const HISTORY_LIMIT: usize = 1_000;
 
 /// A task, and why it is or is not reserved.
@@ -53,13 +53,25 @@ impl Engine {
         let task = self.task(account, ws, sid).await?;
         let history = self.past_reservations(ws, sid).await?;
         let scope = ReservationScope::Task(sid.clone());
-        let holding = (self.store)
-            .list_reservations(ws, &scope, None, None, Cursor::Start, Some(HISTORY_LIMIT))
-            .await?
-            .into_iter()
-            .map(|(_, r)| r)
-            .filter(|r| r.status.holds_capacity())
-            .collect();
+        let mut holding = Vec::new();
+        for status in [
+            ReservationStatus::Pending,
+            ReservationStatus::Accepted,
+            ReservationStatus::Wrapping,
+        ] {
+            let found = (self.store)
+                .list_reservations(
+                    ws,
+                    &scope,
+                    Some(status),
+                    None,
+                    Cursor::Start,
+                    Some(HISTORY_LIMIT),
+                )
+                .await?;
+            holding.extend(found.into_iter().map(|(_, r)| r));
+        }
+        holding.sort_by(|a, b| a.date_created.cmp(&b.date_created).then(a.sid.cmp(&b.sid)));
         let workspace = self.workspace(account, ws).await?;
         let now = self.now();
         let mut locked = self.lock(workspace).await?;
@@ -79,28 +91,27 @@ impl Engine {
         ws: &WorkspaceSid,
         sid: &TaskSid,
     ) -> Result<Vec<PastReservation>> {
-        let filter = EventFilter {
-            task_sid: Some(sid.to_string()),
-            ..Default::default()
-        };
-        let page = (self.store)
-            .list_events(ws, &filter, Cursor::Start, HISTORY_LIMIT)
-            .await?;
-        let mut past: Vec<PastReservation> = (page.items.into_iter())
-            .filter_map(|(_, e)| {
-                let outcome = match e.event_type.strip_prefix("reservation.")? {
-                    o @ ("rejected" | "timeout" | "canceled" | "rescinded") => o.to_owned(),
-                    _ => return None,
-                };
+        let mut past = Vec::new();
+        for outcome in ["rejected", "timeout", "canceled", "rescinded"] {
+            let filter = EventFilter {
+                task_sid: Some(sid.to_string()),
+                event_type: Some(format!("reservation.{outcome}")),
+                ..Default::default()
+            };
+            // The newest of each kind: `Before` the end reads backwards from the last.
+            let page = (self.store)
+                .list_events(ws, &filter, Cursor::Before(i64::MAX), HISTORY_LIMIT)
+                .await?;
+            past.extend(page.items.into_iter().filter_map(|(_, e)| {
                 Some(PastReservation {
                     reservation: e.get("reservation_sid")?.parse().ok()?,
                     worker: e.get("worker_sid")?.parse().ok()?,
                     reason: e.get("reservation_canceled_reason").map(str::to_owned),
-                    outcome,
+                    outcome: outcome.to_owned(),
                     at: e.date,
                 })
-            })
-            .collect();
+            }));
+        }
         past.sort_by(|a, b| b.at.cmp(&a.at).then(b.reservation.cmp(&a.reservation)));
         Ok(past)
     }

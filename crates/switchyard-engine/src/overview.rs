@@ -1,8 +1,11 @@
 //! A workspace at a glance, for the console: its queues with the tasks waiting in them, and its
 //! workers with their activity and channel load, read from the routing model in one pass under
-//! the lock (no store read there). Lists are bounded, so a workspace of 15,000 workers and
-//! 100,000 tasks answers as fast as a small one.
+//! the lock (no store read there). Lists are bounded: the tasks of each queue are picked, not
+//! sorted, so the work is linear in the workspace's tasks and workers.
 
+use std::collections::HashMap;
+
+use switchyard_core::model::QueueOrder;
 use switchyard_core::routing::{Route, TaskState};
 use switchyard_core::sid::{AccountSid, TaskQueueSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
@@ -64,6 +67,28 @@ pub struct QueueView {
     pub tasks_total: usize,
     /// The first of them, in the order they are offered.
     pub tasks: Vec<TaskView>,
+}
+
+/// The first `n` of `tasks` in the order a queue of `order` offers them (as routing's waiting
+/// sets do: FIFO by priority then age, LIFO newest first), without sorting them all.
+fn first(mut tasks: Vec<&TaskState>, order: QueueOrder, n: usize) -> Vec<TaskView> {
+    let offer = |a: &&TaskState, b: &&TaskState| match order {
+        QueueOrder::Fifo => (b.priority.cmp(&a.priority))
+            .then(a.virtual_start_time.cmp(&b.virtual_start_time))
+            .then(a.seq.cmp(&b.seq)),
+        QueueOrder::Lifo => {
+            (b.virtual_start_time.cmp(&a.virtual_start_time)).then(b.seq.cmp(&a.seq))
+        }
+    };
+    if n == 0 {
+        return Vec::new();
+    }
+    if tasks.len() > n {
+        tasks.select_nth_unstable_by(n - 1, offer);
+        tasks.truncate(n);
+    }
+    tasks.sort_by(offer);
+    tasks.into_iter().map(task_view).collect()
 }
 
 /// A task being routed.
@@ -141,24 +166,32 @@ impl Engine {
         let now = self.now();
         let mut locked = self.lock(workspace).await?;
         let model = locked.model();
-        // Offer order: priority first, then the oldest.
-        let mut tasks: Vec<&TaskState> = model.tasks().collect();
-        tasks.sort_by(|a, b| {
-            (b.priority.cmp(&a.priority))
-                .then(a.virtual_start_time.cmp(&b.virtual_start_time))
-                .then(a.seq.cmp(&b.seq))
-        });
+        let mut by_queue: HashMap<&TaskQueueSid, Vec<&TaskState>> = HashMap::new();
+        let mut unqueued_all = Vec::new();
+        for t in model.tasks() {
+            let queue = match &t.route {
+                Route::Worker { .. } | Route::Unrouted => None,
+                _ => t.queue.as_ref().filter(|q| model.queues.contains_key(*q)),
+            };
+            match queue {
+                Some(q) => by_queue.entry(q).or_default().push(t),
+                None => unqueued_all.push(t),
+            }
+        }
         let mut queues: Vec<QueueView> = (model.queues.values())
-            .map(|q| QueueView {
-                sid: q.sid.clone(),
-                friendly_name: q.friendly_name.clone(),
-                target_workers: q.target.to_string(),
-                members: q.members.len(),
-                available_members: (q.members.iter())
-                    .filter(|w| model.workers.get(*w).is_some_and(|w| w.available))
-                    .count(),
-                tasks_total: 0,
-                tasks: Vec::new(),
+            .map(|q| {
+                let waiting = by_queue.remove(&q.sid).unwrap_or_default();
+                QueueView {
+                    sid: q.sid.clone(),
+                    friendly_name: q.friendly_name.clone(),
+                    target_workers: q.target.to_string(),
+                    members: q.members.len(),
+                    available_members: (q.members.iter())
+                        .filter(|w| model.workers.get(*w).is_some_and(|w| w.available))
+                        .count(),
+                    tasks_total: waiting.len(),
+                    tasks: first(waiting, q.order, size.tasks_per_queue),
+                }
             })
             .collect();
         queues.sort_by(|a, b| {
@@ -166,23 +199,7 @@ impl Engine {
                 .cmp(&b.friendly_name)
                 .then(a.sid.cmp(&b.sid))
         });
-        let mut unqueued = Vec::new();
-        for t in tasks {
-            let queue = match &t.route {
-                Route::Worker { .. } | Route::Unrouted => None,
-                _ => t.queue.as_ref(),
-            };
-            match queue.and_then(|q| queues.iter_mut().find(|v| v.sid == *q)) {
-                Some(view) => {
-                    view.tasks_total += 1;
-                    if view.tasks.len() < size.tasks_per_queue {
-                        view.tasks.push(task_view(t));
-                    }
-                }
-                None if unqueued.len() < size.tasks_per_queue => unqueued.push(task_view(t)),
-                None => {}
-            }
-        }
+        let unqueued = first(unqueued_all, QueueOrder::Fifo, size.tasks_per_queue);
         let mut workers: Vec<_> = model.workers.values().collect();
         workers.sort_by(|a, b| a.seq.cmp(&b.seq).then(a.sid.cmp(&b.sid)));
         let overview = Overview {

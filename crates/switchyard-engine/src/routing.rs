@@ -106,18 +106,6 @@ impl Routing {
         if notifications.is_empty() {
             return;
         }
-        for n in &notifications {
-            let Notification::ReservationCreated(r) = n;
-            tracing::info!(
-                workspace = %r.workspace.sid,
-                task = %r.task.sid,
-                reservation = %r.reservation.sid,
-                worker = %r.worker.sid,
-                worker_name = %r.worker.friendly_name,
-                queue = r.task.task_queue.as_ref().map(|q| q.1.as_str()),
-                "reservation created"
-            );
-        }
         let mut subs = self.subscribers.lock().unwrap_or_else(|e| e.into_inner());
         subs.retain(|s| !s.is_closed());
         for n in notifications {

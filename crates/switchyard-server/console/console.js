@@ -96,17 +96,23 @@ async function home() {
 
 // ---------------------------------------------------------------- workspace
 
-let current = null; // the open workspace page: its SID, event source and timers
+// The open workspace page: its SID, event source and timers. Every render checks it is still
+// the page shown, so a late answer never paints over the next page.
+let current = null;
 
 function leave() {
   if (!current) return;
-  current.events.close();
+  if (current.events) current.events.close();
   clearInterval(current.poll);
+  clearTimeout(current.timer);
   current = null;
 }
 
 async function workspace(ws) {
+  const state = { ws, workersShown: 100, timer: null, events: null, poll: null };
+  current = state;
   const w = await api(`/v1/Workspaces/${ws}`);
+  if (current !== state) return;
   $('crumbs').replaceChildren('/ ', h('a', { href: `#/workspaces/${ws}` }, w.friendly_name));
   const queues = h('div', { class: 'body', id: 'queues' });
   const workers = h('div', { class: 'body', id: 'workers' });
@@ -121,15 +127,15 @@ async function workspace(ws) {
       h('section', { class: 'panel' }, h('div', { class: 'head' }, h('h2', {}, 'Workers'), h('span', { class: 'spacer' }), h('span', { class: 'muted', id: 'workers-count' })), workers),
       h('div', {},
         h('section', { class: 'panel' }, h('div', { class: 'head' }, h('h2', {}, 'Callbacks')), callbacks),
-        h('section', { class: 'panel', style: 'margin-top:16px' }, h('div', { class: 'head' }, h('h2', {}, 'Live events'), h('span', { class: 'spacer' }), h('span', { class: 'muted', id: 'live' }, 'connecting…')), h('div', { class: 'body' }, feed)))),
+        h('section', { class: 'panel stacked' }, h('div', { class: 'head' }, h('h2', {}, 'Live events'), h('span', { class: 'spacer' }), h('span', { class: 'muted', id: 'live' }, 'connecting…')), h('div', { class: 'body' }, feed)))),
   );
 
-  const state = { ws, workersShown: 100, timer: null };
   const refresh = () => Promise.all([renderOverview(state), renderCallbacks(state)]).catch(showError);
   const soon = () => { clearTimeout(state.timer); state.timer = setTimeout(refresh, 150); };
 
   // Live: every event of the workspace is shown at once and refreshes the panels.
   const events = new EventSource(`/_switchyard/Workspaces/${ws}/Events/Stream`);
+  state.events = events;
   events.onopen = () => { $('live').textContent = 'live'; };
   events.onerror = () => { const l = $('live'); if (l) l.textContent = 'reconnecting…'; };
   events.onmessage = (m) => {
@@ -141,16 +147,15 @@ async function workspace(ws) {
     soon();
   };
   // Callback attempts are not events: the log is also read now and then.
-  const poll = setInterval(() => renderCallbacks(state).catch(() => {}), 3000);
-  current = { ws, events, poll };
+  state.poll = setInterval(() => renderCallbacks(state).catch(() => {}), 3000);
   renderClock(refresh);
   await refresh();
 }
 
 async function renderOverview(state) {
   const o = await api(`/_switchyard/Workspaces/${state.ws}/Overview?Workers=${state.workersShown}`);
+  if (current !== state) return;
   const queues = $('queues');
-  if (!queues) return;
   const taskRows = (tasks) => h('table', {},
     h('thead', {}, h('tr', {}, h('th', {}, 'Task'), h('th', {}, 'Priority'), h('th', {}, 'Age'), h('th', {}, 'Status'), h('th', {}))),
     h('tbody', {}, tasks.map((t) => h('tr', { 'data-task': t.task_sid },
@@ -182,8 +187,8 @@ async function renderOverview(state) {
       return badge(`${c.unique_name} ${load}/${c.capacity}`, colour);
     }))),
     h('td', {}, w.channels.reduce((n, c) => n + c.pending, 0) ? badge(`${w.channels.reduce((n, c) => n + c.pending, 0)} reserved`, 'blue') : '')));
-  const more = o.workers_total > o.workers.length
-    ? h('button', { onclick: () => { state.workersShown += 200; renderOverview(state); } }, `Show more (${o.workers_total - o.workers.length} not shown)`)
+  const more = o.workers_total > o.workers.length && state.workersShown < 5000
+    ? h('button', { onclick: () => { state.workersShown = Math.min(state.workersShown + 200, 5000); renderOverview(state).catch(showError); } }, `Show more (${o.workers_total - o.workers.length} not shown)`)
     : null;
   $('workers').replaceChildren(
     o.workers_total === 0 ? h('p', { class: 'muted' }, 'No worker.') : h('table', {},
@@ -194,8 +199,8 @@ async function renderOverview(state) {
 
 async function renderCallbacks(state) {
   const list = await api(`/_switchyard/Workspaces/${state.ws}/Callbacks?PageSize=20`);
+  if (current !== state) return;
   const el = $('callbacks');
-  if (!el) return;
   if (!list.callbacks.length) {
     el.replaceChildren(h('p', { class: 'muted' }, 'No callback sent yet.'));
     return;

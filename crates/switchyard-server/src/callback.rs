@@ -92,7 +92,7 @@ async fn post(
         number: 1,
         replay_of: None,
     };
-    let sent = webhook::send(engine, client, &attempt, timeout).await;
+    let sent = webhook::send(engine, client, &attempt, timeout, None).await;
     let answer = judge(&sent);
     let failure = match &answer {
         Answer::Failed(why) => Some(why.as_str()),
@@ -253,6 +253,16 @@ pub(crate) fn spawn(
                 task = %n.task.sid,
                 reservation = %n.reservation.sid,
             );
+            // Logged here, not where the engine publishes it: that is the store's writer
+            // thread, which a slow stderr must never hold up.
+            span.in_scope(|| {
+                tracing::info!(
+                    worker = %n.worker.sid,
+                    worker_name = %n.worker.friendly_name,
+                    queue = n.task.task_queue.as_ref().map(|q| q.1.as_str()),
+                    "reservation created"
+                );
+            });
             let delivery = deliver(engine.clone(), client.clone(), token, *n, timeout);
             tokio::spawn(delivery.instrument(span));
         }

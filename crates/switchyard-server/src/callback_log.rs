@@ -106,11 +106,22 @@ fn seq_of(id: &str) -> Option<i64> {
     i64::try_from(u128::from_str_radix(hex, 16).ok()?).ok()
 }
 
+/// How many deleted workspaces the log remembers, so that an attempt still under way when its
+/// workspace was deleted is not logged into a log nobody can read or remove.
+const FORGOTTEN_KEPT: usize = 1024;
+
 /// The log of every workspace.
 pub(crate) struct CallbackLog {
     per_workspace: usize,
     next: AtomicI64,
-    entries: Mutex<HashMap<WorkspaceSid, VecDeque<Arc<Entry>>>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    logs: HashMap<WorkspaceSid, VecDeque<Arc<Entry>>>,
+    /// Workspaces deleted lately, oldest first.
+    forgotten: VecDeque<WorkspaceSid>,
 }
 
 impl CallbackLog {
@@ -119,12 +130,12 @@ impl CallbackLog {
         CallbackLog {
             per_workspace,
             next: AtomicI64::new(1),
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner::default()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceSid, VecDeque<Arc<Entry>>>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Adds an attempt, giving it the next position and its ID, and drops the workspace's
@@ -136,7 +147,10 @@ impl CallbackLog {
             return entry;
         }
         let mut all = self.lock();
-        let log = all.entry(entry.workspace_sid.clone()).or_default();
+        if all.forgotten.contains(&entry.workspace_sid) {
+            return entry;
+        }
+        let log = all.logs.entry(entry.workspace_sid.clone()).or_default();
         log.push_back(Arc::clone(&entry));
         while log.len() > self.per_workspace {
             log.pop_front();
@@ -148,7 +162,7 @@ impl CallbackLog {
     pub(crate) fn get(&self, ws: &WorkspaceSid, id: &str) -> Option<Arc<Entry>> {
         let seq = seq_of(id)?;
         let all = self.lock();
-        let log = all.get(ws)?;
+        let log = all.logs.get(ws)?;
         // Positions rise along the deque: search it like a sorted list.
         let at = log.binary_search_by_key(&seq, |e| e.seq).ok()?;
         log.get(at).cloned()
@@ -159,7 +173,7 @@ impl CallbackLog {
     /// number) work unchanged.
     pub(crate) fn page(&self, ws: &WorkspaceSid, cursor: Cursor, size: usize) -> Page<Arc<Entry>> {
         let all = self.lock();
-        let Some(log) = all.get(ws) else {
+        let Some(log) = all.logs.get(ws) else {
             return Page::empty();
         };
         let keyed = |e: &Arc<Entry>| (i64::MAX - e.seq, Arc::clone(e));
@@ -184,9 +198,14 @@ impl CallbackLog {
         Page::from_fetched(rows, cursor, size)
     }
 
-    /// Forgets a deleted workspace's log.
+    /// Forgets a deleted workspace's log, and logs nothing more for it.
     pub(crate) fn forget(&self, ws: &WorkspaceSid) {
-        self.lock().remove(ws);
+        let mut all = self.lock();
+        all.logs.remove(ws);
+        all.forgotten.push_back(ws.clone());
+        if all.forgotten.len() > FORGOTTEN_KEPT {
+            all.forgotten.pop_front();
+        }
     }
 }
 
@@ -231,6 +250,20 @@ mod tests {
         let got: Vec<String> = back.items.iter().map(|(_, e)| e.id()).collect();
         assert_eq!(got, [ids[4].clone(), ids[3].clone()]);
         assert_eq!(seq_of("CLzz"), None);
+    }
+
+    #[test]
+    fn a_forgotten_workspace_logs_nothing_more() {
+        let ws: WorkspaceSid = "WS00000000000000000000000000000001".parse().unwrap();
+        let log = CallbackLog::new(3);
+        let id = log.record(entry(&ws)).id();
+        log.forget(&ws);
+        assert!(log.get(&ws, &id).is_none());
+        // An attempt that was under way when the workspace went.
+        let late = log.record(entry(&ws)).id();
+        assert!(log.get(&ws, &late).is_none());
+        assert!(log.page(&ws, Cursor::Start, 10).items.is_empty());
+        assert!(log.lock().logs.is_empty());
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub enum ApiError {
     /// The path names nothing, or something of another account.
     #[error("The requested resource {0} was not found")]
     NotFound(String),
+    /// Authenticated, but refused (a write from another site's page).
+    #[error("{0}")]
+    Forbidden(String),
     /// The path exists but not for this method.
     #[error("Method not allowed")]
     MethodNotAllowed,
@@ -75,6 +78,7 @@ impl ApiError {
             A::NotFound(_) => (StatusCode::NOT_FOUND, 20404, self.to_string()),
             A::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 20500, self.to_string()),
             A::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 20004, self.to_string()),
+            A::Forbidden(m) => (StatusCode::FORBIDDEN, 20403, m.clone()),
             A::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
             A::InvalidWithCode { code, message } => {
                 (StatusCode::BAD_REQUEST, *code, message.clone())

@@ -253,18 +253,22 @@ async fn post(
         number,
         replay_of: None,
     };
-    let sent = webhook::send(engine, client, &attempt, timeout).await;
+    let sent = webhook::send(engine, client, &attempt, timeout, None).await;
     let failure = failure(&sent);
     client.logged(&attempt, &sent, failure.as_deref());
     failure.map_or(Ok(()), Err)
 }
 
-/// Why an event callback's answer counts as a failure (any answer but a 2xx), if it does.
+/// Why an event callback's answer counts as a failure, if it does: a 2xx status delivers the
+/// event, whatever becomes of the body after it (read only for the callback log).
 pub(crate) fn failure(sent: &webhook::Answer) -> Option<String> {
+    if sent.succeeded() {
+        return None;
+    }
     match (&sent.error, sent.status) {
         (Some(why), _) => Some(why.clone()),
-        (None, Some(status)) if !sent.succeeded() => Some(format!("answered HTTP {status}")),
-        _ => None,
+        (None, Some(status)) => Some(format!("answered HTTP {status}")),
+        (None, None) => Some("no answer".to_owned()),
     }
 }
 

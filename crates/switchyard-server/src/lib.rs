@@ -183,6 +183,9 @@ fn authenticate(state: &AppState, headers: &HeaderMap) -> Option<AccountSid> {
 }
 
 async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Some(why) = cross_site_write(&req) {
+        return ApiError::Forbidden(why).into_response();
+    }
     match authenticate(&state, req.headers()) {
         Some(account) => {
             req.extensions_mut().insert(Authenticated(account));
@@ -197,6 +200,30 @@ async fn require_auth(State(state): State<AppState>, mut req: Request, next: Nex
         }
         None => ApiError::Unauthorized.into_response(),
     }
+}
+
+/// Why a request that changes something must be refused as coming from another site, if it
+/// must. A browser that signed in to the console sends its Basic credentials with any request
+/// to this origin, including a form another site's page submits; browsers mark those
+/// (`Sec-Fetch-Site`, `Origin`), while the SDKs and curl send neither header.
+fn cross_site_write(req: &Request) -> Option<String> {
+    use axum::http::{header, Method};
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return None;
+    }
+    let headers = req.headers();
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if matches!(fetch_site, Some("cross-site" | "same-site")) {
+        return Some("A request from another site may not change anything here".into());
+    }
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())?;
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok())?;
+    let origin_host = url::Url::parse(origin).ok().map(|u| match u.port() {
+        Some(port) => format!("{}:{port}", u.host_str().unwrap_or_default()),
+        None => u.host_str().unwrap_or_default().to_owned(),
+    });
+    (origin_host.as_deref() != Some(host))
+        .then(|| format!("A request from {origin} may not change anything here"))
 }
 
 async fn health() -> &'static str {

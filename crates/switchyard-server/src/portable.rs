@@ -335,9 +335,11 @@ pub async fn import(
     account: &AccountSid,
     doc: &WorkspaceDoc,
 ) -> ApiResult<Workspace> {
+    // The event callback URL comes last: an import that fails half-way must not have told
+    // anyone of the workspace it then deletes.
     let create = CreateWorkspace {
         friendly_name: doc.friendly_name.clone(),
-        event_callback_url: doc.event_callback_url.clone(),
+        event_callback_url: None,
         events_filter: doc.events_filter.clone(),
         multi_task_enabled: Some(doc.multi_task_enabled),
         template: None,
@@ -350,7 +352,20 @@ pub async fn import(
         .create_workspace(account, create)
         .await
         .map_err(at("$"))?;
-    match fill(engine, account, &w.sid, doc).await {
+    let filled = async {
+        fill(engine, account, &w.sid, doc).await?;
+        if doc.event_callback_url.is_some() {
+            let update = UpdateWorkspace {
+                event_callback_url: doc.event_callback_url.clone(),
+                ..UpdateWorkspace::default()
+            };
+            (engine.update_workspace(account, &w.sid, update))
+                .await
+                .map_err(at("event_callback_url"))?;
+        }
+        Ok::<(), ApiError>(())
+    };
+    match filled.await {
         Ok(()) => engine.workspace(account, &w.sid).await.map_err(at("$")),
         Err(e) => {
             if let Err(undo) = engine.delete_workspace(account, &w.sid).await {

@@ -15,9 +15,9 @@ use switchyard_engine::Engine;
 use crate::callback_log::{CallbackLog, Entry, Kind};
 use crate::{telemetry, CallbackPolicy};
 
-/// The most of an answer's body read: more than any instruction needs, bounded for an app that
-/// answers with a stream.
-const BODY_READ: usize = 64 * 1024;
+/// The most of an answer's body read: far more than any instruction needs, bounded for an app
+/// that answers with a stream.
+const BODY_READ: usize = 1024 * 1024;
 
 /// `X-Twilio-Signature`: base64 of HMAC-SHA1 keyed with the auth token, over the URL followed by
 /// every parameter's name and value, sorted by name.
@@ -116,12 +116,15 @@ impl Answer {
 
 /// Signs and POSTs the attempt's form and reads the answer, giving up once `timeout` has passed
 /// on the engine's clock (so a manual clock decides when a silent app has taken too long).
-/// Call [`Sender::logged`] with the verdict once the answer is judged.
+/// With `wall_limit`, it also gives up once that much real time has passed (a replay asked
+/// by a person must not wait for a manual clock to move). Call [`Sender::logged`] with the
+/// verdict once the answer is judged.
 pub(crate) async fn send(
     engine: &Engine,
     client: &Sender,
     attempt: &Attempt<'_>,
     timeout: Duration,
+    wall_limit: Option<Duration>,
 ) -> Answer {
     let signature = signature(attempt.token, attempt.url, attempt.params);
     let mut answer = Answer {
@@ -139,8 +142,19 @@ pub(crate) async fn send(
         () = engine.clock().sleep_until(deadline) => {
             answer.error = Some(format!("no answer within {} ms", timeout.as_millis()));
         }
+        () = wall(wall_limit) => {
+            answer.error = Some(format!("no answer within {} ms", timeout.as_millis()));
+        }
     }
     answer
+}
+
+/// Sleeps for `limit` of real time, or forever without one.
+async fn wall(limit: Option<Duration>) {
+    match limit {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn exchange(client: &Sender, attempt: &Attempt<'_>, answer: &mut Answer) {

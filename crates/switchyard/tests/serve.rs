@@ -566,13 +566,13 @@ fn json_logs_name_the_workspace_task_and_reservation_of_each_routing_event() {
         }
     };
     assert_eq!(created["level"], "INFO");
-    assert_eq!(created["fields"]["workspace"], ws);
-    assert_eq!(created["fields"]["task"], task);
+    // The SIDs come with the span the line was logged in.
+    let span = &created["span"];
+    assert_eq!(span["workspace"], ws, "{created}");
+    assert_eq!(span["task"], task);
+    assert!(created["fields"]["worker_name"] == "Alice", "{created}");
     assert!(
-        created["fields"]["reservation"]
-            .as_str()
-            .unwrap()
-            .starts_with("WR"),
+        span["reservation"].as_str().unwrap().starts_with("WR"),
         "{created}"
     );
     child.kill().unwrap();

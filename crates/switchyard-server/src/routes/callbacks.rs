@@ -64,7 +64,7 @@ pub(crate) async fn replay(
         }
         Kind::Event => (st.config.event_callback_timeout, event_callback::failure),
     };
-    let sent = webhook::send(&st.engine, &st.sender, &attempt, timeout).await;
+    let sent = webhook::send(&st.engine, &st.sender, &attempt, timeout, Some(timeout)).await;
     let entry = st.sender.logged(&attempt, &sent, judge(&sent).as_deref());
     Ok(created(resource(&st, &entry)))
 }

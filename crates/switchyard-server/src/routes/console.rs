@@ -34,9 +34,15 @@ const MAX_LISTED: i64 = 5_000;
 fn page(content_type: &'static str, body: &'static str) -> Response {
     (
         [
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data:",
+            ),
             (header::CONTENT_TYPE, content_type),
             // Small, and changes with the binary: always asked for again.
             (header::CACHE_CONTROL, "no-cache"),
+            // Never inside another site's frame (clickjacking the Reset button).
+            (header::X_FRAME_OPTIONS, "DENY"),
         ],
         body,
     )
@@ -92,7 +98,15 @@ pub(crate) async fn overview(
     let defaults = OverviewSize::default();
     let size = OverviewSize {
         workers: bounded("Workers", q.workers, defaults.workers)?,
-        workers_from: bounded("WorkersFrom", q.workers_from, defaults.workers_from)?,
+        workers_from: match q.workers_from {
+            None => defaults.workers_from,
+            Some(n) if n >= 0 => usize::try_from(n).unwrap_or(usize::MAX),
+            Some(n) => {
+                return Err(ApiError::Invalid(format!(
+                    "WorkersFrom must not be negative, got {n}"
+                )))
+            }
+        },
         tasks_per_queue: bounded("TasksPerQueue", q.tasks_per_queue, defaults.tasks_per_queue)?,
     };
     let o = st

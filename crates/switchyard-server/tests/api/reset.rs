@@ -70,3 +70,50 @@ async fn reset_needs_the_accounts_credentials() {
     let (status, _) = s.get(&format!("/Workspaces/{ws}")).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// A browser signed in to the console sends its credentials with any request to this origin:
+/// a change another site's page submits is refused; the SDKs (no such headers) are not.
+#[tokio::test]
+async fn a_change_submitted_from_another_site_is_refused() {
+    use reqwest::Method;
+    let s = Server::start().await;
+    let ws = s.workspace("Kept").await;
+    let host = s.base.trim_start_matches("http://").to_owned();
+    for headers in [
+        &[("Sec-Fetch-Site", "cross-site")][..],
+        &[("Origin", "http://evil.example")][..],
+        &[("Origin", "http://127.0.0.1:1")][..],
+    ] {
+        let ((status, body), _) = s
+            .request(Method::POST, "/_switchyard/Reset", &[], headers)
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {body}");
+        assert_eq!(body["code"], 20403);
+    }
+    let ((status, _), _) = s
+        .request(
+            Method::POST,
+            &format!("/Workspaces/{ws}"),
+            &[("FriendlyName", "x")],
+            &[("Sec-Fetch-Site", "cross-site")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the REST API too");
+    let (status, _) = s.get(&format!("/Workspaces/{ws}")).await;
+    assert_eq!(status, StatusCode::OK, "nothing was deleted");
+
+    // The console's own page (same origin), and clients that send no such header, may.
+    let origin = format!("http://{host}");
+    let ((status, body), _) = s
+        .request(
+            Method::POST,
+            "/_switchyard/Reset",
+            &[],
+            &[
+                ("Origin", origin.as_str()),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
