@@ -1,7 +1,7 @@
 //! A workspace at Twilio's caps: thousands of workers and queues and a backlog of waiting tasks.
 //! Measures how long a worker becoming available waits for its reservation to be decided, the
 //! memory the workspace takes, how long a restart takes to rebuild the routing model, and how long
-//! explaining a task (every worker's reasons) takes.
+//! explaining a task (every worker's reasons) and the console's Overview take.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +9,8 @@ use anyhow::{ensure, Result};
 use serde_json::{json, Value};
 use switchyard_engine::sid::WorkerSid;
 use switchyard_engine::{
-    CreateTask, CreateTaskQueue, CreateWorker, Engine, EngineOptions, Notification, SystemClock,
-    UpdateWorker,
+    CreateTask, CreateTaskQueue, CreateWorker, Engine, EngineOptions, Notification, OverviewSize,
+    SystemClock, UpdateWorker,
 };
 
 use crate::embedded::{activity, open};
@@ -99,6 +99,15 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
         explain_latencies.push(started.elapsed());
         workers_explained = e.routing.map_or(0, |r| r.workers.len());
     }
+    // The console's Overview reads every task and worker of the workspace for its bounded lists.
+    let mut overview_latencies = Vec::with_capacity(EXPLAINED);
+    for _ in 0..EXPLAINED {
+        let started = Instant::now();
+        engine
+            .overview(&account, &ws, OverviewSize::default())
+            .await?;
+        overview_latencies.push(started.elapsed());
+    }
     let url = format!("sqlite://{}", dir.path().join("embedded.db").display());
     engine.close().await;
     drop(engine);
@@ -122,6 +131,7 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
         },
         "worker_available_to_reservation_decided": percentiles(latencies),
         "reservations_created": reserved,
+        "overview": percentiles(overview_latencies),
         "explain": {
             "workers_per_explanation": workers_explained,
             "latency": percentiles(explain_latencies),

@@ -17,6 +17,8 @@ use crate::{Engine, Result};
 pub struct OverviewSize {
     /// Tasks shown per queue, first to be offered first.
     pub tasks_per_queue: usize,
+    /// Tasks shown in all, queue after queue by name.
+    pub tasks: usize,
     /// The first worker shown, in creation order.
     pub workers_from: usize,
     /// Workers shown.
@@ -27,6 +29,7 @@ impl Default for OverviewSize {
     fn default() -> Self {
         OverviewSize {
             tasks_per_queue: 50,
+            tasks: 1_000,
             workers_from: 0,
             workers: 200,
         }
@@ -65,7 +68,8 @@ pub struct QueueView {
     pub available_members: usize,
     /// Tasks in it being routed (pending or reserved).
     pub tasks_total: usize,
-    /// The first of them, in the order they are offered.
+    /// The first of them, in the order they are offered (none once the overview's task budget
+    /// is spent).
     pub tasks: Vec<TaskView>,
 }
 
@@ -178,9 +182,17 @@ impl Engine {
                 None => unqueued_all.push(t),
             }
         }
-        let mut queues: Vec<QueueView> = (model.queues.values())
+        // By name; the first queues get their tasks listed until the budget is spent, the rest
+        // their counts only (a workspace of thousands of queues stays one small answer).
+        let mut states: Vec<_> = model.queues.values().collect();
+        states.sort_by(|a, b| (a.friendly_name.cmp(&b.friendly_name)).then(a.sid.cmp(&b.sid)));
+        let mut budget = size.tasks;
+        let queues: Vec<QueueView> = (states.into_iter())
             .map(|q| {
                 let waiting = by_queue.remove(&q.sid).unwrap_or_default();
+                let tasks_total = waiting.len();
+                let tasks = first(waiting, q.order, size.tasks_per_queue.min(budget));
+                budget -= tasks.len();
                 QueueView {
                     sid: q.sid.clone(),
                     friendly_name: q.friendly_name.clone(),
@@ -189,17 +201,16 @@ impl Engine {
                     available_members: (q.members.iter())
                         .filter(|w| model.workers.get(*w).is_some_and(|w| w.available))
                         .count(),
-                    tasks_total: waiting.len(),
-                    tasks: first(waiting, q.order, size.tasks_per_queue),
+                    tasks_total,
+                    tasks,
                 }
             })
             .collect();
-        queues.sort_by(|a, b| {
-            a.friendly_name
-                .cmp(&b.friendly_name)
-                .then(a.sid.cmp(&b.sid))
-        });
-        let unqueued = first(unqueued_all, QueueOrder::Fifo, size.tasks_per_queue);
+        let unqueued = first(
+            unqueued_all,
+            QueueOrder::Fifo,
+            size.tasks_per_queue.min(budget),
+        );
         let mut workers: Vec<_> = model.workers.values().collect();
         workers.sort_by(|a, b| a.seq.cmp(&b.seq).then(a.sid.cmp(&b.sid)));
         let overview = Overview {

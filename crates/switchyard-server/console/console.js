@@ -170,7 +170,7 @@ async function renderOverview(state) {
       h('span', { class: 'spacer' }),
       badge(`${q.tasks_total} waiting`, q.tasks_total ? 'amber' : 'outline'),
       badge(`${q.available_members}/${q.members} workers available`, q.available_members ? 'green' : 'grey')),
-    q.tasks.length ? taskRows(q.tasks) : h('div', { class: 'muted' }, 'No task waiting.'),
+    q.tasks.length ? taskRows(q.tasks) : q.tasks_total ? null : h('div', { class: 'muted' }, 'No task waiting.'),
     q.tasks_total > q.tasks.length ? h('div', { class: 'muted' }, `… and ${q.tasks_total - q.tasks.length} more`) : null));
   if (o.unqueued_tasks.length) {
     blocks.push(h('div', { class: 'queue' }, h('div', { class: 'title' }, h('b', {}, 'In no queue'), h('span', { class: 'muted' }, 'routed to a worker, or no filter matched')), taskRows(o.unqueued_tasks)));

@@ -74,6 +74,8 @@ pub(crate) struct OverviewForm {
     workers_from: Option<i64>,
     #[serde(deserialize_with = "field::int")]
     tasks_per_queue: Option<i64>,
+    #[serde(deserialize_with = "field::int")]
+    tasks: Option<i64>,
 }
 
 fn bounded(name: &str, value: Option<i64>, default: usize) -> ApiResult<usize> {
@@ -108,6 +110,7 @@ pub(crate) async fn overview(
             }
         },
         tasks_per_queue: bounded("TasksPerQueue", q.tasks_per_queue, defaults.tasks_per_queue)?,
+        tasks: bounded("Tasks", q.tasks, defaults.tasks)?,
     };
     let o = st
         .engine

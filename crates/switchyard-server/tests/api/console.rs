@@ -82,6 +82,9 @@ async fn the_overview_shows_queues_with_their_waiting_tasks_and_workers_with_the
     );
     assert_eq!(limited["task_queues"][0]["tasks_total"], 2);
     assert_eq!(limited["workers"].as_array().unwrap().len(), 0);
+    let (_, counted) = s.get(&format!("{path}?Tasks=0")).await;
+    assert_eq!(counted["task_queues"][0]["tasks"], serde_json::json!([]));
+    assert_eq!(counted["task_queues"][0]["tasks_total"], 2, "still counted");
     assert_error(
         &s.get(&format!("{path}?Workers=-1")).await,
         400,
