@@ -16,6 +16,14 @@ pub enum ApiError {
     /// The path names nothing, or something of another account.
     #[error("The requested resource {0} was not found")]
     NotFound(String),
+    /// An access token was missing or refused (Twilio's 20101, or 20104 when it expired).
+    #[error("{message}")]
+    AccessToken {
+        /// Twilio's error code.
+        code: u32,
+        /// Why.
+        message: String,
+    },
     /// Authenticated, but refused (a write from another site's page).
     #[error("{0}")]
     Forbidden(String),
@@ -79,6 +87,7 @@ impl ApiError {
             A::Internal => (StatusCode::INTERNAL_SERVER_ERROR, 20500, self.to_string()),
             A::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, 20004, self.to_string()),
             A::Forbidden(m) => (StatusCode::FORBIDDEN, 20403, m.clone()),
+            A::AccessToken { code, message } => (StatusCode::UNAUTHORIZED, *code, message.clone()),
             A::Invalid(m) => (StatusCode::BAD_REQUEST, 20001, m.clone()),
             A::InvalidWithCode { code, message } => {
                 (StatusCode::BAD_REQUEST, *code, message.clone())
@@ -172,7 +181,7 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
         };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        if matches!(self, ApiError::Unauthorized) {
             // So that a browser asks for the account SID and auth token.
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

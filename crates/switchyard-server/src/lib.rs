@@ -26,11 +26,13 @@ use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 use tracing::{Instrument, Span};
 
+pub mod access_token;
 mod bare_errors;
 pub mod callback;
 mod callback_log;
 pub mod callback_policy;
 pub mod error;
+mod event_bridge;
 pub mod event_callback;
 pub mod field;
 pub mod form;
@@ -66,6 +68,8 @@ pub struct ServerConfig {
     pub callback_policy: CallbackPolicy,
     /// Callback attempts the callback log keeps per workspace (0 keeps none).
     pub callback_log_size: usize,
+    /// The API keys whose access tokens the Worker SDK's event bridge accepts.
+    pub api_keys: Vec<access_token::ApiKey>,
 }
 
 impl ServerConfig {
@@ -80,6 +84,7 @@ impl ServerConfig {
             limits: ConnectionLimits::default(),
             callback_policy: CallbackPolicy::default(),
             callback_log_size: callback_log::DEFAULT_PER_WORKSPACE,
+            api_keys: Vec::new(),
         }
     }
 
@@ -100,6 +105,8 @@ pub struct AppState {
     accounts: Arc<HashMap<AccountSid, String>>,
     /// Sends every callback, and logs each attempt.
     sender: webhook::Sender,
+    /// What access tokens are checked against.
+    api_keys: Arc<access_token::ApiKeys>,
 }
 
 impl AppState {
@@ -127,11 +134,21 @@ impl AppState {
         };
         let log = Arc::new(callback_log::CallbackLog::new(config.callback_log_size));
         let sender = webhook::Sender::new(Arc::new(config.callback_policy.clone()), log);
+        for key in &config.api_keys {
+            if !accounts.contains_key(&key.account) {
+                return Err(switchyard_engine::Error::Invalid(format!(
+                    "API key {} is for {}, which is not a configured account",
+                    key.sid, key.account
+                )));
+            }
+        }
+        let api_keys = Arc::new(access_token::ApiKeys::new(config.api_keys.clone()));
         Ok(AppState {
             engine,
             config: Arc::new(config),
             accounts: Arc::new(accounts),
             sender,
+            api_keys,
         })
     }
 
@@ -262,6 +279,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(telemetry::render))
+        // The Worker SDK's event bridge authenticates with access tokens, not Basic auth.
+        .route("/v1/wschannels", get(event_bridge::socket))
         .merge(v1)
         .fallback(not_found)
         .layer(middleware::from_fn(telemetry::record_request))

@@ -11,6 +11,7 @@ use switchyard_core::sid::AccountSid;
 use switchyard_engine::{
     ActivitySet, Clock, Engine, EngineOptions, ManualClock, Store, SystemClock,
 };
+use switchyard_server::access_token::{ApiKey, DEV_API_KEY_SECRET, DEV_API_KEY_SID};
 use switchyard_server::portable::Seeded;
 use switchyard_server::{
     AppState, CallbackPolicy, CallbackRule, ConnectionLimits, ServerConfig,
@@ -147,6 +148,11 @@ struct ServeArgs {
         value_name = "FILE"
     )]
     seeds: Vec<PathBuf>,
+    /// API keys (SK…:SECRET, comma-separated) of the first account, whose access tokens the
+    /// Worker SDK's event bridge (`/v1/wschannels`) accepts. With the development credentials
+    /// and no key, a development key is configured and printed.
+    #[arg(long, env = "SWITCHYARD_API_KEYS", value_delimiter = ',')]
+    api_keys: Vec<String>,
     /// Log lines on stderr: `text` for people, `json` (one object per line) for operators.
     #[arg(
         long,
@@ -298,6 +304,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         deny: args.callback_deny,
     };
     config.callback_log_size = args.callback_log_size;
+    if let Some((account, _)) = accounts.first() {
+        for key in &args.api_keys {
+            let key = ApiKey::parse(key, account.clone())
+                .map_err(|e| anyhow::anyhow!("--api-keys: {e}"))?;
+            config.api_keys.push(key);
+        }
+        if dev && config.api_keys.is_empty() {
+            let dev_key = format!("{DEV_API_KEY_SID}:{DEV_API_KEY_SECRET}");
+            config
+                .api_keys
+                .push(ApiKey::parse(&dev_key, account.clone()).map_err(|e| anyhow::anyhow!(e))?);
+        }
+    }
+    let dev_key = dev && args.api_keys.is_empty();
     for (sid, token) in &accounts {
         config = config.with_account(sid.clone(), token.clone());
     }
@@ -343,6 +363,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 say!(out, "  seed:        {name} exists already; {file} skipped")
             }
         }
+    }
+    if dev_key {
+        say!(out, "  API key:     {DEV_API_KEY_SID} / {DEV_API_KEY_SECRET} (development key for access tokens; set --api-keys to change)");
     }
     if dev {
         say!(out, "  credentials: {DEV_ACCOUNT_SID} / {DEV_AUTH_TOKEN} (development pair; set --account-sid and --auth-token to change)");

@@ -578,3 +578,47 @@ fn json_logs_name_the_workspace_task_and_reservation_of_each_routing_event() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn a_development_api_key_comes_only_with_the_development_credentials() {
+    let p = start(&["--database", "sqlite::memory:"]);
+    assert!(
+        (p.stdout.iter())
+            .any(|l| l.starts_with("API key:") && l.contains("SK00000000000000000000000000000000")),
+        "{:?}",
+        p.stdout
+    );
+    assert_eq!(get(&format!("{}/health", p.url), None).0, 200);
+    terminate(p);
+    let sid = "AC11111111111111111111111111111111";
+    let p = start(&[
+        "--database",
+        "sqlite::memory:",
+        "--account-sid",
+        sid,
+        "--auth-token",
+        "t",
+    ]);
+    assert!(
+        !p.stdout.iter().any(|l| l.starts_with("API key:")),
+        "{:?}",
+        p.stdout
+    );
+    assert_eq!(get(&format!("{}/health", p.url), None).0, 200);
+    terminate(p);
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database",
+            "sqlite::memory:",
+        ])
+        .args(["--api-keys", "SK123:secret"])
+        .env_remove("SWITCHYARD_ACCOUNT_SID")
+        .env_remove("SWITCHYARD_AUTH_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--api-keys"));
+}

@@ -9,6 +9,7 @@ mod bad_input;
 mod callback_log;
 mod callback_recovery;
 mod console;
+mod event_bridge;
 mod event_callbacks;
 mod events;
 mod explain;

@@ -1,0 +1,109 @@
+//! `GET /v1/wschannels?token=…` upgraded to a WebSocket: the server talks, the client only
+//! listens. The first frame introduces the channel (`init`: the worker's SID, its account and
+//! workspace, the token's remaining lifetime); a whitespace frame every 15 s keeps it alive
+//! (the SDK gives up after 30 s of silence).
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::access_token::{Grant, TokenError};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// How often the socket beats when it has nothing else to say.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// The socket's query: what the SDK appends to `wsServer`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SocketQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// Now, in seconds since the epoch, on the wall clock: tokens are minted by apps on real time,
+/// so they expire on it, whatever the engine's (possibly manual) clock says.
+pub(crate) fn wall_clock_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Refuses a token as Twilio does: 20104 once it expired, 20101 otherwise.
+pub(crate) fn refused(e: &TokenError) -> ApiError {
+    let code = if matches!(e, TokenError::Expired) {
+        20104
+    } else {
+        20101
+    };
+    ApiError::AccessToken {
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// `GET /v1/wschannels`.
+pub(crate) async fn socket(
+    State(st): State<AppState>,
+    Query(q): Query<SocketQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let grant = match st.api_keys.verify(&q.token, wall_clock_secs()) {
+        Ok(g) => g,
+        Err(e) => return refused(&e).into_response(),
+    };
+    // The grant's worker must exist, in that account's workspace.
+    if let Err(e) = (st.engine)
+        .worker(&grant.account, &grant.workspace, &grant.worker)
+        .await
+    {
+        let message = format!("The access token's worker cannot be used: {e}");
+        return ApiError::AccessToken {
+            code: 20101,
+            message,
+        }
+        .into_response();
+    }
+    upgrade.on_upgrade(move |ws| run(ws, grant))
+}
+
+async fn run(mut ws: WebSocket, grant: Grant) {
+    let lifetime_ms = (grant.expires_at - wall_clock_secs()).max(0) * 1000;
+    let init = json!({
+        "event_type": "init",
+        "payload": {
+            "channel_id": grant.worker.to_string(),
+            "account_sid": grant.account.to_string(),
+            "workspace_sid": grant.workspace.to_string(),
+            "token_lifetime": lifetime_ms,
+        },
+    });
+    if ws
+        .send(Message::Text(init.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker connected");
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => {
+                if ws.send(Message::Text(" ".into())).await.is_err() {
+                    break;
+                }
+            }
+            incoming = ws.recv() => match incoming {
+                // The client never speaks; whatever it sends is ignored, until it goes.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker disconnected");
+}

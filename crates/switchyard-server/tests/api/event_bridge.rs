@@ -1,0 +1,128 @@
+//! The Worker SDK's event bridge: `/v1/wschannels` takes an access token, not Basic auth, and
+//! opens a WebSocket whose first frame introduces the worker's channel.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use serde_json::{json, Value};
+use switchyard_server::access_token::{ApiKey, DEV_API_KEY_SECRET, DEV_API_KEY_SID};
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use crate::common::*;
+
+async fn server() -> Server {
+    Server::start_configured(|mut c| {
+        let key = format!("{DEV_API_KEY_SID}:{DEV_API_KEY_SECRET}");
+        c.api_keys = vec![ApiKey::parse(&key, ACCOUNT.parse().unwrap()).unwrap()];
+        c
+    })
+    .await
+}
+
+/// An access token as Twilio's helper libraries mint one.
+fn token(secret: &str, ws: &str, worker: &str, ttl_secs: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut header = Header::new(Algorithm::HS256);
+    header.cty = Some("twilio-fpa;v=1".into());
+    let claims = json!({
+        "jti": format!("{DEV_API_KEY_SID}-{now}"), "iss": DEV_API_KEY_SID, "sub": ACCOUNT,
+        "iat": now, "exp": now + ttl_secs,
+        "grants": {"identity": "alice", "task_router": {"workspace_sid": ws, "worker_sid": worker, "role": "worker"}},
+    });
+    encode(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn socket_url(s: &Server, token: &str) -> String {
+    format!(
+        "{}/v1/wschannels?token={token}&closeExistingSessions=false&clientVersion=2.1.1",
+        s.base.replacen("http://", "ws://", 1)
+    )
+}
+
+#[tokio::test]
+async fn a_valid_token_opens_the_workers_channel_with_an_init_frame() {
+    let s = server().await;
+    let ws = s.workspace("Bridge").await;
+    let worker = sid_of(
+        &s.create(
+            &format!("/Workspaces/{ws}/Workers"),
+            &[("FriendlyName", "Alice")],
+        )
+        .await,
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(socket_url(
+        &s,
+        &token(DEV_API_KEY_SECRET, &ws, &worker, 3600),
+    ))
+    .await
+    .expect("the socket opens");
+    let first = tokio::time::timeout(std::time::Duration::from_secs(5), futures_next(&mut socket))
+        .await
+        .expect("a first frame within 5 s");
+    let Message::Text(text) = first else {
+        panic!("not a text frame: {first:?}")
+    };
+    let init: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(init["event_type"], "init");
+    assert_eq!(init["payload"]["channel_id"], worker);
+    assert_eq!(init["payload"]["account_sid"], ACCOUNT);
+    assert_eq!(init["payload"]["workspace_sid"], ws);
+    let lifetime = init["payload"]["token_lifetime"].as_i64().unwrap();
+    assert!((3_500_000..=3_600_000).contains(&lifetime), "{lifetime}");
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_before_the_socket_opens() {
+    let s = server().await;
+    let ws = s.workspace("Bridge").await;
+    let worker = sid_of(
+        &s.create(
+            &format!("/Workspaces/{ws}/Workers"),
+            &[("FriendlyName", "Alice")],
+        )
+        .await,
+    );
+    let other_ws = s.workspace("Elsewhere").await;
+    for (token, code) in [
+        (token("wrong secret", &ws, &worker, 3600), 20101),
+        (token(DEV_API_KEY_SECRET, &ws, &worker, -10), 20104),
+        // A worker that is not in the granted workspace.
+        (token(DEV_API_KEY_SECRET, &other_ws, &worker, 3600), 20101),
+        ("garbage".to_owned(), 20101),
+    ] {
+        match tokio_tungstenite::connect_async(socket_url(&s, &token)).await {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status().as_u16(), 401);
+                let body: Value =
+                    serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap();
+                assert_eq!(body["code"], code, "{body}");
+                assert!(
+                    body["message"].as_str().unwrap().contains("token"),
+                    "{body}"
+                );
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+/// The next frame of a socket.
+async fn futures_next<S>(socket: &mut tokio_tungstenite::WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    socket
+        .next()
+        .await
+        .expect("the socket is open")
+        .expect("a frame")
+}
