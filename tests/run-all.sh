@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: every Rust test (unit, API over real sockets, end-to-end with the real
 # binary), then the compatibility suite that drives the server with the official Twilio Node.js
-# library, the browser console in Debian's Chromium, and Schemathesis. Installs what it needs
+# library, Twilio's Worker SDK, the browser console in Debian's Chromium, and Schemathesis. Installs what it needs
 # (npm packages, Chromium) on first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ cargo test --workspace --locked
 echo "==> Twilio Node.js SDK compatibility suite"
 cargo build --locked -p switchyard
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/compat-node/run.sh
+echo "==> Twilio's Worker SDK (twilio-taskrouter) against the event bridge"
+SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/worker-sdk/run.sh
 echo "==> The browser console in Chromium (playwright-core)"
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/console/run.sh
 echo "==> Schemathesis over the OpenAPI description (fails on any 5xx)"; SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/schemathesis/run.sh

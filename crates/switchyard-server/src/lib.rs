@@ -280,7 +280,12 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(telemetry::render))
         // The Worker SDK's event bridge authenticates with access tokens, not Basic auth.
-        .route("/v1/wschannels", get(event_bridge::socket))
+        .route(
+            "/v1/wschannels",
+            get(event_bridge::socket)
+                .post(event_bridge::call)
+                .options(event_bridge::preflight),
+        )
         .merge(v1)
         .fallback(not_found)
         .layer(middleware::from_fn(telemetry::record_request))

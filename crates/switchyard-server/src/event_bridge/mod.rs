@@ -1,8 +1,13 @@
 //! The event bridge Twilio's Worker SDK (`twilio-taskrouter`) connects to, under
 //! `/v1/wschannels` on Switchyard's own port: a WebSocket that pushes a worker's events
-//! (`socket.rs`), authenticated with access tokens (`crate::access_token`), not Basic auth.
+//! (`socket.rs`) and the RPC channel every read and write goes through (`rpc.rs`, with the
+//! SDK's own payload shapes in `payload.rs`), authenticated with access tokens
+//! (`crate::access_token`), not Basic auth.
 //! See `../shared/docs/worker-sdk-protocol.md` for what the SDK expects.
 
+mod payload;
+mod rpc;
 mod socket;
 
+pub(crate) use rpc::{call, preflight};
 pub(crate) use socket::socket;

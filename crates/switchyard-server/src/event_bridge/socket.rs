@@ -1,6 +1,8 @@
 //! `GET /v1/wschannels?token=…` upgraded to a WebSocket: the server talks, the client only
 //! listens. The first frame introduces the channel (`init`: the worker's SID, its account and
-//! workspace, the token's remaining lifetime); a whitespace frame every 15 s keeps it alive
+//! workspace, the token's remaining lifetime); then the worker's own events, read from the
+//! workspace's event log in commit order (its activity and attributes, its reservations with
+//! their tasks), each as `{event_type, payload}`; a whitespace frame every 15 s keeps it alive
 //! (the SDK gives up after 30 s of silence).
 
 use std::time::Duration;
@@ -9,8 +11,12 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
+use switchyard_core::event::Event;
+use switchyard_core::sid::ReservationSid;
+use switchyard_engine::{EventStream, ReservationScope, StreamStart};
 
+use super::payload;
 use crate::access_token::{Grant, TokenError};
 use crate::error::ApiError;
 use crate::AppState;
@@ -68,10 +74,49 @@ pub(crate) async fn socket(
         }
         .into_response();
     }
-    upgrade.on_upgrade(move |ws| run(ws, grant))
+    // Opened before the upgrade: nothing that commits once the client is told it is connected
+    // is missed.
+    let events = match (st.engine)
+        .event_stream(&grant.account, &grant.workspace, StreamStart::Now)
+        .await
+    {
+        Ok(events) => events,
+        Err(e) => return ApiError::engine("/v1/wschannels", e).into_response(),
+    };
+    upgrade.on_upgrade(move |ws| run(ws, st, grant, events))
 }
 
-async fn run(mut ws: WebSocket, grant: Grant) {
+/// The frame that tells the worker of `e`, if it is about this worker and the SDK handles it.
+async fn frame(st: &AppState, grant: &Grant, e: &Event) -> Option<Value> {
+    if e.get("worker_sid") != Some(grant.worker.as_str()) {
+        return None;
+    }
+    let (account, ws) = (&grant.account, &grant.workspace);
+    let payload = match e.event_type.as_str() {
+        "worker.activity.update" | "worker.attributes.update" | "worker.capacity.update" => {
+            payload::worker(
+                account,
+                &st.engine.worker(account, ws, &grant.worker).await.ok()?,
+            )
+        }
+        t if t.starts_with("reservation.") => {
+            let sid: ReservationSid = e.get("reservation_sid")?.parse().ok()?;
+            let scope = ReservationScope::Worker(grant.worker.clone());
+            let r = st
+                .engine
+                .reservation(account, ws, &scope, &sid)
+                .await
+                .ok()?;
+            let task = st.engine.task(account, ws, &r.task_sid).await.ok()?;
+            let timeout = super::rpc::reservation_timeout(st, grant, &task).await;
+            payload::reservation(account, &r, Some(&task), timeout, st.engine.now())
+        }
+        _ => return None,
+    };
+    Some(json!({ "event_type": e.event_type, "payload": payload }))
+}
+
+async fn run(mut ws: WebSocket, st: AppState, grant: Grant, mut events: EventStream) {
     let lifetime_ms = (grant.expires_at - wall_clock_secs()).max(0) * 1000;
     let init = json!({
         "event_type": "init",
@@ -98,6 +143,17 @@ async fn run(mut ws: WebSocket, grant: Grant) {
                     break;
                 }
             }
+            next = events.next() => match next {
+                Ok(e) => {
+                    if let Some(frame) = frame(&st, &grant, &e).await {
+                        if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                // The workspace was deleted, or the store failed: the SDK reconnects.
+                Err(_) => break,
+            },
             incoming = ws.recv() => match incoming {
                 // The client never speaks; whatever it sends is ignored, until it goes.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,

@@ -126,3 +126,105 @@ where
         .expect("the socket is open")
         .expect("a frame")
 }
+
+/// One RPC call as the SDK makes it: a JSON body whatever the Content-Type.
+async fn rpc(s: &Server, body: &Value) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/v1/wschannels", s.base))
+        .header("Content-Type", "text/plain;charset=UTF-8")
+        .header("apiVersion", "v1")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_rpc_channel_serves_a_worker_only_its_own_and_answers_preflights() {
+    let s = server().await;
+    let ws = s.workspace("Bridge").await;
+    let w = format!("/Workspaces/{ws}/Workers");
+    let alice = sid_of(&s.create(&w, &[("FriendlyName", "Alice")]).await);
+    let bob = sid_of(&s.create(&w, &[("FriendlyName", "Bob")]).await);
+    let token = token(DEV_API_KEY_SECRET, &ws, &alice, 3600);
+
+    let (status, own) = rpc(
+        &s,
+        &json!({"url": format!("Workspaces/{ws}/Workers/{alice}"), "method": "GET", "params": {}, "token": token}),
+    )
+    .await;
+    assert_eq!(status, 200, "{own}");
+    let worker = &own["payload"];
+    for field in [
+        "account_sid",
+        "activity_name",
+        "activity_sid",
+        "attributes",
+        "available",
+        "date_created",
+        "date_status_changed",
+        "date_updated",
+        "friendly_name",
+        "sid",
+        "workspace_sid",
+        "version",
+    ] {
+        assert!(
+            worker.get(field).is_some(),
+            "the SDK requires {field}: {worker}"
+        );
+    }
+    assert_eq!(worker["account_sid"], ACCOUNT);
+    assert!(
+        worker["attributes"].is_string(),
+        "attributes as a JSON string"
+    );
+    assert!(worker["date_created"].is_i64(), "dates in Unix seconds");
+
+    let (status, other) = rpc(
+        &s,
+        &json!({"url": format!("Workspaces/{ws}/Workers/{bob}"), "method": "GET", "params": {}, "token": token}),
+    )
+    .await;
+    assert_eq!(status, 403, "{other}");
+    assert!(other["message"].as_str().unwrap().contains(&alice));
+
+    let (status, refused) = rpc(
+        &s,
+        &json!({"url": format!("Workspaces/{ws}/Workers/{alice}"), "method": "GET", "params": {},
+                "token": token_with("wrong", &ws, &alice)}),
+    )
+    .await;
+    assert_eq!(status, 401, "{refused}");
+
+    let preflight = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/wschannels", s.base),
+        )
+        .header("Origin", "http://localhost:3000")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "apiversion,clientversion,if-match",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success());
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        allowed.contains("apiversion") && allowed.contains("if-match"),
+        "{allowed}"
+    );
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+}
+
+fn token_with(secret: &str, ws: &str, worker: &str) -> String {
+    token(secret, ws, worker, 3600)
+}

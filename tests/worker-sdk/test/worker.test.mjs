@@ -1,0 +1,140 @@
+// Twilio's official Worker SDK (twilio-taskrouter) against Switchyard's event bridge, unchanged
+// but for the two URLs: a worker connects with an access token minted by Twilio's helper
+// library, becomes ready, and changes its activity.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import twilio from 'twilio';
+import TR from 'twilio-taskrouter';
+
+const { Worker } = TR;
+const ACCOUNT = 'AC00000000000000000000000000000000';
+const TOKEN = 'switchyard-dev-token';
+const KEY_SID = 'SK00000000000000000000000000000000';
+const KEY_SECRET = 'switchyard-dev-api-key-secret';
+
+let server; let base;
+const workers = []; // every Worker made, disconnected at the end
+
+async function startServer() {
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  delete env.SWITCHYARD_ACCOUNT_SID;
+  delete env.SWITCHYARD_AUTH_TOKEN;
+  delete env.SWITCHYARD_API_KEYS;
+  const child = spawn(process.env.SWITCHYARD_BIN,
+    ['serve', '--bind', '127.0.0.1:0', '--database', 'sqlite::memory:'],
+    { stdio: ['ignore', 'pipe', 'inherit'], env });
+  for await (const line of createInterface({ input: child.stdout })) {
+    const m = line.match(/Switchyard listening on (\S+)/);
+    if (m) return { child, url: m[1] };
+  }
+  throw new Error('the server exited before listening');
+}
+
+async function rest(method, path, form) {
+  const res = await fetch(`${base}/v1${path}`, {
+    method,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
+  const body = await res.json();
+  assert.ok(res.ok, `${method} ${path}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** An access token as an app mints one with Twilio's helper library. */
+function accessToken(workspaceSid, workerSid, ttl = 3600) {
+  const { AccessToken } = twilio.jwt;
+  const token = new AccessToken(ACCOUNT, KEY_SID, KEY_SECRET, { identity: 'alice', ttl });
+  token.addGrant(new AccessToken.TaskRouterGrant({ workspaceSid, workerSid, role: 'worker' }));
+  return token.toJwt();
+}
+
+function connect(token) {
+  const worker = new Worker(token, {
+    ebServer: `${base}/v1/wschannels`,
+    wsServer: `${base.replace('http://', 'ws://')}/v1/wschannels`,
+    logLevel: 'error',
+  });
+  workers.push(worker);
+  return worker;
+}
+
+/** The next `event` the emitter emits, within `ms`. */
+function next(emitter, event, ms = 10000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${ms} ms`)), ms);
+    emitter.once(event, (...args) => { clearTimeout(timer); resolve(args); });
+    emitter.once('error', (e) => { clearTimeout(timer); reject(e); });
+  });
+}
+
+before(async () => {
+  ({ child: server, url: base } = await startServer());
+});
+
+after(async () => {
+  for (const w of workers) {
+    try { w.disconnect(); } catch { /* already gone */ }
+  }
+  server?.kill();
+});
+
+test('a worker connects with an access token, becomes ready, and changes its activity', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Agents' })).sid;
+  const activities = (await rest('GET', `/Workspaces/${ws}/Activities`)).activities;
+  const sid = (name) => activities.find((a) => a.friendly_name === name).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, {
+    FriendlyName: 'Alice', Attributes: '{"languages":["en"]}',
+  })).sid;
+
+  const worker = connect(accessToken(ws, wk));
+  await next(worker, 'ready');
+  assert.equal(worker.sid, wk);
+  assert.equal(worker.name, 'Alice');
+  assert.equal(worker.activity.name, 'Offline');
+  assert.deepEqual(worker.attributes, { languages: ['en'] });
+  assert.ok(worker.activities.size >= 3, 'the workspace activities are known');
+
+  // Going Available through the SDK changes the worker on the server.
+  const available = worker.activities.get(sid('Available'));
+  await available.setAsCurrent();
+  assert.equal(worker.activity.name, 'Available');
+  const fetched = await rest('GET', `/Workspaces/${ws}/Workers/${wk}`);
+  assert.equal(fetched.activity_name, 'Available');
+});
+
+test('a worker is offered a task over its socket and accepts it through the SDK', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Support' })).sid;
+  const queue = (await rest('POST', `/Workspaces/${ws}/TaskQueues`, { FriendlyName: 'Everyone' })).sid;
+  const workflow = (await rest('POST', `/Workspaces/${ws}/Workflows`, {
+    FriendlyName: 'All',
+    Configuration: JSON.stringify({ task_routing: { default_filter: { queue } } }),
+  })).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Bob' })).sid;
+  const worker = connect(accessToken(ws, wk));
+  await next(worker, 'ready');
+  const available = [...worker.activities.values()].find((a) => a.name === 'Available');
+  await available.setAsCurrent();
+
+  const offered = next(worker, 'reservationCreated');
+  const task = (await rest('POST', `/Workspaces/${ws}/Tasks`, {
+    WorkflowSid: workflow, Attributes: '{"topic":"billing"}',
+  })).sid;
+  const [reservation] = await offered;
+  assert.equal(reservation.status, 'pending');
+  assert.equal(reservation.task.sid, task);
+  assert.deepEqual(reservation.task.attributes, { topic: 'billing' });
+  assert.equal(reservation.task.queueName, 'Everyone');
+
+  const accepted = next(reservation, 'accepted');
+  await reservation.accept();
+  await accepted;
+  assert.equal(reservation.status, 'accepted');
+  const fetched = await rest('GET', `/Workspaces/${ws}/Tasks/${task}`);
+  assert.equal(fetched.assignment_status, 'assigned');
+});
