@@ -107,6 +107,8 @@ pub struct AppState {
     sender: webhook::Sender,
     /// What access tokens are checked against.
     api_keys: Arc<access_token::ApiKeys>,
+    /// The Worker SDK's open sockets.
+    sessions: Arc<event_bridge::Sessions>,
 }
 
 impl AppState {
@@ -149,6 +151,7 @@ impl AppState {
             accounts: Arc::new(accounts),
             sender,
             api_keys,
+            sessions: Arc::default(),
         })
     }
 

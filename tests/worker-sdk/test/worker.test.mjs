@@ -137,4 +137,28 @@ test('a worker is offered a task over its socket and accepts it through the SDK'
   assert.equal(reservation.status, 'accepted');
   const fetched = await rest('GET', `/Workspaces/${ws}/Tasks/${task}`);
   assert.equal(fetched.assignment_status, 'assigned');
+
+  // The agent finishes: the task completes through the SDK, with its reason.
+  await reservation.task.complete('resolved on the first call');
+  const done = await rest('GET', `/Workspaces/${ws}/Tasks/${task}`);
+  assert.equal(done.assignment_status, 'completed');
+  assert.equal(done.reason, 'resolved on the first call');
+  assert.equal(reservation.task.status, 'completed');
+});
+
+test('a worker whose last socket closes goes to the workspace default (Offline) activity', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Shifts' })).sid;
+  const activities = (await rest('GET', `/Workspaces/${ws}/Activities`)).activities;
+  const available = activities.find((a) => a.friendly_name === 'Available').sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Carol', ActivitySid: available })).sid;
+  const worker = connect(accessToken(ws, wk));
+  await next(worker, 'ready');
+  worker.disconnect();
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const w = await rest('GET', `/Workspaces/${ws}/Workers/${wk}`);
+    if (w.activity_name === 'Offline') break;
+    assert.ok(Date.now() < deadline, `still ${w.activity_name} 5 s after disconnecting`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 });

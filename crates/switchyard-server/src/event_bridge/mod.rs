@@ -7,7 +7,9 @@
 
 mod payload;
 mod rpc;
+mod sessions;
 mod socket;
 
 pub(crate) use rpc::{call, preflight};
+pub(crate) use sessions::Sessions;
 pub(crate) use socket::socket;

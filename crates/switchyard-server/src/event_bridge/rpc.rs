@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use switchyard_core::model::{Task, DEFAULT_RESERVATION_TIMEOUT_SECS};
-use switchyard_core::sid::{ReservationSid, WorkerSid};
+use switchyard_core::routing::TaskStatus;
+use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid};
 use switchyard_engine::{
     ActivityFilter, PageRequest, ReservationAction, ReservationScope, ReservationStatus,
-    UpdateReservation, UpdateWorker,
+    UpdateReservation, UpdateTask, UpdateWorker,
 };
 
 use super::payload;
@@ -242,6 +243,29 @@ async fn serve(st: &AppState, headers: &HeaderMap, call: Call) -> Result<Value, 
             let now = st.engine.now();
             Ok(payload::reservation(account, &r, Some(&task), timeout, now))
         }
+        ("GET", ["Workspaces", _, "Tasks", wt]) => {
+            let wt = own_task(st, &grant, wt).await?;
+            let task = st.engine.task(account, ws, &wt).await?;
+            Ok(payload::task(account, &task, st.engine.now()))
+        }
+        ("POST", ["Workspaces", _, "Tasks", wt]) => {
+            let wt = own_task(st, &grant, wt).await?;
+            let status = match param_str(&call.params, "AssignmentStatus") {
+                None => None,
+                Some(s) => Some(TaskStatus::parse(&s).ok_or_else(|| {
+                    Refusal::bad(format!("AssignmentStatus '{s}' is not a task status"))
+                })?),
+            };
+            let update = UpdateTask {
+                attributes: param_json(&call.params, "Attributes"),
+                assignment_status: status,
+                reason: param_str(&call.params, "Reason"),
+                expected_version,
+                ..UpdateTask::default()
+            };
+            let task = st.engine.update_task(account, ws, &wt, update).await?;
+            Ok(payload::task(account, &task, st.engine.now()))
+        }
         (m, _) => Err(Refusal(
             StatusCode::NOT_FOUND,
             format!(
@@ -264,6 +288,37 @@ pub(super) async fn reservation_timeout(st: &AppState, grant: &Grant, task: &Tas
             }),
         None => DEFAULT_RESERVATION_TIMEOUT_SECS,
     }
+}
+
+/// The task of the path, which a `worker` token reaches only through a reservation of its own.
+async fn own_task(st: &AppState, grant: &Grant, wt: &str) -> Result<TaskSid, Refusal> {
+    let wt: TaskSid = wt
+        .parse()
+        .map_err(|_| Refusal(StatusCode::NOT_FOUND, format!("No task {wt}")))?;
+    if grant.role == Role::Worker {
+        let scope = ReservationScope::Task(wt.clone());
+        let page = PageRequest {
+            size: 1,
+            ..PageRequest::default()
+        };
+        let mine = (st.engine)
+            .list_reservations(
+                &grant.account,
+                &grant.workspace,
+                &scope,
+                None,
+                Some(&grant.worker),
+                page,
+            )
+            .await?;
+        if mine.items.is_empty() {
+            return Err(Refusal(
+                StatusCode::FORBIDDEN,
+                format!("Worker {} holds no reservation of task {wt}", grant.worker),
+            ));
+        }
+    }
+    Ok(wt)
 }
 
 /// The worker of the path, which a `worker` token may only be its own.

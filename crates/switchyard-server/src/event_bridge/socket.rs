@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_core::event::Event;
 use switchyard_core::sid::ReservationSid;
-use switchyard_engine::{EventStream, ReservationScope, StreamStart};
+use switchyard_engine::{EventStream, ReservationScope, StreamStart, UpdateWorker};
+use tokio::sync::watch;
 
 use super::payload;
 use crate::access_token::{Grant, TokenError};
@@ -29,6 +30,17 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 pub(crate) struct SocketQuery {
     #[serde(default)]
     token: String,
+    /// Close the worker's other sockets.
+    #[serde(default, rename = "closeExistingSessions")]
+    close_existing_sessions: Option<String>,
+    /// Move the worker to the workspace's default (offline) activity when its last socket
+    /// closes; true unless the SDK says `false`.
+    #[serde(default, rename = "setWorkerOfflineIfDisconnected")]
+    set_worker_offline_if_disconnected: Option<String>,
+}
+
+fn flag(value: Option<&str>, default: bool) -> bool {
+    value.map_or(default, |v| v.eq_ignore_ascii_case("true"))
 }
 
 /// Now, in seconds since the epoch, on the wall clock: tokens are minted by apps on real time,
@@ -83,7 +95,40 @@ pub(crate) async fn socket(
         Ok(events) => events,
         Err(e) => return ApiError::engine("/v1/wschannels", e).into_response(),
     };
-    upgrade.on_upgrade(move |ws| run(ws, st, grant, events))
+    let close_others = flag(q.close_existing_sessions.as_deref(), false);
+    let offline_when_gone = flag(q.set_worker_offline_if_disconnected.as_deref(), true);
+    upgrade.on_upgrade(move |ws| async move {
+        let session = st
+            .sessions
+            .open(&grant.workspace, &grant.worker, close_others);
+        let closed_by_another = run(ws, &st, &grant, events, session.closed).await;
+        let last = st
+            .sessions
+            .close(&grant.workspace, &grant.worker, session.id);
+        if last && offline_when_gone && !closed_by_another {
+            go_offline(&st, &grant).await;
+        }
+    })
+}
+
+/// Moves the worker to its workspace's default activity (Offline unless changed): its last
+/// socket closed and the SDK asked for it.
+async fn go_offline(st: &AppState, grant: &Grant) {
+    let (account, ws) = (&grant.account, &grant.workspace);
+    let Ok(workspace) = st.engine.workspace(account, ws).await else {
+        return;
+    };
+    let update = UpdateWorker {
+        activity_sid: Some(workspace.default_activity_sid),
+        ..UpdateWorker::default()
+    };
+    if let Err(e) = st
+        .engine
+        .update_worker(account, ws, &grant.worker, update)
+        .await
+    {
+        tracing::warn!(workspace = %ws, worker = %grant.worker, error = %e, "setting a disconnected worker offline failed");
+    }
 }
 
 /// The frame that tells the worker of `e`, if it is about this worker and the SDK handles it.
@@ -116,7 +161,14 @@ async fn frame(st: &AppState, grant: &Grant, e: &Event) -> Option<Value> {
     Some(json!({ "event_type": e.event_type, "payload": payload }))
 }
 
-async fn run(mut ws: WebSocket, st: AppState, grant: Grant, mut events: EventStream) {
+/// Serves the socket until it closes; says whether another session closed it.
+async fn run(
+    mut ws: WebSocket,
+    st: &AppState,
+    grant: &Grant,
+    mut events: EventStream,
+    mut closed: watch::Receiver<bool>,
+) -> bool {
     let lifetime_ms = (grant.expires_at - wall_clock_secs()).max(0) * 1000;
     let init = json!({
         "event_type": "init",
@@ -132,12 +184,19 @@ async fn run(mut ws: WebSocket, st: AppState, grant: Grant, mut events: EventStr
         .await
         .is_err()
     {
-        return;
+        return false;
     }
     tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker connected");
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut by_another = false;
     loop {
         tokio::select! {
+            _ = closed.changed() => {
+                // A newer session of the worker asked for this one to go.
+                by_another = true;
+                let _ = ws.send(Message::Close(None)).await;
+                break;
+            }
             _ = beat.tick() => {
                 if ws.send(Message::Text(" ".into())).await.is_err() {
                     break;
@@ -145,7 +204,7 @@ async fn run(mut ws: WebSocket, st: AppState, grant: Grant, mut events: EventStr
             }
             next = events.next() => match next {
                 Ok(e) => {
-                    if let Some(frame) = frame(&st, &grant, &e).await {
+                    if let Some(frame) = frame(st, grant, &e).await {
                         if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
                             break;
                         }
@@ -162,4 +221,5 @@ async fn run(mut ws: WebSocket, st: AppState, grant: Grant, mut events: EventStr
         }
     }
     tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker disconnected");
+    by_another
 }

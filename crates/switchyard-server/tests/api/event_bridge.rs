@@ -228,3 +228,50 @@ async fn the_rpc_channel_serves_a_worker_only_its_own_and_answers_preflights() {
 fn token_with(secret: &str, ws: &str, worker: &str) -> String {
     token(secret, ws, worker, 3600)
 }
+
+#[tokio::test]
+async fn a_new_session_may_close_the_others_and_the_last_to_go_sets_the_worker_offline() {
+    use futures_util::StreamExt;
+    let s = server().await;
+    let ws = s.workspace("Sessions").await;
+    let available = s.activity(&ws, "Available").await;
+    let worker = sid_of(
+        &s.create(
+            &format!("/Workspaces/{ws}/Workers"),
+            &[("FriendlyName", "Alice"), ("ActivitySid", &available)],
+        )
+        .await,
+    );
+    let token = token(DEV_API_KEY_SECRET, &ws, &worker, 3600);
+    let url = socket_url(&s, &token);
+    let (mut first, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    futures_next(&mut first).await; // init
+    let (mut second, _) = tokio_tungstenite::connect_async(
+        url.replace("closeExistingSessions=false", "closeExistingSessions=true"),
+    )
+    .await
+    .unwrap();
+    futures_next(&mut second).await; // init
+                                     // The first is closed by the server; the worker stays as it was, the second being open.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match first.next().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the older session was closed");
+    let (_, alice) = s.get(&format!("/Workspaces/{ws}/Workers/{worker}")).await;
+    assert_eq!(alice["activity_name"], "Available");
+
+    // The last session goes: the worker goes to the workspace's default activity.
+    second.close(None).await.unwrap();
+    let alice = s
+        .eventually(&format!("/Workspaces/{ws}/Workers/{worker}"), |w| {
+            w["activity_name"] == "Offline"
+        })
+        .await;
+    assert_eq!(alice["available"], false);
+}
