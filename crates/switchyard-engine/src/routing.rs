@@ -477,8 +477,13 @@ impl Engine {
             let a = reservation_activity.clone().expect("checked above");
             previous_activity = Some(worker.activity_sid.clone());
             locked.move_to_activity(&mut worker, a, now);
-        } else if !locked.workspace.multi_task_enabled {
-            previous_activity = Some(worker.activity_sid.clone());
+        } else {
+            if !locked.workspace.multi_task_enabled {
+                previous_activity = Some(worker.activity_sid.clone());
+            }
+            // A reservation is a change of the worker: its version rises by one, as the Worker
+            // SDK's copy does when it hears of the reservation (its later If-Match depends on it).
+            worker.version += 1;
         }
         let reservation = Reservation {
             sid: mint(),
@@ -515,13 +520,14 @@ impl Engine {
                 now,
             ));
         }
-        let mut writes = vec![Write::Task(&task), Write::Reservation(&reservation)];
-        if moves_worker {
-            writes.push(Write::Worker {
+        let mut writes = vec![
+            Write::Task(&task),
+            Write::Reservation(&reservation),
+            Write::Worker {
                 worker: &worker,
                 expected_version: worker_version,
-            });
-        }
+            },
+        ];
         writes.extend(events.iter().map(Write::Event));
         let workflow =
             (task.workflow.as_ref()).and_then(|(w, _)| locked.model().rows.workflow(w).cloned());

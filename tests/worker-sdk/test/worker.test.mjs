@@ -54,11 +54,12 @@ function accessToken(workspaceSid, workerSid, ttl = 3600) {
   return token.toJwt();
 }
 
-function connect(token) {
+function connect(token, options = {}) {
   const worker = new Worker(token, {
     ebServer: `${base}/v1/wschannels`,
     wsServer: `${base.replace('http://', 'ws://')}/v1/wschannels`,
     logLevel: 'error',
+    ...options,
   });
   workers.push(worker);
   return worker;
@@ -71,6 +72,15 @@ function next(emitter, event, ms = 10000) {
     emitter.once(event, (...args) => { clearTimeout(timer); resolve(args); });
     emitter.once('error', (e) => { clearTimeout(timer); reject(e); });
   });
+}
+
+/** Runs `f`, naming the step in the error: the SDK's errors say little of where. */
+async function step(name, f) {
+  try {
+    return await f();
+  } catch (e) {
+    throw new Error(`${name}: ${e?.message || JSON.stringify(e)} ${e?.response?.status ?? ''} ${JSON.stringify(e?.response?.data ?? '')}`);
+  }
 }
 
 before(async () => {
@@ -161,4 +171,26 @@ test('a worker whose last socket closes goes to the workspace default (Offline) 
     assert.ok(Date.now() < deadline, `still ${w.activity_name} 5 s after disconnecting`);
     await new Promise((r) => setTimeout(r, 50));
   }
+});
+
+test('with version checks on, the worker\'s version rises as the SDK expects', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Versions' })).sid;
+  const queue = (await rest('POST', `/Workspaces/${ws}/TaskQueues`, { FriendlyName: 'Q' })).sid;
+  const workflow = (await rest('POST', `/Workspaces/${ws}/Workflows`, {
+    FriendlyName: 'F', Configuration: JSON.stringify({ task_routing: { default_filter: { queue } } }),
+  })).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Dan' })).sid;
+  const worker = connect(accessToken(ws, wk), { enableVersionCheck: true });
+  await next(worker, 'ready');
+  const activity = (name) => [...worker.activities.values()].find((a) => a.name === name);
+  await step('available', () => activity('Available').setAsCurrent());
+  const offered = next(worker, 'reservationCreated');
+  await rest('POST', `/Workspaces/${ws}/Tasks`, { WorkflowSid: workflow, Attributes: '{}' });
+  const [reservation] = await offered;
+  // The SDK bumped its copy of the worker's version on the reservation: the server did too,
+  // or this If-Match request would fail.
+  await step('accept', () => reservation.accept());
+  await step('activity', () => activity('Unavailable').setAsCurrent());
+  const fetched = await rest('GET', `/Workspaces/${ws}/Workers/${wk}`);
+  assert.equal(fetched.activity_name, 'Unavailable');
 });
