@@ -194,3 +194,30 @@ test('with version checks on, the worker\'s version rises as the SDK expects', a
   const fetched = await rest('GET', `/Workspaces/${ws}/Workers/${wk}`);
   assert.equal(fetched.activity_name, 'Unavailable');
 });
+
+test('task events reach the worker holding it, and a worker creates an outbound task', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Outbound' })).sid;
+  const queue = (await rest('POST', `/Workspaces/${ws}/TaskQueues`, { FriendlyName: 'Calls' })).sid;
+  const workflow = (await rest('POST', `/Workspaces/${ws}/Workflows`, {
+    FriendlyName: 'F', Configuration: JSON.stringify({ task_routing: { default_filter: { queue } } }),
+  })).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Erin' })).sid;
+  const worker = connect(accessToken(ws, wk));
+  await next(worker, 'ready');
+  await [...worker.activities.values()].find((a) => a.name === 'Available').setAsCurrent();
+
+  // An outbound task, created by the agent: routed like any other, back to this worker.
+  const offered = next(worker, 'reservationCreated');
+  const sid = await step('createTask', () => worker.createTask('+15550001', '+15550002', workflow, queue));
+  const [reservation] = await offered;
+  assert.equal(reservation.task.sid, sid);
+  assert.equal(reservation.task.attributes.outbound_to, '+15550001');
+  await reservation.accept();
+
+  // The app completes the task over REST: the agent's SDK hears it.
+  const completed = next(reservation.task, 'completed');
+  await rest('POST', `/Workspaces/${ws}/Tasks/${sid}`, { AssignmentStatus: 'completed', Reason: 'call ended' });
+  await completed;
+  assert.equal(reservation.task.status, 'completed');
+  assert.equal(reservation.task.reason, 'call ended');
+});

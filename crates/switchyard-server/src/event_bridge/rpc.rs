@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use switchyard_core::model::{Task, DEFAULT_RESERVATION_TIMEOUT_SECS};
 use switchyard_core::routing::TaskStatus;
-use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid};
+use switchyard_core::sid::{ReservationSid, Sid, TaskSid, WorkerSid};
 use switchyard_engine::{
-    ActivityFilter, PageRequest, ReservationAction, ReservationScope, ReservationStatus,
-    UpdateReservation, UpdateTask, UpdateWorker,
+    ActivityFilter, CreateTask, PageRequest, ReservationAction, ReservationScope,
+    ReservationStatus, UpdateReservation, UpdateTask, UpdateWorker,
 };
 
 use super::payload;
@@ -243,6 +243,28 @@ async fn serve(st: &AppState, headers: &HeaderMap, call: Call) -> Result<Value, 
             let now = st.engine.now();
             Ok(payload::reservation(account, &r, Some(&task), timeout, now))
         }
+        ("POST", ["Workspaces", _, "Tasks"]) => {
+            let create = CreateTask {
+                attributes: param_json(&call.params, "Attributes"),
+                workflow_sid: param_sid(&call.params, "WorkflowSid")?,
+                task_queue_sid: param_sid(&call.params, "TaskQueueSid")?,
+                routing_target: param_str(&call.params, "RoutingTarget"),
+                task_channel: param_str(&call.params, "TaskChannelUniqueName")
+                    .or_else(|| param_str(&call.params, "TaskChannelSid")),
+                priority: call.params.get("Priority").and_then(Value::as_i64),
+                timeout: call.params.get("Timeout").and_then(Value::as_i64),
+                ..CreateTask::default()
+            };
+            let task = st.engine.create_task(account, ws, create).await?;
+            Ok(payload::task(account, &task, st.engine.now()))
+        }
+        (_, ["Workspaces", _, rest @ ..])
+            if rest.iter().any(|p| *p == "Transfers" || p.ends_with("Participant") || p.ends_with("Participants")) =>
+        {
+            Err(Refusal::bad(
+                "Transfers and call participants need Twilio's voice backend, which Switchyard does not have",
+            ))
+        }
         ("GET", ["Workspaces", _, "Tasks", wt]) => {
             let wt = own_task(st, &grant, wt).await?;
             let task = st.engine.task(account, ws, &wt).await?;
@@ -333,6 +355,16 @@ fn own_worker(grant: &Grant, wk: &str) -> Result<WorkerSid, Refusal> {
         ));
     }
     Ok(wk)
+}
+
+/// A parameter that names a SID, if given.
+fn param_sid<T: Sid>(params: &Map<String, Value>, name: &str) -> Result<Option<T>, Refusal> {
+    (param_str(params, name))
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Refusal::bad(format!("{name} '{v}' is not a valid SID")))
+        })
+        .transpose()
 }
 
 /// A parameter as text (the SDK sends JSON-typed values).

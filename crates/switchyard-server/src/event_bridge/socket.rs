@@ -12,9 +12,13 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashSet;
 use switchyard_core::event::Event;
-use switchyard_core::sid::ReservationSid;
-use switchyard_engine::{EventStream, ReservationScope, StreamStart, UpdateWorker};
+
+use switchyard_core::sid::{ReservationSid, TaskSid};
+use switchyard_engine::{
+    EventStream, PageRequest, ReservationScope, ReservationStatus, StreamStart, UpdateWorker,
+};
 use tokio::sync::watch;
 
 use super::payload;
@@ -132,11 +136,34 @@ async fn go_offline(st: &AppState, grant: &Grant) {
 }
 
 /// The frame that tells the worker of `e`, if it is about this worker and the SDK handles it.
-async fn frame(st: &AppState, grant: &Grant, e: &Event) -> Option<Value> {
+///
+/// `tasks` are the tasks the worker has held reservations of: their `task.*` events are its too
+/// (they name no worker).
+async fn frame(
+    st: &AppState,
+    grant: &Grant,
+    tasks: &mut HashSet<TaskSid>,
+    e: &Event,
+) -> Option<Value> {
+    let (account, ws) = (&grant.account, &grant.workspace);
+    if let Some(kind) = e.event_type.strip_prefix("task.") {
+        if !matches!(kind, "updated" | "canceled" | "completed" | "wrapup") {
+            return None;
+        }
+        let sid: TaskSid = e.get("task_sid")?.parse().ok()?;
+        if !tasks.contains(&sid) {
+            return None;
+        }
+        let task = st.engine.task(account, ws, &sid).await.ok()?;
+        if task.assignment_status.is_final() {
+            tasks.remove(&sid);
+        }
+        let payload = payload::task(account, &task, st.engine.now());
+        return Some(json!({ "event_type": e.event_type, "payload": payload }));
+    }
     if e.get("worker_sid") != Some(grant.worker.as_str()) {
         return None;
     }
-    let (account, ws) = (&grant.account, &grant.workspace);
     let payload = match e.event_type.as_str() {
         "worker.activity.update" | "worker.attributes.update" | "worker.capacity.update" => {
             payload::worker(
@@ -153,12 +180,43 @@ async fn frame(st: &AppState, grant: &Grant, e: &Event) -> Option<Value> {
                 .await
                 .ok()?;
             let task = st.engine.task(account, ws, &r.task_sid).await.ok()?;
+            tasks.insert(task.sid.clone());
             let timeout = super::rpc::reservation_timeout(st, grant, &task).await;
             payload::reservation(account, &r, Some(&task), timeout, st.engine.now())
         }
         _ => return None,
     };
     Some(json!({ "event_type": e.event_type, "payload": payload }))
+}
+
+/// The tasks of the worker's live reservations when it connects.
+async fn held_tasks(st: &AppState, grant: &Grant) -> HashSet<TaskSid> {
+    let scope = ReservationScope::Worker(grant.worker.clone());
+    let mut tasks = HashSet::new();
+    for status in [
+        ReservationStatus::Pending,
+        ReservationStatus::Accepted,
+        ReservationStatus::Wrapping,
+    ] {
+        let page = PageRequest {
+            size: 1000,
+            ..PageRequest::default()
+        };
+        if let Ok(found) = (st.engine)
+            .list_reservations(
+                &grant.account,
+                &grant.workspace,
+                &scope,
+                Some(status),
+                None,
+                page,
+            )
+            .await
+        {
+            tasks.extend(found.items.into_iter().map(|(_, r)| r.task_sid));
+        }
+    }
+    tasks
 }
 
 /// Serves the socket until it closes; says whether another session closed it.
@@ -188,6 +246,7 @@ async fn run(
     }
     tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker connected");
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut tasks = held_tasks(st, grant).await;
     let mut by_another = false;
     loop {
         tokio::select! {
@@ -204,7 +263,7 @@ async fn run(
             }
             next = events.next() => match next {
                 Ok(e) => {
-                    if let Some(frame) = frame(st, grant, &e).await {
+                    if let Some(frame) = frame(st, grant, &mut tasks, &e).await {
                         if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
                             break;
                         }
