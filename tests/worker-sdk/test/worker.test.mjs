@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import twilio from 'twilio';
 import TR from 'twilio-taskrouter';
 
-const { Worker } = TR;
+const { Worker, Workspace } = TR;
 const ACCOUNT = 'AC00000000000000000000000000000000';
 const TOKEN = 'switchyard-dev-token';
 const KEY_SID = 'SK00000000000000000000000000000000';
@@ -47,10 +47,10 @@ async function rest(method, path, form) {
 }
 
 /** An access token as an app mints one with Twilio's helper library. */
-function accessToken(workspaceSid, workerSid, ttl = 3600) {
+function accessToken(workspaceSid, workerSid, ttl = 3600, role = 'worker', secret = KEY_SECRET) {
   const { AccessToken } = twilio.jwt;
-  const token = new AccessToken(ACCOUNT, KEY_SID, KEY_SECRET, { identity: 'alice', ttl });
-  token.addGrant(new AccessToken.TaskRouterGrant({ workspaceSid, workerSid, role: 'worker' }));
+  const token = new AccessToken(ACCOUNT, KEY_SID, secret, { identity: 'alice', ttl });
+  token.addGrant(new AccessToken.TaskRouterGrant({ workspaceSid, workerSid, role }));
   return token.toJwt();
 }
 
@@ -220,4 +220,77 @@ test('task events reach the worker holding it, and a worker creates an outbound 
   await completed;
   assert.equal(reservation.task.status, 'completed');
   assert.equal(reservation.task.reason, 'call ended');
+});
+
+test('changes made over REST reach the SDK, and reject() returns the task to pending', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Both ways' })).sid;
+  const queue = (await rest('POST', `/Workspaces/${ws}/TaskQueues`, { FriendlyName: 'Q' })).sid;
+  const workflow = (await rest('POST', `/Workspaces/${ws}/Workflows`, {
+    FriendlyName: 'F', Configuration: JSON.stringify({ task_routing: { default_filter: { queue } } }),
+  })).sid;
+  const activities = (await rest('GET', `/Workspaces/${ws}/Activities`)).activities;
+  const available = activities.find((a) => a.friendly_name === 'Available').sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Finn' })).sid;
+  const worker = connect(accessToken(ws, wk));
+  await next(worker, 'ready');
+
+  const activityChanged = next(worker, 'activityUpdated');
+  await rest('POST', `/Workspaces/${ws}/Workers/${wk}`, { ActivitySid: available });
+  await activityChanged;
+  assert.equal(worker.activity.name, 'Available');
+
+  const attributesChanged = next(worker, 'attributesUpdated');
+  await rest('POST', `/Workspaces/${ws}/Workers/${wk}`, { Attributes: '{"skills":["es"]}' });
+  await attributesChanged;
+  assert.deepEqual(worker.attributes, { skills: ['es'] });
+
+  await step('setAttributes', () => worker.setAttributes({ skills: ['es', 'fr'] }));
+  const fetched = await rest('GET', `/Workspaces/${ws}/Workers/${wk}`);
+  assert.deepEqual(JSON.parse(fetched.attributes), { skills: ['es', 'fr'] });
+
+  const offered = next(worker, 'reservationCreated');
+  const task = (await rest('POST', `/Workspaces/${ws}/Tasks`, { WorkflowSid: workflow, Attributes: '{}' })).sid;
+  const [reservation] = await offered;
+  await step('reject', () => reservation.reject());
+  const pending = await rest('GET', `/Workspaces/${ws}/Tasks/${task}`);
+  assert.equal(pending.assignment_status, 'pending');
+});
+
+test('a supervisor token lists the workspace\'s workers', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Floor' })).sid;
+  const names = ['Gus', 'Hana', 'Ivo'];
+  const sids = [];
+  for (const name of names) {
+    sids.push((await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: name })).sid);
+  }
+  const workspace = new Workspace(accessToken(ws, sids[0], 3600, 'supervisor'), {
+    ebServer: `${base}/v1/wschannels`,
+    wsServer: `${base.replace('http://', 'ws://')}/v1/wschannels`,
+    logLevel: 'error',
+    pageSize: 2,
+  }, ws);
+  const workers = await step('fetchWorkers', () => workspace.fetchWorkers());
+  assert.deepEqual([...workers.values()].map((w) => w.name).sort(), names);
+
+  // A worker's own token may not.
+  const mine = new Workspace(accessToken(ws, sids[0]), {
+    ebServer: `${base}/v1/wschannels`, wsServer: `${base.replace('http://', 'ws://')}/v1/wschannels`, logLevel: 'error',
+  }, ws);
+  await assert.rejects(() => mine.fetchWorkers());
+});
+
+test('a bad token never becomes ready', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Locked' })).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Jo' })).sid;
+  for (const token of [accessToken(ws, wk, 3600, 'worker', 'not the secret'), accessToken(ws, wk, -60)]) {
+    const worker = connect(token);
+    let ready = false;
+    worker.on('ready', () => { ready = true; });
+    worker.on('error', () => {});
+    // The socket is refused at once; give any late 'ready' a bounded chance to show up.
+    const deadline = Date.now() + 1500;
+    while (Date.now() < deadline && !ready) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(ready, false);
+    worker.disconnect();
+  }
 });

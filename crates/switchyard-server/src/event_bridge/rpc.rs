@@ -14,7 +14,7 @@ use switchyard_core::routing::TaskStatus;
 use switchyard_core::sid::{ReservationSid, Sid, TaskSid, WorkerSid};
 use switchyard_engine::{
     ActivityFilter, CreateTask, PageRequest, ReservationAction, ReservationScope,
-    ReservationStatus, UpdateReservation, UpdateTask, UpdateWorker,
+    ReservationStatus, UpdateReservation, UpdateTask, UpdateWorker, WorkerFilter, WorkerQuery,
 };
 
 use super::payload;
@@ -142,6 +142,50 @@ async fn serve(st: &AppState, headers: &HeaderMap, call: Call) -> Result<Value, 
                 .map(|(_, a)| payload::activity(account, &a))
                 .collect();
             Ok(json!({ "contents": contents, "after_sid": null }))
+        }
+        ("GET", ["Workspaces", _, "Workers"]) => {
+            if grant.role == Role::Worker {
+                return Err(Refusal(
+                    StatusCode::FORBIDDEN,
+                    "Listing workers takes a supervisor or admin token".into(),
+                ));
+            }
+            let query = WorkerQuery {
+                filter: WorkerFilter {
+                    friendly_name: param_str(&call.params, "FriendlyName"),
+                    activity_sid: param_sid(&call.params, "ActivitySid")?,
+                    activity_name: param_str(&call.params, "ActivityName"),
+                    ..WorkerFilter::default()
+                },
+                target_workers_expression: param_str(&call.params, "TargetWorkersExpression"),
+                ..WorkerQuery::default()
+            };
+            let size = (call.params.get("PageSize").and_then(Value::as_u64))
+                .map_or(50, |n| n.clamp(1, 1000) as usize);
+            let after = param_str(&call.params, "AfterSid");
+            // Creation order; a page starts after the worker the last one ended with.
+            let mut all = Vec::new();
+            let mut page = PageRequest {
+                size: 1000,
+                ..PageRequest::default()
+            };
+            loop {
+                let p = st.engine.list_workers(account, ws, &query, page).await?;
+                all.extend(p.items.into_iter().map(|(_, w)| w));
+                match p.next {
+                    Some(next) => page.cursor = next,
+                    None => break,
+                }
+            }
+            let start = after
+                .and_then(|a| all.iter().position(|w| w.sid.as_str() == a).map(|i| i + 1))
+                .unwrap_or(0);
+            let shown: Vec<_> = all.iter().skip(start).take(size).collect();
+            let after_sid = (start + shown.len() < all.len())
+                .then(|| shown.last().map(|w| w.sid.to_string()))
+                .flatten();
+            let contents: Vec<Value> = shown.iter().map(|w| payload::worker(account, w)).collect();
+            Ok(json!({ "contents": contents, "after_sid": after_sid }))
         }
         ("GET", ["Workspaces", _, "Workers", wk]) => {
             let wk = own_worker(&grant, wk)?;
