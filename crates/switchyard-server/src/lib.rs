@@ -109,6 +109,8 @@ pub struct AppState {
     api_keys: Arc<access_token::ApiKeys>,
     /// The Worker SDK's open sockets.
     sessions: Arc<event_bridge::Sessions>,
+    /// Each workspace's events, read once for all its sockets.
+    hub: Arc<event_bridge::Hub>,
 }
 
 impl AppState {
@@ -152,6 +154,7 @@ impl AppState {
             sender,
             api_keys,
             sessions: Arc::default(),
+            hub: Arc::default(),
         })
     }
 

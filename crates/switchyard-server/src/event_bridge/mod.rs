@@ -5,11 +5,13 @@
 //! (`crate::access_token`), not Basic auth.
 //! See `../shared/docs/worker-sdk-protocol.md` for what the SDK expects.
 
+mod hub;
 mod payload;
 mod rpc;
 mod sessions;
 mod socket;
 
+pub(crate) use hub::Hub;
 pub(crate) use rpc::{call, preflight};
 pub(crate) use sessions::Sessions;
 pub(crate) use socket::socket;

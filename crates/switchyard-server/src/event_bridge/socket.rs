@@ -1,7 +1,7 @@
 //! `GET /v1/wschannels?token=…` upgraded to a WebSocket: the server talks, the client only
 //! listens. The first frame introduces the channel (`init`: the worker's SID, its account and
-//! workspace, the token's remaining lifetime); then the worker's own events, read from the
-//! workspace's event log in commit order (its activity and attributes, its reservations with
+//! workspace, the token's remaining lifetime); then the worker's own events, from the
+//! workspace's feed (`hub.rs`: its event log read once for all its sockets) in commit order (its activity and attributes, its reservations with
 //! their tasks), each as `{event_type, payload}`; a whitespace frame every 15 s keeps it alive
 //! (the SDK gives up after 30 s of silence).
 
@@ -13,13 +13,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::HashSet;
+use std::sync::Arc;
 use switchyard_core::event::Event;
 
 use switchyard_core::sid::{ReservationSid, TaskSid};
-use switchyard_engine::{
-    EventStream, PageRequest, ReservationScope, ReservationStatus, StreamStart, UpdateWorker,
-};
-use tokio::sync::watch;
+use switchyard_engine::{PageRequest, ReservationScope, ReservationStatus, UpdateWorker};
+use tokio::sync::{broadcast, watch};
 
 use super::payload;
 use crate::access_token::{Grant, TokenError};
@@ -90,15 +89,16 @@ pub(crate) async fn socket(
         }
         .into_response();
     }
-    // Opened before the upgrade: nothing that commits once the client is told it is connected
-    // is missed.
-    let events = match (st.engine)
-        .event_stream(&grant.account, &grant.workspace, StreamStart::Now)
+    // Subscribed before the upgrade: nothing that commits once the client is told it is
+    // connected is missed.
+    let feed = match (st.hub)
+        .feed(&st.engine, &grant.account, &grant.workspace)
         .await
     {
-        Ok(events) => events,
+        Ok(feed) => feed,
         Err(e) => return ApiError::engine("/v1/wschannels", e).into_response(),
     };
+    let events = feed.subscribe();
     let close_others = flag(q.close_existing_sessions.as_deref(), false);
     let offline_when_gone = flag(q.set_worker_offline_if_disconnected.as_deref(), true);
     upgrade.on_upgrade(move |ws| async move {
@@ -106,6 +106,7 @@ pub(crate) async fn socket(
             .sessions
             .open(&grant.workspace, &grant.worker, close_others);
         let closed_by_another = run(ws, &st, &grant, events, session.closed).await;
+        drop(feed);
         let last = st
             .sessions
             .close(&grant.workspace, &grant.worker, session.id);
@@ -224,7 +225,7 @@ async fn run(
     mut ws: WebSocket,
     st: &AppState,
     grant: &Grant,
-    mut events: EventStream,
+    mut events: broadcast::Receiver<Arc<Event>>,
     mut closed: watch::Receiver<bool>,
 ) -> bool {
     let lifetime_ms = (grant.expires_at - wall_clock_secs()).max(0) * 1000;
@@ -261,7 +262,7 @@ async fn run(
                     break;
                 }
             }
-            next = events.next() => match next {
+            next = events.recv() => match next {
                 Ok(e) => {
                     if let Some(frame) = frame(st, grant, &mut tasks, &e).await {
                         if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
@@ -269,8 +270,12 @@ async fn run(
                         }
                     }
                 }
-                // The workspace was deleted, or the store failed: the SDK reconnects.
-                Err(_) => break,
+                // Fell behind (events were missed), the workspace was deleted, or the store
+                // failed: closing makes the SDK reconnect and fetch its state afresh.
+                Err(_) => {
+                    let _ = ws.send(Message::Close(None)).await;
+                    break;
+                }
             },
             incoming = ws.recv() => match incoming {
                 // The client never speaks; whatever it sends is ignored, until it goes.

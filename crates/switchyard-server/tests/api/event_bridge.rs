@@ -275,3 +275,52 @@ async fn a_new_session_may_close_the_others_and_the_last_to_go_sets_the_worker_o
         .await;
     assert_eq!(alice["available"], false);
 }
+
+/// The next frame with an event, skipping heartbeats, within 5 s.
+async fn next_event<S>(socket: &mut tokio_tungstenite::WebSocketStream<S>) -> Value
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Message::Text(text) = futures_next(socket).await {
+                if !text.trim().is_empty() {
+                    return serde_json::from_str::<Value>(&text).unwrap();
+                }
+            }
+        }
+    })
+    .await
+    .expect("an event within 5 s")
+}
+
+#[tokio::test]
+async fn the_sockets_of_one_workspace_each_get_their_own_workers_events() {
+    let s = server().await;
+    let ws = s.workspace("Shared feed").await;
+    let available = s.activity(&ws, "Available").await;
+    let w = format!("/Workspaces/{ws}/Workers");
+    let alice = sid_of(&s.create(&w, &[("FriendlyName", "Alice")]).await);
+    let bob = sid_of(&s.create(&w, &[("FriendlyName", "Bob")]).await);
+    let mut sockets = Vec::new();
+    for worker in [&alice, &bob] {
+        let url = socket_url(&s, &token(DEV_API_KEY_SECRET, &ws, worker, 3600));
+        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        assert_eq!(next_event(&mut socket).await["event_type"], "init");
+        sockets.push(socket);
+    }
+    // Bob changes first: only his socket hears of it; then Alice, only hers.
+    s.ok(&format!("{w}/{bob}"), &[("ActivitySid", &available)])
+        .await;
+    s.ok(&format!("{w}/{alice}"), &[("ActivitySid", &available)])
+        .await;
+    for (socket, worker) in sockets.iter_mut().zip([&alice, &bob]) {
+        let e = next_event(socket).await;
+        assert_eq!(e["event_type"], "worker.activity.update");
+        assert_eq!(
+            e["payload"]["sid"], *worker,
+            "each socket hears its own worker first"
+        );
+        assert_eq!(e["payload"]["activity_name"], "Available");
+    }
+}
