@@ -1,10 +1,12 @@
 //! `GET /v1/wschannels?token=…` upgraded to a WebSocket: the server talks, the client only
 //! listens. The first frame introduces the channel (`init`: the worker's SID, its account and
-//! workspace, the token's remaining lifetime); then the worker's own events, from the
-//! workspace's feed (`hub.rs`: its event log read once for all its sockets) in commit order (its activity and attributes, its reservations with
-//! their tasks), each as `{event_type, payload}`; a whitespace frame every 15 s keeps it alive
-//! (the SDK gives up after 30 s of silence).
+//! workspace, the token's remaining lifetime); then the worker's own events in commit order
+//! (its activity and attributes, its reservations with their tasks, those tasks' changes), from
+//! the workspace's feed (`hub.rs`), each as `{event_type, payload}`; a whitespace frame every
+//! 15 s keeps it alive (the SDK gives up after 30 s of silence).
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -12,10 +14,7 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::collections::HashSet;
-use std::sync::Arc;
 use switchyard_core::event::Event;
-
 use switchyard_core::sid::{ReservationSid, TaskSid};
 use switchyard_engine::{PageRequest, ReservationScope, ReservationStatus, UpdateWorker};
 use tokio::sync::{broadcast, watch};
