@@ -123,13 +123,10 @@ async fn serve(st: &AppState, headers: &HeaderMap, call: Call) -> Result<Value, 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().trim_matches('"').parse::<i64>().ok());
     match (method.as_str(), path.as_slice()) {
-        (m, ["Workspaces", w, rest @ ..]) if *w != ws.as_str() => {
-            let _ = (m, rest);
-            Err(Refusal(
-                StatusCode::FORBIDDEN,
-                format!("The access token is for workspace {ws}, not {w}"),
-            ))
-        }
+        (_, ["Workspaces", w, ..]) if *w != ws.as_str() => Err(Refusal(
+            StatusCode::FORBIDDEN,
+            format!("The access token is for workspace {ws}, not {w}"),
+        )),
         ("GET", ["Workspaces", _, "Activities"]) => {
             let page = PageRequest {
                 size: 1000,
