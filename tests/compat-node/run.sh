@@ -14,34 +14,15 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# Resolve SWITCHYARD_BIN before changing directory, so a relative path given by the
-# caller is taken relative to the caller's working directory.
-if [[ -n "${SWITCHYARD_BIN:-}" ]]; then
-  case "$SWITCHYARD_BIN" in
-    /*) ;;
-    *) SWITCHYARD_BIN="$PWD/$SWITCHYARD_BIN" ;;
-  esac
-else
-  SWITCHYARD_BIN="$here/../../target/debug/switchyard"
-fi
-export SWITCHYARD_BIN
+# SWITCHYARD_BIN is resolved before changing directory (relative to the caller).
+source "$here/../lib/suite.sh"
+resolve_switchyard_bin "$here/.."
 
 cd "$here"
 
-# Install dependencies when node_modules is missing or does not match package-lock.json.
-stamp="node_modules/.switchyard-lock.sha256"
-lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [[ ! -d node_modules || ! -f "$stamp" || "$(cat "$stamp")" != "$lock_hash" ]]; then
-  echo "compat-node: installing dependencies (npm ci)..." >&2
-  npm ci --no-audit --no-fund
-  echo "$lock_hash" > "$stamp"
-fi
+npm_ci_if_stale compat-node
 
-if [[ ! -x "$SWITCHYARD_BIN" ]]; then
-  echo "compat-node: server binary not found or not executable: $SWITCHYARD_BIN" >&2
-  echo "compat-node: build it with 'cargo build -p switchyard' or set SWITCHYARD_BIN" >&2
-  exit 2
-fi
+require_switchyard_bin compat-node
 
 if [[ $# -gt 0 ]]; then
   files=("$@")

@@ -10,15 +10,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [[ -n "${SWITCHYARD_BIN:-}" ]]; then
-  case "$SWITCHYARD_BIN" in
-    /*) ;;
-    *) SWITCHYARD_BIN="$PWD/$SWITCHYARD_BIN" ;;
-  esac
-else
-  SWITCHYARD_BIN="$here/../../target/debug/switchyard"
-fi
-export SWITCHYARD_BIN
+# SWITCHYARD_BIN is resolved before changing directory (relative to the caller).
+source "$here/../lib/suite.sh"
+resolve_switchyard_bin "$here/.."
 cd "$here"
 
 if [[ ! -x /usr/bin/chromium ]]; then
@@ -32,18 +26,9 @@ if [[ ! -x /usr/bin/chromium ]]; then
   exit 2
 fi
 
-stamp="node_modules/.switchyard-lock.sha256"
-lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
-if [[ ! -d node_modules || ! -f "$stamp" || "$(cat "$stamp")" != "$lock_hash" ]]; then
-  echo "console: installing dependencies (npm ci)..." >&2
-  npm ci --no-audit --no-fund
-  echo "$lock_hash" > "$stamp"
-fi
+npm_ci_if_stale console
 
-if [[ ! -x "$SWITCHYARD_BIN" ]]; then
-  echo "console: server binary not found or not executable: $SWITCHYARD_BIN" >&2
-  exit 2
-fi
+require_switchyard_bin console
 
 export CONSOLE_OUTPUT="${CONSOLE_OUTPUT:-$here/output}"
 mkdir -p "$CONSOLE_OUTPUT"

@@ -15,28 +15,16 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# Resolve SWITCHYARD_BIN before changing directory, so a relative path given by the
-# caller is taken relative to the caller's working directory.
-if [[ -n "${SWITCHYARD_BIN:-}" ]]; then
-  case "$SWITCHYARD_BIN" in
-    /*) ;;
-    *) SWITCHYARD_BIN="$PWD/$SWITCHYARD_BIN" ;;
-  esac
-else
-  SWITCHYARD_BIN="$here/../../target/debug/switchyard"
-fi
-export SWITCHYARD_BIN
+# SWITCHYARD_BIN is resolved before changing directory (relative to the caller).
+source "$here/../lib/suite.sh"
+resolve_switchyard_bin "$here/.."
 if [[ -n "${SCHEMATHESIS_SPEC:-}" && "$SCHEMATHESIS_SPEC" != /* ]]; then
   export SCHEMATHESIS_SPEC="$PWD/$SCHEMATHESIS_SPEC"
 fi
 
 cd "$here"
 
-if [[ ! -x "$SWITCHYARD_BIN" ]]; then
-  echo "schemathesis: server binary not found or not executable: $SWITCHYARD_BIN" >&2
-  echo "schemathesis: build it with 'cargo build -p switchyard' or set SWITCHYARD_BIN" >&2
-  exit 2
-fi
+require_switchyard_bin schemathesis
 
 # (Re)create .venv when it is missing or does not match requirements.txt. Any failure here is fatal.
 venv="$here/.venv"

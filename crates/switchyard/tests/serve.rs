@@ -11,13 +11,28 @@ struct Process {
     stdout: Vec<String>,
 }
 
-fn start(args: &[&str]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+/// `switchyard serve` on a free port with `args`, taking nothing from the environment's
+/// account settings.
+fn serve(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
         .arg("serve")
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
         .env_remove("SWITCHYARD_ACCOUNT_SID")
-        .env_remove("SWITCHYARD_AUTH_TOKEN")
+        .env_remove("SWITCHYARD_AUTH_TOKEN");
+    command
+}
+
+/// What a start that must fail printed.
+fn refused_start(args: &[&str]) -> std::process::Output {
+    let out = serve(args).output().unwrap();
+    assert!(!out.status.success(), "the start was not refused");
+    out
+}
+
+fn start(args: &[&str]) -> Process {
+    let mut child = serve(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -466,20 +481,12 @@ fn a_bad_seed_stops_the_start_naming_the_file_and_the_field() {
         r#"{"format": "switchyard.workspace.v1", "friendly_name": "Bad", "workers": [{"friendly_name": "A", "activity": "Lunch"}]}"#,
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--database",
-            "sqlite::memory:",
-        ])
-        .args(["--seed", seed.to_str().unwrap()])
-        .env_remove("SWITCHYARD_ACCOUNT_SID")
-        .env_remove("SWITCHYARD_AUTH_TOKEN")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = refused_start(&[
+        "--database",
+        "sqlite::memory:",
+        "--seed",
+        seed.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("bad.json") && stderr.contains("workers[0].activity"),
@@ -489,17 +496,7 @@ fn a_bad_seed_stops_the_start_naming_the_file_and_the_field() {
 
 #[test]
 fn json_logs_name_the_workspace_task_and_reservation_of_each_routing_event() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--database",
-            "sqlite::memory:",
-        ])
-        .args(["--log-format", "json"])
-        .env_remove("SWITCHYARD_ACCOUNT_SID")
-        .env_remove("SWITCHYARD_AUTH_TOKEN")
+    let mut child = serve(&["--database", "sqlite::memory:", "--log-format", "json"])
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -606,19 +603,11 @@ fn a_development_api_key_comes_only_with_the_development_credentials() {
     );
     assert_eq!(get(&format!("{}/health", p.url), None).0, 200);
     terminate(p);
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--database",
-            "sqlite::memory:",
-        ])
-        .args(["--api-keys", "SK123:secret"])
-        .env_remove("SWITCHYARD_ACCOUNT_SID")
-        .env_remove("SWITCHYARD_AUTH_TOKEN")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
+    let out = refused_start(&[
+        "--database",
+        "sqlite::memory:",
+        "--api-keys",
+        "SK123:secret",
+    ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--api-keys"));
 }

@@ -3,15 +3,14 @@
 // callback is replayed. A screenshot of each page goes to $CONSOLE_OUTPUT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import {
+  ACCOUNT, TOKEN, eventually, rest as restAt, startServer,
+} from '../../lib/switchyard.mjs';
 
-const ACCOUNT = 'AC00000000000000000000000000000000';
-const TOKEN = 'switchyard-dev-token';
 const OUTPUT = process.env.CONSOLE_OUTPUT || 'output';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -19,50 +18,11 @@ const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disabl
 let server; let base; let app; let appUrl; let browser;
 const received = []; // assignment callbacks the app got
 
-/** Starts the binary on a free port; resolves with its URL once it says where it listens. */
-async function startServer(extra = []) {
-  // The development credentials: no account configured from the environment.
-  const env = { ...process.env };
-  delete env.SWITCHYARD_ACCOUNT_SID;
-  delete env.SWITCHYARD_AUTH_TOKEN;
-  env.RUST_LOG = 'warn';
-  const child = spawn(process.env.SWITCHYARD_BIN,
-    ['serve', '--bind', '127.0.0.1:0', '--database', 'sqlite::memory:', ...extra],
-    { stdio: ['ignore', 'pipe', 'inherit'], env });
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const m = line.match(/Switchyard listening on (\S+)/);
-    if (m) return { child, url: m[1] };
-  }
-  throw new Error('the server exited before listening');
-}
-
-async function rest(method, path, form, at = base) {
-  const res = await fetch(`${at}/v1${path}`, {
-    method,
-    headers: {
-      Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}`,
-      'Content-Type': 'application/x-www-form-urlencoded',
-    },
-    body: form ? new URLSearchParams(form).toString() : undefined,
-  });
-  const body = await res.json();
-  assert.ok(res.ok, `${method} ${path}: ${JSON.stringify(body)}`);
-  return body;
-}
+/** A REST call to the suite's server (or to the one at `at`). */
+const rest = (method, path, form, at = base) => restAt(at, method, path, form);
 
 async function shot(page, name) {
   await page.screenshot({ path: path.join(OUTPUT, `${name}.png`), fullPage: true });
-}
-
-/** Polls `check` until it holds, for up to `ms`. */
-async function eventually(check, ms = 5000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    assert.ok(Date.now() < deadline, 'condition never held');
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 before(async () => {

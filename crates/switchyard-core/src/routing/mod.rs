@@ -243,4 +243,6 @@ fn adjust(c: &mut ChannelState, s: ReservationStatus, by: i64) {
 }
 
 #[cfg(test)]
+mod explain_tests;
+#[cfg(test)]
 mod tests;

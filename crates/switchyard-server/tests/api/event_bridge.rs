@@ -40,6 +40,14 @@ fn token(secret: &str, ws: &str, worker: &str, ttl_secs: i64) -> String {
     .unwrap()
 }
 
+/// A workspace with one worker, Alice.
+async fn workspace_with_worker(s: &Server) -> (String, String) {
+    let ws = s.workspace("Bridge").await;
+    let w = format!("/Workspaces/{ws}/Workers");
+    let worker = sid_of(&s.create(&w, &[("FriendlyName", "Alice")]).await);
+    (ws, worker)
+}
+
 fn socket_url(s: &Server, token: &str) -> String {
     format!(
         "{}/v1/wschannels?token={token}&closeExistingSessions=false&clientVersion=2.1.1",
@@ -50,14 +58,7 @@ fn socket_url(s: &Server, token: &str) -> String {
 #[tokio::test]
 async fn a_valid_token_opens_the_workers_channel_with_an_init_frame() {
     let s = server().await;
-    let ws = s.workspace("Bridge").await;
-    let worker = sid_of(
-        &s.create(
-            &format!("/Workspaces/{ws}/Workers"),
-            &[("FriendlyName", "Alice")],
-        )
-        .await,
-    );
+    let (ws, worker) = workspace_with_worker(&s).await;
     let (mut socket, _) = tokio_tungstenite::connect_async(socket_url(
         &s,
         &token(DEV_API_KEY_SECRET, &ws, &worker, 3600),
@@ -82,14 +83,7 @@ async fn a_valid_token_opens_the_workers_channel_with_an_init_frame() {
 #[tokio::test]
 async fn a_bad_token_is_refused_before_the_socket_opens() {
     let s = server().await;
-    let ws = s.workspace("Bridge").await;
-    let worker = sid_of(
-        &s.create(
-            &format!("/Workspaces/{ws}/Workers"),
-            &[("FriendlyName", "Alice")],
-        )
-        .await,
-    );
+    let (ws, worker) = workspace_with_worker(&s).await;
     let other_ws = s.workspace("Elsewhere").await;
     for (token, code) in [
         (token("wrong secret", &ws, &worker, 3600), 20101),

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::routing::pending_reservations;
+use crate::routing::{available_worker, pending_reservations, simple_workspace};
 
 async fn explain(s: &Server, ws: &str, task: &str) -> Value {
     let (status, body) = s
@@ -239,30 +239,10 @@ async fn explain_names_a_failed_assignment_callback_and_when_the_worker_is_offer
 {
     let s = Server::start().await;
     let mut app = Receiver::start(Reply::status(500)).await;
-    let ws = s.workspace("Failing app").await;
-    let w = format!("/Workspaces/{ws}");
-    let available = s.activity(&ws, "Available").await;
-    let queue = sid_of(
-        &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Q")])
-            .await,
-    );
-    let config = json!({"task_routing": {"default_filter": {"queue": queue}}}).to_string();
-    s.create(
-        &format!("{w}/Workflows"),
-        &[
-            ("FriendlyName", "F"),
-            ("Configuration", &config),
-            ("AssignmentCallbackUrl", &app.url),
-        ],
-    )
-    .await;
-    s.create(
-        &format!("{w}/Workers"),
-        &[("FriendlyName", "Alice"), ("ActivitySid", &available)],
-    )
-    .await;
+    let (ws, _, _) = simple_workspace(&s, Some(&app.url), "1").await;
+    available_worker(&s, &ws, "Alice").await;
     let task = sid_of(
-        &s.create(&format!("{w}/Tasks"), &[("Attributes", "{}")])
+        &s.create(&format!("/Workspaces/{ws}/Tasks"), &[("Attributes", "{}")])
             .await,
     );
     app.next().await;

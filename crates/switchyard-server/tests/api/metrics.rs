@@ -3,6 +3,7 @@
 use reqwest::StatusCode;
 
 use crate::common::*;
+use crate::routing::{available_worker, simple_workspace};
 
 /// The metrics page, fetched without credentials.
 async fn scrape(s: &Server) -> String {
@@ -27,28 +28,9 @@ async fn the_metrics_page_counts_requests_tasks_reservations_callbacks_and_commi
     // page taken before.
     let before = scrape(&s).await;
     let mut app = Receiver::start(Reply::json(r#"{"instruction":"accept"}"#)).await;
-    let ws = s.workspace("Metrics").await;
+    let (ws, _, _) = simple_workspace(&s, Some(&app.url), "1").await;
     let w = format!("/Workspaces/{ws}");
-    let available = s.activity(&ws, "Available").await;
-    let queue = sid_of(
-        &s.create(&format!("{w}/TaskQueues"), &[("FriendlyName", "Q")])
-            .await,
-    );
-    let config = format!(r#"{{"task_routing":{{"default_filter":{{"queue":"{queue}"}}}}}}"#);
-    s.create(
-        &format!("{w}/Workflows"),
-        &[
-            ("FriendlyName", "F"),
-            ("Configuration", &config),
-            ("AssignmentCallbackUrl", &app.url),
-        ],
-    )
-    .await;
-    s.create(
-        &format!("{w}/Workers"),
-        &[("FriendlyName", "Alice"), ("ActivitySid", &available)],
-    )
-    .await;
+    available_worker(&s, &ws, "Alice").await;
     let task = sid_of(
         &s.create(&format!("{w}/Tasks"), &[("Attributes", "{}")])
             .await,

@@ -1,0 +1,54 @@
+// Shared by the Node suites that start their own server (no dependencies): the binary on a
+// free port with the development credentials, plain REST calls to it, and polling with a
+// deadline.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export const ACCOUNT = 'AC00000000000000000000000000000000';
+export const TOKEN = 'switchyard-dev-token';
+
+/**
+ * Starts `$SWITCHYARD_BIN serve` on a free port with an in-memory database and the development
+ * credentials (nothing from the environment's account settings); resolves with the child and
+ * its URL once it says where it listens.
+ */
+export async function startServer(extraArgs = []) {
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  delete env.SWITCHYARD_ACCOUNT_SID;
+  delete env.SWITCHYARD_AUTH_TOKEN;
+  delete env.SWITCHYARD_API_KEYS;
+  const child = spawn(process.env.SWITCHYARD_BIN,
+    ['serve', '--bind', '127.0.0.1:0', '--database', 'sqlite::memory:', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'inherit'], env });
+  for await (const line of createInterface({ input: child.stdout })) {
+    const m = line.match(/Switchyard listening on (\S+)/);
+    if (m) return { child, url: m[1] };
+  }
+  throw new Error('the server exited before listening');
+}
+
+/** A REST call to `/v1` of the server at `base`, as the development account; fails on an error. */
+export async function rest(base, method, path, form) {
+  const res = await fetch(`${base}/v1${path}`, {
+    method,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${ACCOUNT}:${TOKEN}`).toString('base64')}`,
+      'Content-Type': 'application/x-www-form-urlencoded',
+    },
+    body: form ? new URLSearchParams(form).toString() : undefined,
+  });
+  const body = await res.json();
+  assert.ok(res.ok, `${method} ${path}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** Polls `check` until it holds, for up to `ms`. */
+export async function eventually(check, ms = 5000, what = 'condition') {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    assert.ok(Date.now() < deadline, `${what} never held within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
