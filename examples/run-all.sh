@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the walk-through examples the way a user would, against a release build: the Alice/Bob
-# quickstart (official Twilio Node.js library) and a full photobooth session. The embedded
+# quickstart (official Twilio Node.js library), a full photobooth session, and the agent page
+# (Twilio's Worker SDK in Chromium). The embedded
 # example runs in the test suite (`cargo test -p switchyard-example-embedded`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,6 @@ bash examples/quickstart/run.sh
 
 echo "==> examples/photobooth"
 bash examples/photobooth/run.sh
+
+echo "==> examples/agent"
+bash examples/agent/test.sh

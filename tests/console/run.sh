@@ -15,17 +15,7 @@ source "$here/../lib/suite.sh"
 resolve_switchyard_bin "$here/.."
 cd "$here"
 
-if [[ ! -x /usr/bin/chromium ]]; then
-  echo "console: installing Debian's chromium..." >&2
-  if [[ "$(id -u)" -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
-fi
-if [[ ! -x /usr/bin/chromium ]]; then
-  echo "console: /usr/bin/chromium is missing and could not be installed" >&2
-  exit 2
-fi
-
+require_chromium console
 npm_ci_if_stale console
 
 require_switchyard_bin console

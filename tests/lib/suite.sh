@@ -1,5 +1,5 @@
-# Shared by the suites' run.sh scripts (sourced, not run): finding the server binary and
-# installing a suite's npm packages.
+# Shared by the suites' run.sh scripts (sourced, not run): finding the server binary,
+# installing a suite's npm packages and Debian's Chromium.
 
 # Sets and exports SWITCHYARD_BIN: as the caller gave it, relative to the caller's working
 # directory (call this before changing directory), or the debug build beside the suites.
@@ -37,5 +37,22 @@ npm_ci_if_stale() {
     echo "$suite: installing dependencies (npm ci)..." >&2
     npm ci --no-audit --no-fund
     echo "$lock_hash" > "$stamp"
+  fi
+}
+
+# Installs Debian's chromium when /usr/bin/chromium is missing (downloading Playwright's
+# browsers does not work here); fails loudly, naming the suite, when it cannot.
+require_chromium() {
+  local suite="$1"
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "$suite: installing Debian's chromium..." >&2
+    local sudo=()
+    if [[ "$(id -u)" -ne 0 ]]; then sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium >/dev/null
+  fi
+  if [[ ! -x /usr/bin/chromium ]]; then
+    echo "$suite: /usr/bin/chromium is missing and could not be installed" >&2
+    exit 2
   fi
 }
