@@ -38,6 +38,7 @@ export async function rest(base, method, path, form) {
     },
     body: form ? new URLSearchParams(form).toString() : undefined,
   });
+  if (res.status === 204) return null;
   const body = await res.json();
   assert.ok(res.ok, `${method} ${path}: ${JSON.stringify(body)}`);
   return body;

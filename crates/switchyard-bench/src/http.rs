@@ -35,8 +35,8 @@ struct Rig {
     available: String,
 }
 
-/// The server and the callback receiver, until stopped.
-struct Running {
+/// The server (and the callback receiver), until stopped.
+pub(crate) struct Running {
     stop: Vec<oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: Engine,
@@ -44,7 +44,7 @@ struct Running {
 }
 
 impl Running {
-    async fn stop(self) -> Result<()> {
+    pub(crate) async fn stop(self) -> Result<()> {
         for s in self.stop {
             let _ = s.send(());
         }
@@ -82,17 +82,7 @@ impl Rig {
     /// Starts a server and a callback receiver, and configures a workspace with `workers`
     /// available workers; offers arrive on the returned channel.
     async fn start(workers: usize) -> Result<(Rig, Running, mpsc::UnboundedReceiver<Offer>)> {
-        let dir = tempfile::tempdir()?;
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let config = ServerConfig::new(base.clone()).with_account(ACCOUNT.parse()?, TOKEN);
-        let state = AppState::new(engine.clone(), config).await?;
-        let (stop_server, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(switchyard_server::serve(listener, state, async {
-            let _ = stopped.await;
-        }));
+        let (base, mut running) = start_server(|c| c).await?;
 
         // The app's assignment callback: note the offer, answer accept.
         let (tx, offers) = mpsc::unbounded_channel();
@@ -110,12 +100,7 @@ impl Rig {
                 .await
         });
 
-        let running = Running {
-            stop: vec![stop_server, stop_callbacks],
-            server,
-            engine,
-            _dir: dir,
-        };
+        running.stop.push(stop_callbacks);
         let mut rig = Rig {
             api: format!("{base}/v1"),
             client: reqwest::Client::new(),
@@ -179,7 +164,32 @@ impl Rig {
     }
 }
 
-fn sid(v: &Value) -> Result<String> {
+/// Starts a server on a durable SQLite file in a temporary directory, with the bench's account
+/// and whatever else `configure` sets; answers its base URL.
+pub(crate) async fn start_server(
+    configure: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> Result<(String, Running)> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let config = configure(ServerConfig::new(base.clone()).with_account(ACCOUNT.parse()?, TOKEN));
+    let state = AppState::new(engine.clone(), config).await?;
+    let (stop_server, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(switchyard_server::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let running = Running {
+        stop: vec![stop_server],
+        server,
+        engine,
+        _dir: dir,
+    };
+    Ok((base, running))
+}
+
+pub(crate) fn sid(v: &Value) -> Result<String> {
     v["sid"]
         .as_str()
         .map(str::to_owned)

@@ -23,6 +23,7 @@ mod http;
 mod limits;
 mod measure;
 mod scale;
+mod sockets;
 
 const ACCOUNT: &str = "AC00000000000000000000000000000000";
 const TOKEN: &str = "bench-token";
@@ -41,6 +42,8 @@ enum Scenario {
     Workspaces,
     /// A workspace at Twilio's caps: reservation decision time, memory, restart.
     Scale,
+    /// Worker SDK sockets: reservation → `reservation.created` frame latency, memory per socket.
+    Sockets,
 }
 
 #[derive(Debug, Parser)]
@@ -76,6 +79,12 @@ struct Args {
     /// Workers made available one by one in the scale scenario (latency samples).
     #[arg(long, default_value_t = 2_000)]
     scale_samples: usize,
+    /// Connected Worker SDK sockets of the sockets scenario (one worker each).
+    #[arg(long, default_value_t = 1_000)]
+    sockets: usize,
+    /// Tasks per second of the sockets scenario.
+    #[arg(long, default_value_t = 200)]
+    socket_rate: u64,
     /// A quick run with tiny sizes, to check that everything works (not to measure).
     #[arg(long)]
     smoke: bool,
@@ -101,6 +110,7 @@ async fn main() -> Result<()> {
         args.scale_tasks = 1_000;
         args.scale_samples = 50;
         args.workspaces = 3;
+        args.sockets = 20;
     }
     let scenarios = if args.scenarios.is_empty() {
         Scenario::value_variants().to_vec()
@@ -160,6 +170,10 @@ async fn main() -> Result<()> {
                     samples: args.scale_samples,
                 })
                 .await?,
+            ),
+            Scenario::Sockets => (
+                "sockets",
+                sockets::run(args.sockets, args.socket_rate).await?,
             ),
         };
         eprintln!("{name}: {result}");

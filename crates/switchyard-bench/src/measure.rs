@@ -58,12 +58,20 @@ fn clock_ticks() -> u64 {
     })
 }
 
-/// A line of `/proc/self/status` in MB (`VmRSS`, `VmHWM`), on Linux.
-fn status_mb(key: &str) -> Option<f64> {
+/// A line of `/proc/self/status` in KB (`VmRSS`, `VmHWM`), on Linux.
+fn status_kb(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with(key))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some((kb / 1024.0).round())
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn status_mb(key: &str) -> Option<f64> {
+    status_kb(key).map(|kb| (kb as f64 / 1024.0).round())
+}
+
+/// Resident memory now, in KB.
+pub(crate) fn rss_kb() -> Option<u64> {
+    status_kb("VmRSS:")
 }
 
 /// Resident memory now, in MB.

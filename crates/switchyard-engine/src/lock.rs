@@ -135,6 +135,7 @@ fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
             Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
             Write::DeleteTask(sid) => rows.remove_task(sid),
             Write::Task(_)
+            | Write::WorkerChannel(_)
             | Write::Event(_)
             | Write::CallbackAnswered(_)
             | Write::CallbackFailed { .. } => {}

@@ -497,13 +497,9 @@ impl Engine {
             c.available = available;
         }
         c.date_updated = self.now();
-        let w = self
-            .store
-            .get_worker(ws, worker)
-            .await?
-            .ok_or_else(|| Error::not_found("Worker", worker))?;
-        let mut events = Vec::new();
-        for (changed, kind) in [
+        let mut w = locked.worker_row(worker)?;
+        let expected_version = w.version;
+        let kinds: Vec<&str> = [
             (
                 c.configured_capacity != before.configured_capacity,
                 "worker.capacity.update",
@@ -512,20 +508,27 @@ impl Engine {
                 c.available != before.available,
                 "worker.channel.availability.update",
             ),
-        ] {
-            if changed {
-                let ws = &locked.workspace;
-                events.push(event::worker_channel(
-                    ws,
-                    kind,
-                    &w,
-                    &before,
-                    &c,
-                    c.date_updated,
-                ));
-            }
+        ]
+        .into_iter()
+        .filter_map(|(changed, kind)| changed.then_some(kind))
+        .collect();
+        // A channel change is a change of the worker: the Worker SDK bumps its copy's version
+        // on each of these events, and its later If-Match requests depend on it.
+        w.version += kinds.len() as i64;
+        let events: Vec<_> = (kinds.iter())
+            .map(|kind| {
+                event::worker_channel(&locked.workspace, kind, &w, &before, &c, c.date_updated)
+            })
+            .collect();
+        let mut writes = vec![Write::WorkerChannel(&c)];
+        if !events.is_empty() {
+            writes.push(Write::Worker {
+                worker: &w,
+                expected_version,
+            });
         }
-        self.store.update_worker_channel(&c, &events).await?;
+        writes.extend(events.iter().map(Write::Event));
+        self.commit(&mut locked, &writes);
         if let Some(state) = locked
             .model()
             .workers

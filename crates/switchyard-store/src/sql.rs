@@ -170,6 +170,18 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .bind(worker.as_str())
                     .push(";");
             }
+            Write::WorkerChannel(channel) => {
+                c.sql
+                    .push("UPDATE worker_channels SET capacity = ")
+                    .bind(channel.configured_capacity)
+                    .push(", available = ")
+                    .bind(Some(channel.available))
+                    .push(", date_updated = ")
+                    .bind(channel.date_updated.as_millis())
+                    .push(" WHERE sid = ")
+                    .bind(channel.sid.as_str())
+                    .push(";");
+            }
             Write::DeleteTask(sid) => {
                 c.sql
                     .push("DELETE FROM tasks WHERE sid = ")

@@ -324,17 +324,4 @@ impl Store {
         row.map(|r| <(i64, WorkerChannel)>::try_from(r).map(|(_, c)| c))
             .transpose()
     }
-
-    /// Writes the channel's capacity and availability.
-    pub async fn update_worker_channel(&self, c: &WorkerChannel, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        sqlx::query("UPDATE worker_channels SET capacity = ?, available = ?, date_updated = ? WHERE sid = ?")
-            .bind(c.configured_capacity)
-            .bind(c.available)
-            .bind(c.date_updated.as_millis())
-            .bind(c.sid.as_str())
-            .execute(&mut *tx)
-            .await?;
-        self.commit_with_events(tx, events).await
-    }
 }

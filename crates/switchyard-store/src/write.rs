@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use sqlx::{Sqlite, SqlitePool};
 use switchyard_core::event::Event;
-use switchyard_core::model::{Reservation, Task, Worker};
+use switchyard_core::model::{Reservation, Task, Worker, WorkerChannel};
 use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use tokio::sync::oneshot;
@@ -36,6 +36,8 @@ pub enum Write<'a> {
         /// The version it replaces.
         expected_version: i64,
     },
+    /// Update a worker channel's capacity and availability.
+    WorkerChannel(&'a WorkerChannel),
     /// Delete a task.
     DeleteTask(&'a TaskSid),
     /// Record an event.

@@ -165,6 +165,39 @@ test('with version checks on, the worker\'s version rises as the SDK expects', a
   assert.equal(fetched.activity_name, 'Unavailable');
 });
 
+test('channel capacity and availability changed over REST reach the SDK\'s channel', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Channels', MultiTaskEnabled: 'true' })).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Fay' })).sid;
+  const worker = connect(accessToken(ws, wk), { enableVersionCheck: true });
+  await next(worker, 'ready');
+  const channel = [...worker.channels.values()].find((c) => c.taskChannelUniqueName === 'default');
+  assert.equal(channel.capacity, 1);
+
+  const resized = next(channel, 'capacityUpdated');
+  await rest('POST', `/Workspaces/${ws}/Workers/${wk}/Channels/default`, { Capacity: '3' });
+  await resized;
+  assert.equal(channel.capacity, 3);
+
+  const switched = next(channel, 'availabilityUpdated');
+  await rest('POST', `/Workspaces/${ws}/Workers/${wk}/Channels/default`, { Available: 'false' });
+  await switched;
+  assert.equal(channel.available, false);
+
+  // The SDK bumped its copy of the worker's version on each event: so did the server, or
+  // this If-Match request would fail.
+  await step('activity', () => [...worker.activities.values()].find((a) => a.name === 'Available').setAsCurrent());
+});
+
+test('a deleted worker\'s socket closes', async () => {
+  const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Leavers' })).sid;
+  const wk = (await rest('POST', `/Workspaces/${ws}/Workers`, { FriendlyName: 'Gus' })).sid;
+  const worker = connect(accessToken(ws, wk));
+  await next(worker, 'ready');
+  const gone = next(worker, 'disconnected', 10000, { failOnError: false });
+  await rest('DELETE', `/Workspaces/${ws}/Workers/${wk}`);
+  await gone;
+});
+
 test('task events reach the worker holding it, and a worker creates an outbound task', async () => {
   const ws = (await rest('POST', '/Workspaces', { FriendlyName: 'Outbound' })).sid;
   const queue = (await rest('POST', `/Workspaces/${ws}/TaskQueues`, { FriendlyName: 'Calls' })).sid;

@@ -1,12 +1,12 @@
 //! `GET /v1/wschannels?token=…` upgraded to a WebSocket: the server talks, the client only
 //! listens. The first frame introduces the channel (`init`: the worker's SID, its account and
 //! workspace, the token's remaining lifetime); then the worker's own events in commit order
-//! (its activity and attributes, its reservations with their tasks, those tasks' changes), from
-//! the workspace's feed (`hub.rs`), each as `{event_type, payload}`; a whitespace frame every
-//! 15 s keeps it alive (the SDK gives up after 30 s of silence).
+//! (its activity, attributes and channels, its reservations with their tasks, those tasks'
+//! changes), from the workspace's feed (`hub.rs`), each as `{event_type, payload}`; a
+//! whitespace frame every 15 s keeps it alive (the SDK gives up after 30 s of silence). The
+//! socket closes when the worker is deleted (at once) or its workspace is (by the next beat).
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -17,8 +17,9 @@ use serde_json::{json, Value};
 use switchyard_core::event::Event;
 use switchyard_core::sid::{ReservationSid, TaskSid};
 use switchyard_engine::{PageRequest, ReservationScope, ReservationStatus, UpdateWorker};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
+use super::hub::Subscription;
 use super::payload;
 use crate::access_token::{Grant, TokenError};
 use crate::error::ApiError;
@@ -97,19 +98,18 @@ pub(crate) async fn socket(
         Ok(feed) => feed,
         Err(e) => return ApiError::engine("/v1/wschannels", e).into_response(),
     };
-    let events = feed.subscribe();
+    let events = feed.subscribe(&grant.worker);
     let close_others = flag(q.close_existing_sessions.as_deref(), false);
     let offline_when_gone = flag(q.set_worker_offline_if_disconnected.as_deref(), true);
     upgrade.on_upgrade(move |ws| async move {
         let session = st
             .sessions
             .open(&grant.workspace, &grant.worker, close_others);
-        let closed_by_another = run(ws, &st, &grant, events, session.closed).await;
-        drop(feed);
+        let ended = run(ws, &st, &grant, events, session.closed).await;
         let last = st
             .sessions
             .close(&grant.workspace, &grant.worker, session.id);
-        if last && offline_when_gone && !closed_by_another {
+        if last && offline_when_gone && ended == Ended::Disconnected {
             go_offline(&st, &grant).await;
         }
     })
@@ -165,11 +165,18 @@ async fn frame(
         return None;
     }
     let payload = match e.event_type.as_str() {
-        "worker.activity.update" | "worker.attributes.update" | "worker.capacity.update" => {
-            payload::worker(
-                account,
-                &st.engine.worker(account, ws, &grant.worker).await.ok()?,
-            )
+        "worker.activity.update" | "worker.attributes.update" => payload::worker(
+            account,
+            &st.engine.worker(account, ws, &grant.worker).await.ok()?,
+        ),
+        // The SDK updates the channel the payload names (and bumps the worker's version).
+        "worker.capacity.update" | "worker.channel.availability.update" => {
+            let channel = e.get("task_channel_sid")?;
+            let c = (st.engine)
+                .worker_channel(account, ws, &grant.worker, channel)
+                .await
+                .ok()?;
+            payload::channel(account, &c)
         }
         t if t.starts_with("reservation.") => {
             let sid: ReservationSid = e.get("reservation_sid")?.parse().ok()?;
@@ -219,14 +226,25 @@ async fn held_tasks(st: &AppState, grant: &Grant) -> HashSet<TaskSid> {
     tasks
 }
 
-/// Serves the socket until it closes; says whether another session closed it.
+/// Why a socket stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// The client went, or the server closed it (fell behind, store failure).
+    Disconnected,
+    /// A newer session of the worker asked for this one to go.
+    Replaced,
+    /// The worker (or its workspace) was deleted.
+    WorkerGone,
+}
+
+/// Serves the socket until it closes; says why it stopped.
 async fn run(
     mut ws: WebSocket,
     st: &AppState,
     grant: &Grant,
-    mut events: broadcast::Receiver<Arc<Event>>,
+    mut events: Subscription,
     mut closed: watch::Receiver<bool>,
-) -> bool {
+) -> Ended {
     let lifetime_ms = (grant.expires_at - wall_clock_secs()).max(0) * 1000;
     let init = json!({
         "event_type": "init",
@@ -242,36 +260,47 @@ async fn run(
         .await
         .is_err()
     {
-        return false;
+        return Ended::Disconnected;
     }
     tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker connected");
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut tasks = held_tasks(st, grant).await;
-    let mut by_another = false;
+    let mut ended = Ended::Disconnected;
     loop {
         tokio::select! {
             _ = closed.changed() => {
-                // A newer session of the worker asked for this one to go.
-                by_another = true;
+                ended = Ended::Replaced;
                 let _ = ws.send(Message::Close(None)).await;
                 break;
             }
             _ = beat.tick() => {
+                // The worker (or its workspace) deleted: closing makes the SDK reconnect, and
+                // its token is refused from then on.
+                if st.engine.worker(&grant.account, &grant.workspace, &grant.worker).await.is_err() {
+                    ended = Ended::WorkerGone;
+                    let _ = ws.send(Message::Close(None)).await;
+                    break;
+                }
                 if ws.send(Message::Text(" ".into())).await.is_err() {
                     break;
                 }
             }
             next = events.recv() => match next {
-                Ok(e) => {
+                Some(e) if e.event_type == "worker.deleted" => {
+                    ended = Ended::WorkerGone;
+                    let _ = ws.send(Message::Close(None)).await;
+                    break;
+                }
+                Some(e) => {
                     if let Some(frame) = frame(st, grant, &mut tasks, &e).await {
                         if ws.send(Message::Text(frame.to_string().into())).await.is_err() {
                             break;
                         }
                     }
                 }
-                // Fell behind (events were missed), the workspace was deleted, or the store
-                // failed: closing makes the SDK reconnect and fetch its state afresh.
-                Err(_) => {
+                // Fell behind (events were missed) or the feed ended (the store failed):
+                // closing makes the SDK reconnect and fetch its state afresh.
+                None => {
                     let _ = ws.send(Message::Close(None)).await;
                     break;
                 }
@@ -283,6 +312,6 @@ async fn run(
             },
         }
     }
-    tracing::info!(workspace = %grant.workspace, worker = %grant.worker, "worker disconnected");
-    by_another
+    tracing::info!(workspace = %grant.workspace, worker = %grant.worker, ?ended, "worker disconnected");
+    ended
 }
