@@ -1,5 +1,5 @@
 //! A short run of every scenario with tiny sizes: the load generator works end to end (server,
-//! callbacks, embedded engine, restart). Its numbers are not checked: benchmarks measure, tests don't.
+//! callbacks, embedded engine, restart, Worker SDK sockets). Its numbers are not checked: benchmarks measure, tests don't.
 
 use std::process::Command;
 
@@ -38,6 +38,12 @@ fn every_scenario_runs_and_reports() {
             > 0.0
     );
     assert_eq!(report["scale"]["reservations_created"], 50, "{report}");
+    // Every socket heard of its reservation (the scenario fails otherwise).
+    assert_eq!(
+        report["sockets"]["create_to_reservation_created_frame_ms"]["count"],
+        20,
+        "{report}"
+    );
     assert!(
         report["latency_http"]["create_to_callback"]["count"]
             .as_u64()

@@ -274,8 +274,36 @@ test('a supervisor token lists the workspace\'s workers', async () => {
   }, ws);
   const workers = await step('fetchWorkers', () => workspace.fetchWorkers());
   assert.deepEqual([...workers.values()].map((w) => w.name).sort(), names);
+  // With an Ordering, pages follow NextToken instead of AfterSid.
+  const ordered = await step('fetchWorkers ordered', () => workspace.fetchWorkers({ Ordering: 'DateCreated:asc' }));
+  assert.deepEqual([...ordered.values()].map((w) => w.name).sort(), names);
 
-  // A worker's own token may not.
+
+  // Its task queues, paged, and one by SID, with the SDK's descriptor fields.
+  const busy = (await rest('GET', `/Workspaces/${ws}/Activities?FriendlyName=Unavailable`)).activities[0];
+  const queues = [];
+  for (const [name, target] of [['Sales', 'team == "sales"'], ['Support', '1==1'], ['VIP', 'vip == true']]) {
+    queues.push((await rest('POST', `/Workspaces/${ws}/TaskQueues`, {
+      FriendlyName: name, TargetWorkers: target, AssignmentActivitySid: busy.sid, TaskOrder: name === 'VIP' ? 'LIFO' : 'FIFO',
+    })).sid);
+  }
+  const fetched = await step('fetchTaskQueues', () => workspace.fetchTaskQueues());
+  assert.deepEqual([...fetched.keys()], queues);
+  const vip = fetched.get(queues[2]);
+  assert.equal(vip.queueName, 'VIP');
+  assert.equal(vip.targetWorkers, 'vip == true');
+  assert.equal(vip.taskOrder, 'LIFO');
+  assert.equal(vip.assignmentActivityName, 'Unavailable');
+  const named = await step('fetchTaskQueues by name', () => workspace.fetchTaskQueues({ FriendlyName: 'Support' }));
+  assert.deepEqual([...named.keys()], [queues[1]]);
+  // Gus belongs to Support only (1==1): his queues.
+  const his = await step('fetchTaskQueues by worker', () => workspace.fetchTaskQueues({ WorkerSid: sids[0] }));
+  assert.deepEqual([...his.keys()], [queues[1]]);
+  const one = await step('fetchTaskQueue', () => workspace.fetchTaskQueue(queues[0]));
+  assert.equal(one.queueName, 'Sales');
+  assert.equal(one.maxReservedWorkers, 1);
+
+  // A worker's own token may not list workers.
   const mine = new Workspace(accessToken(ws, sids[0]), {
     ebServer: `${base}/v1/wschannels`, wsServer: `${base.replace('http://', 'ws://')}/v1/wschannels`, logLevel: 'error',
   }, ws);

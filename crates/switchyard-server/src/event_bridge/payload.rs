@@ -4,7 +4,9 @@
 //! makes it throw).
 
 use serde_json::{json, Value};
-use switchyard_core::model::{Activity, Reservation, Task, Worker, WorkerChannel};
+use switchyard_core::model::{
+    Activity, QueueOrder, Reservation, Task, TaskQueue, Worker, WorkerChannel,
+};
 use switchyard_core::sid::AccountSid;
 use switchyard_core::Timestamp;
 
@@ -40,6 +42,28 @@ pub(crate) fn activity(account: &AccountSid, a: &Activity) -> Value {
         "available": a.available,
         "date_created": secs(a.date_created),
         "date_updated": secs(a.date_updated),
+    })
+}
+
+/// A task queue.
+pub(crate) fn task_queue(account: &AccountSid, q: &TaskQueue) -> Value {
+    let (reservation_sid, reservation_name) = q.reservation_activity.clone().unzip();
+    let (assignment_sid, assignment_name) = q.assignment_activity.clone().unzip();
+    json!({
+        "account_sid": account.to_string(),
+        "workspace_sid": q.workspace_sid.to_string(),
+        "sid": q.sid.to_string(),
+        "friendly_name": q.friendly_name,
+        "target_workers": q.target_workers,
+        "max_reserved_workers": q.max_reserved_workers,
+        "task_order": q.task_order.as_str(),
+        "lifo_queue": q.task_order == QueueOrder::Lifo,
+        "reservation_activity_sid": reservation_sid.map(|s| s.to_string()),
+        "reservation_activity_name": reservation_name,
+        "assignment_activity_sid": assignment_sid.map(|s| s.to_string()),
+        "assignment_activity_name": assignment_name,
+        "date_created": secs(q.date_created),
+        "date_updated": secs(q.date_updated),
     })
 }
 

@@ -14,11 +14,11 @@ use switchyard_core::routing::TaskStatus;
 use switchyard_core::sid::{ReservationSid, Sid, TaskSid, WorkerSid};
 use switchyard_engine::{
     ActivityFilter, CreateTask, PageRequest, ReservationAction, ReservationScope,
-    ReservationStatus, UpdateReservation, UpdateTask, UpdateWorker, WorkerFilter, WorkerQuery,
+    ReservationStatus, UpdateReservation, UpdateTask, UpdateWorker,
 };
 
-use super::payload;
 use super::socket::wall_clock_secs;
+use super::{listing, payload};
 use crate::access_token::{Grant, Role};
 use crate::AppState;
 
@@ -39,7 +39,7 @@ fn get() -> String {
 }
 
 /// A refusal the SDK reads: a status and a JSON `message`.
-struct Refusal(StatusCode, String);
+pub(super) struct Refusal(pub(super) StatusCode, pub(super) String);
 
 impl Refusal {
     fn bad(message: impl Into<String>) -> Refusal {
@@ -147,42 +147,17 @@ async fn serve(st: &AppState, headers: &HeaderMap, call: Call) -> Result<Value, 
                     "Listing workers takes a supervisor or admin token".into(),
                 ));
             }
-            let query = WorkerQuery {
-                filter: WorkerFilter {
-                    friendly_name: param_str(&call.params, "FriendlyName"),
-                    activity_sid: param_sid(&call.params, "ActivitySid")?,
-                    activity_name: param_str(&call.params, "ActivityName"),
-                    ..WorkerFilter::default()
-                },
-                target_workers_expression: param_str(&call.params, "TargetWorkersExpression"),
-                ..WorkerQuery::default()
-            };
-            let size = (call.params.get("PageSize").and_then(Value::as_u64))
-                .map_or(50, |n| n.clamp(1, 1000) as usize);
-            let after = param_str(&call.params, "AfterSid");
-            // Creation order; a page starts after the worker the last one ended with.
-            let mut all = Vec::new();
-            let mut page = PageRequest {
-                size: 1000,
-                ..PageRequest::default()
-            };
-            loop {
-                let p = st.engine.list_workers(account, ws, &query, page).await?;
-                all.extend(p.items.into_iter().map(|(_, w)| w));
-                match p.next {
-                    Some(next) => page.cursor = next,
-                    None => break,
-                }
-            }
-            let start = after
-                .and_then(|a| all.iter().position(|w| w.sid.as_str() == a).map(|i| i + 1))
-                .unwrap_or(0);
-            let shown: Vec<_> = all.iter().skip(start).take(size).collect();
-            let after_sid = (start + shown.len() < all.len())
-                .then(|| shown.last().map(|w| w.sid.to_string()))
-                .flatten();
-            let contents: Vec<Value> = shown.iter().map(|w| payload::worker(account, w)).collect();
-            Ok(json!({ "contents": contents, "after_sid": after_sid }))
+            listing::workers(st, &grant, &call.params).await
+        }
+        ("GET", ["Workspaces", _, "TaskQueues"]) => {
+            listing::task_queues(st, &grant, &call.params).await
+        }
+        ("GET", ["Workspaces", _, "TaskQueues", wq]) => {
+            let wq = wq
+                .parse()
+                .map_err(|_| Refusal(StatusCode::NOT_FOUND, format!("No task queue {wq}")))?;
+            let queue = st.engine.task_queue(account, ws, &wq).await?;
+            Ok(payload::task_queue(account, &queue))
         }
         ("GET", ["Workspaces", _, "Workers", wk]) => {
             let wk = own_worker(&grant, wk)?;
@@ -399,7 +374,10 @@ fn own_worker(grant: &Grant, wk: &str) -> Result<WorkerSid, Refusal> {
 }
 
 /// A parameter that names a SID, if given.
-fn param_sid<T: Sid>(params: &Map<String, Value>, name: &str) -> Result<Option<T>, Refusal> {
+pub(super) fn param_sid<T: Sid>(
+    params: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<T>, Refusal> {
     (param_str(params, name))
         .map(|v| {
             v.parse()
@@ -409,7 +387,7 @@ fn param_sid<T: Sid>(params: &Map<String, Value>, name: &str) -> Result<Option<T
 }
 
 /// A parameter as text (the SDK sends JSON-typed values).
-fn param_str(params: &Map<String, Value>, name: &str) -> Option<String> {
+pub(super) fn param_str(params: &Map<String, Value>, name: &str) -> Option<String> {
     match params.get(name)? {
         Value::String(s) => Some(s.clone()),
         Value::Null => None,

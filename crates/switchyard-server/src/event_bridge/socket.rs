@@ -27,6 +27,10 @@ use crate::AppState;
 
 /// How often the socket beats when it has nothing else to say.
 const HEARTBEAT: Duration = Duration::from_secs(15);
+/// A socket's read buffer (tungstenite's default is 128 KiB).
+const SOCKET_READ_BUFFER: usize = 4 * 1024;
+/// The largest message or frame a client may send (it has nothing to say).
+const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
 
 /// The socket's query: what the SDK appends to `wsServer`.
 #[derive(Debug, Deserialize)]
@@ -101,6 +105,12 @@ pub(crate) async fn socket(
     let events = feed.subscribe(&grant.worker);
     let close_others = flag(q.close_existing_sessions.as_deref(), false);
     let offline_when_gone = flag(q.set_worker_offline_if_disconnected.as_deref(), true);
+    // The client never speaks: a small read buffer and a small bound on what it may send keep
+    // a thousand idle sockets cheap and a misbehaving client from buffering megabytes.
+    let upgrade = upgrade
+        .read_buffer_size(SOCKET_READ_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE);
     upgrade.on_upgrade(move |ws| async move {
         let session = st
             .sessions
