@@ -40,8 +40,7 @@ fn every_scenario_runs_and_reports() {
     assert_eq!(report["scale"]["reservations_created"], 50, "{report}");
     // Every socket heard of its reservation (the scenario fails otherwise).
     assert_eq!(
-        report["sockets"]["create_to_reservation_created_frame_ms"]["count"],
-        20,
+        report["sockets"]["create_to_reservation_created_frame_ms"]["count"], 20,
         "{report}"
     );
     assert!(
