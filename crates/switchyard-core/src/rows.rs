@@ -1,13 +1,14 @@
 //! The stored rows a workspace's routing decisions build on, kept beside the routing model so
-//! that deciding never reads the store: its workers, its reservations still holding capacity,
-//! its workflows and task channels, and the next creation number for a task.
+//! that deciding never reads the store: its workers, its tasks not yet completed or canceled,
+//! its reservations still holding capacity, its workflows and task channels, and the next
+//! creation number for a task.
 //!
 //! The engine keeps these as it writes them (one process owns the database), so they are the
 //! rows as the last decision left them, committed or about to be.
 
 use std::collections::HashMap;
 
-use crate::model::{Reservation, TaskChannel, Worker, Workflow};
+use crate::model::{Reservation, Task, TaskChannel, Worker, Workflow};
 use crate::routing::ReservationStatus;
 use crate::sid::{ReservationSid, TaskSid, WorkerSid, WorkflowSid};
 use crate::Timestamp;
@@ -16,6 +17,8 @@ use crate::Timestamp;
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
     workers: HashMap<WorkerSid, Worker>,
+    /// Tasks that are neither completed nor canceled.
+    tasks: HashMap<TaskSid, Task>,
     /// Reservations that are pending, accepted or wrapping.
     reservations: HashMap<ReservationSid, Reservation>,
     /// Each task's live reservations, in creation order.
@@ -56,6 +59,26 @@ impl Rows {
     /// Forgets a deleted worker.
     pub fn remove_worker(&mut self, sid: &WorkerSid) {
         self.workers.remove(sid);
+    }
+
+    /// A task that is neither completed nor canceled.
+    pub fn task(&self, sid: &TaskSid) -> Option<&Task> {
+        self.tasks.get(sid)
+    }
+
+    /// Every task that is neither completed nor canceled, in no particular order.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks.values()
+    }
+
+    /// Adds or replaces a task; a completed or canceled one is forgotten (it cannot change
+    /// any more, so deciding never needs it).
+    pub fn put_task(&mut self, t: Task) {
+        if t.assignment_status.is_final() {
+            self.tasks.remove(&t.sid);
+        } else {
+            self.tasks.insert(t.sid.clone(), t);
+        }
     }
 
     /// A reservation that is pending, accepted or wrapping.
@@ -107,8 +130,9 @@ impl Rows {
         self.reservations.insert(r.sid.clone(), r);
     }
 
-    /// Forgets a deleted task's reservations.
+    /// Forgets a deleted task and its reservations.
     pub fn remove_task(&mut self, task: &TaskSid) {
+        self.tasks.remove(task);
         for r in self.by_task.remove(task).into_iter().flatten() {
             self.reservations.remove(&r);
         }
@@ -159,6 +183,7 @@ impl Rows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::TaskStatus;
 
     fn reservation(sid: &str, task: &str, status: ReservationStatus, at: i64) -> Reservation {
         Reservation {
@@ -207,6 +232,60 @@ mod tests {
         rows.remove_task(&task);
         assert!(sids(&rows).is_empty());
         assert!(rows.reservation(&b.parse().unwrap()).is_none());
+    }
+
+    fn task(sid: &str, status: TaskStatus) -> Task {
+        Task {
+            sid: sid.parse().unwrap(),
+            workspace_sid: format!("WS{}", "0".repeat(32)).parse().unwrap(),
+            workflow: None,
+            attributes: "{}".into(),
+            assignment_status: status,
+            priority: 0,
+            timeout: 60,
+            task_channel: (
+                format!("TC{}", "0".repeat(32)).parse().unwrap(),
+                "default".into(),
+            ),
+            task_queue: None,
+            task_queue_entered_date: None,
+            virtual_start_time: Timestamp::from_millis(0),
+            reason: None,
+            routing_target: None,
+            ignore_capacity: None,
+            step: None,
+            step_entered: None,
+            assignment_count: 0,
+            addons: "{}".into(),
+            version: 0,
+            date_created: Timestamp::from_millis(0),
+            date_updated: Timestamp::from_millis(0),
+        }
+    }
+
+    #[test]
+    fn a_task_is_kept_until_it_is_completed_canceled_or_deleted() {
+        let (a, b) = (
+            format!("WT{}", "a".repeat(32)),
+            format!("WT{}", "b".repeat(32)),
+        );
+        let mut rows = Rows::default();
+        rows.put_task(task(&a, TaskStatus::Pending));
+        rows.put_task(task(&b, TaskStatus::Assigned));
+        let (a, b): (TaskSid, TaskSid) = (a.parse().unwrap(), b.parse().unwrap());
+        assert_eq!(rows.tasks().count(), 2);
+        rows.put_task(task(a.as_str(), TaskStatus::Reserved));
+        assert_eq!(
+            rows.task(&a).map(|t| t.assignment_status),
+            Some(TaskStatus::Reserved)
+        );
+        rows.put_task(task(a.as_str(), TaskStatus::Canceled));
+        assert!(rows.task(&a).is_none());
+        rows.put_task(task(b.as_str(), TaskStatus::Completed));
+        assert!(rows.task(&b).is_none());
+        rows.put_task(task(b.as_str(), TaskStatus::Wrapping));
+        rows.remove_task(&b);
+        assert_eq!(rows.tasks().count(), 0);
     }
 
     #[test]

@@ -126,6 +126,7 @@ impl Engine {
                 state.callback_failures = failed.remove(&t.sid).unwrap_or_default();
                 model.put_task(state);
             }
+            model.rows.put_task(t);
         }
         Ok(model)
     }

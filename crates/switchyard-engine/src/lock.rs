@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use switchyard_core::model::{Worker, Workspace};
+use switchyard_core::model::{Task, Worker, Workspace};
 use switchyard_core::routing::Model;
-use switchyard_core::sid::{ActivitySid, WorkerSid};
+use switchyard_core::sid::{ActivitySid, TaskSid, WorkerSid};
 use switchyard_core::Timestamp;
 use switchyard_store::{Chain, OnCommit, Pending, Write};
 use tokio::sync::OwnedMutexGuard;
@@ -106,6 +106,17 @@ impl Locked {
             .ok_or_else(|| Error::field(field, format!("{a} is not an activity of workspace {ws}")))
     }
 
+    /// A task's row, as the decisions so far left it, if it is neither completed nor
+    /// canceled.
+    pub(crate) fn live_task(&mut self, sid: &TaskSid) -> Option<Task> {
+        self.model().rows.task(sid).cloned()
+    }
+
+    /// The chain of the workspace's writes, to learn later whether one decided so far failed.
+    pub(crate) fn chain(&self) -> Chain {
+        self.guard.chain.clone()
+    }
+
     /// A worker's row, as the decisions so far left it.
     pub(crate) fn worker_row(&mut self, sid: &WorkerSid) -> Result<Worker> {
         (self.model().rows.worker(sid).cloned()).ok_or_else(|| Error::not_found("Worker", sid))
@@ -134,8 +145,8 @@ fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
             Write::Worker { worker, .. } => rows.put_worker(worker.clone()),
             Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
             Write::DeleteTask(sid) => rows.remove_task(sid),
-            Write::Task(_)
-            | Write::WorkerChannel(_)
+            Write::Task(t) => rows.put_task(t.clone()),
+            Write::WorkerChannel(_)
             | Write::Event(_)
             | Write::CallbackAnswered(_)
             | Write::CallbackFailed { .. } => {}

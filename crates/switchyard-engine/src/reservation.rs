@@ -152,7 +152,6 @@ impl Engine {
         triggers: &mut Triggers,
         now: Timestamp,
     ) -> Result<Reservation> {
-        let ws = locked.workspace.sid.clone();
         let request = match &action {
             ReservationAction::Accept { .. } => ReservationRequest::Accept,
             ReservationAction::Reject { .. } => ReservationRequest::Reject,
@@ -186,7 +185,7 @@ impl Engine {
                 } else {
                     TaskStatus::Completed
                 };
-                let task = self.store_task(&ws, &r.task_sid).await?;
+                let task = self.task_row(locked, &r.task_sid).await?;
                 let (_, moved) = self
                     .move_task(locked, task, to, None, triggers, now)
                     .await?;
@@ -206,8 +205,7 @@ impl Engine {
         triggers: &mut Triggers,
         now: Timestamp,
     ) -> Result<Reservation> {
-        let ws = locked.workspace.sid.clone();
-        let mut task = self.store_task(&ws, &r.task_sid).await?;
+        let mut task = self.task_row(locked, &r.task_sid).await?;
         r.status = ReservationStatus::Accepted;
         r.instruction = instruction;
         r.version += 1;
@@ -296,8 +294,7 @@ impl Engine {
         triggers: &mut Triggers,
         now: Timestamp,
     ) -> Result<Reservation> {
-        let ws = locked.workspace.sid.clone();
-        let mut task = self.store_task(&ws, &r.task_sid).await?;
+        let mut task = self.task_row(locked, &r.task_sid).await?;
         let target_activity = match activity {
             Some(a) => {
                 locked.activity(&a, "worker_activity_sid")?;

@@ -195,7 +195,7 @@ impl Engine {
             if !all && !stale {
                 continue;
             }
-            let mut task = self.store_task(&locked.workspace.sid, &sid).await?;
+            let mut task = self.task_row(&mut locked, &sid).await?;
             match Engine::workflow_entry(locked.model(), workflow, &attrs, now) {
                 Some(at) => {
                     self.enter_step(&mut locked, &mut task, workflow, at, now, None)
@@ -274,7 +274,7 @@ impl Engine {
             .task(sid)
             .is_some_and(|t| t.pending.is_empty() && t.assignment_count >= MAX_ASSIGNMENT_COUNT)
         {
-            let task = self.store_task(&locked.workspace.sid, sid).await?;
+            let task = self.task_row(locked, sid).await?;
             return self
                 .cancel_locked(
                     locked,
@@ -283,7 +283,8 @@ impl Engine {
                     now,
                     Vec::new(),
                 )
-                .await;
+                .await
+                .map(drop);
         }
         // Each skip moves at least one step forward, so this bounds the loop.
         for _ in 0..64 {
@@ -312,7 +313,7 @@ impl Engine {
                     .workflow(&workflow)
                     .and_then(|c| c.after_skip(&ctx, step))
             };
-            let mut task = self.store_task(&locked.workspace.sid, sid).await?;
+            let mut task = self.task_row(locked, sid).await?;
             let label = filter_name(locked.model(), &task, step);
             let skipped = event::workflow(
                 &locked.workspace,
@@ -342,13 +343,14 @@ impl Engine {
         Ok(())
     }
 
-    /// The task as the writes submitted so far left it: under the workspace lock, with the
-    /// operation's own writes in flight, what its next decision builds on.
-    pub(crate) async fn store_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Task> {
-        self.store
-            .task_as_written(ws, sid)
-            .await?
-            .ok_or_else(|| Error::not_found("Task", sid))
+    /// The task as the decisions so far left it: from the model while it is live; a completed
+    /// or canceled one (which no longer changes) is read from the store, after the writes in
+    /// flight.
+    pub(crate) async fn task_row(&self, locked: &mut Locked, sid: &TaskSid) -> Result<Task> {
+        match locked.live_task(sid) {
+            Some(t) => Ok(t),
+            None => self.committed_task(&locked.workspace.sid, sid).await,
+        }
     }
 
     /// The task as committed: what a reader outside the workspace lock is shown.
@@ -454,8 +456,7 @@ impl Engine {
         worker_sid: &WorkerSid,
         now: Timestamp,
     ) -> Result<()> {
-        let ws = locked.workspace.sid.clone();
-        let mut task = self.store_task(&ws, task_sid).await?;
+        let mut task = self.task_row(locked, task_sid).await?;
         if task.assignment_count >= MAX_ASSIGNMENT_COUNT {
             // At the cap: no more offers; `route_task` cancels it once nothing is pending.
             return Ok(());
@@ -487,7 +488,7 @@ impl Engine {
         }
         let reservation = Reservation {
             sid: mint(),
-            workspace_sid: ws.clone(),
+            workspace_sid: locked.workspace.sid.clone(),
             task_sid: task.sid.clone(),
             worker_sid: worker.sid.clone(),
             worker_name: worker.friendly_name.clone(),
@@ -548,7 +549,7 @@ impl Engine {
     }
 
     /// Cancels a task that is still being routed: its pending reservations are canceled and
-    /// their workers freed.
+    /// their workers freed. Returns the task as canceled.
     pub(crate) async fn cancel_locked(
         &self,
         locked: &mut Locked,
@@ -556,7 +557,7 @@ impl Engine {
         reason: Option<&str>,
         now: Timestamp,
         lead: Vec<Event>,
-    ) -> Result<()> {
+    ) -> Result<Task> {
         task.assignment_status = TaskStatus::Canceled;
         task.reason = reason.map(str::to_owned);
         task.version += 1;
@@ -579,7 +580,7 @@ impl Engine {
         self.commit(locked, &writes);
         self.release(locked, &ended, now);
         locked.model().remove_task(&task.sid);
-        Ok(())
+        Ok(task)
     }
 
     /// The task's pending reservations, moved to `status` (not yet written).

@@ -300,8 +300,8 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let activities = self.activity_names(ws).await?;
         let now = self.now();
-        // Loading the model makes the store's live tasks of the workspace complete.
         let mut locked = self.lock(workspace).await?;
+        let chain = locked.chain();
         let model = locked.model();
         let mut selected = Vec::with_capacity(scopes.len());
         for scope in scopes {
@@ -329,7 +329,7 @@ impl Engine {
                 .collect();
             let mut oldest: Option<(Timestamp, TaskSid)> = None;
             let mut longest_in_queue: Option<(Timestamp, TaskSid)> = None;
-            self.store.visit_live_tasks(ws, |t| {
+            for t in model.rows.tasks() {
                 if !task_in_scope(t, scope)
                     || !channel_matches(
                         task_channel,
@@ -337,7 +337,7 @@ impl Engine {
                         Some(&t.task_channel.1),
                     )
                 {
-                    return;
+                    continue;
                 }
                 stats.total_tasks += 1;
                 *stats
@@ -360,7 +360,7 @@ impl Engine {
                         }
                     }
                 }
-            });
+            }
             let age = |since: Timestamp| (now.as_millis() - since.as_millis()).max(0) / 1000;
             stats.longest_task_waiting = oldest.map(|(at, sid)| (sid, age(at)));
             stats.longest_relative_task_in_queue = longest_in_queue.map(|(at, sid)| (sid, age(at)));
@@ -370,6 +370,11 @@ impl Engine {
         // Loading the model may have routed what the store held: those writes are settled
         // here, not dropped with the lock (which would throw the model away).
         self.release_lock(locked, Ok(())).await?;
+        // The figures count every decision so far: shown only once all of them committed.
+        self.store.settled().await;
+        if chain.broken() {
+            return Err(switchyard_store::StoreError::Abandoned.into());
+        }
         Ok(out)
     }
 

@@ -405,7 +405,7 @@ impl Engine {
     ) -> Result<Task> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let mut task = self.store_task(ws, sid).await?;
+        let mut task = self.task_row(&mut locked, sid).await?;
         check_version(p.expected_version, task.version, "Task", sid)?;
         let now = self.now();
         // Everything is checked before anything changes: a refused update leaves the model,
@@ -542,10 +542,8 @@ impl Engine {
                 .task(&task.sid)
                 .map(|t| t.pending.iter().cloned().collect())
                 .unwrap_or_default();
-            self.cancel_locked(locked, task.clone(), reason, now, Vec::new())
-                .await?;
+            let task = (self.cancel_locked(locked, task, reason, now, Vec::new())).await?;
             triggers.workers.extend(workers);
-            let task = self.store_task(&locked.workspace.sid, &task.sid).await?;
             return Ok((task, Vec::new()));
         }
         // Assigned or wrapping: the accepted (or wrapping) reservation follows the task.
@@ -625,7 +623,7 @@ impl Engine {
     ) -> Result<()> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let task = self.store_task(ws, sid).await?;
+        let task = self.task_row(&mut locked, sid).await?;
         check_version(expected_version, task.version, "Task", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();

@@ -115,7 +115,7 @@ impl Engine {
         let still = self.store.unanswered_reservations().await?;
         for r in still.into_iter().filter(|r| sids.contains(&r.sid)) {
             let ws = self.store_workspace(&r.workspace_sid).await?;
-            let task = self.store_task(&ws.sid, &r.task_sid).await?;
+            let task = self.committed_task(&ws.sid, &r.task_sid).await?;
             let Some(worker) = self.store.get_worker(&ws.sid, &r.worker_sid).await? else {
                 continue;
             };
@@ -428,7 +428,7 @@ impl Engine {
             .task(task)
             .map(|t| t.pending.iter().cloned().collect())
             .unwrap_or_default();
-        let t = self.store_task(&locked.workspace.sid, task).await?;
+        let t = self.task_row(locked, task).await?;
         self.cancel_locked(locked, t, Some(TTL_EXCEEDED), now, Vec::new())
             .await?;
         triggers.workers.extend(workers);
@@ -460,7 +460,7 @@ impl Engine {
                 .workflow(&workflow)
                 .and_then(|c| c.after_timeout(&ctx, step))
         };
-        let mut task = self.store_task(&locked.workspace.sid, sid).await?;
+        let mut task = self.task_row(locked, sid).await?;
         let mut events = Vec::new();
         if let Some(q) = &task.task_queue {
             events.push(event::queue(
@@ -483,7 +483,8 @@ impl Engine {
             triggers.workers.extend(state.pending.iter().cloned());
             return self
                 .cancel_locked(locked, task, Some(WORKFLOW_TIMEOUT), now, events)
-                .await;
+                .await
+                .map(drop);
         };
         let old_queue = task.task_queue.clone();
         let (queue, priority) = {

@@ -7,7 +7,7 @@
 //! rows are added: see [`Cursor`].
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -22,7 +22,6 @@ mod event;
 mod sql;
 mod task;
 mod task_channel;
-mod task_memory;
 mod task_queue;
 mod worker;
 mod workflow;
@@ -246,7 +245,6 @@ pub struct Store {
     /// The writer, on a thread of its own, that commits routing decisions in order: see
     /// [`Store::submit`].
     writer: Arc<writer::Writer>,
-    tasks: Arc<Mutex<task_memory::TaskMemory>>,
     /// Bumped after every committed write that recorded events.
     events_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where an "in-memory" database lives, removed once the last clone is dropped.
@@ -331,14 +329,12 @@ impl Store {
             checkpoint: writer_connection(&path)?,
         };
         conns.write.execute_batch(sql::CREATE_VERSION_GUARD)?;
-        let tasks = Arc::default();
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
-        let writer = writer::Writer::start(conns, Arc::clone(&tasks), Arc::clone(&events_written))
+        let writer = writer::Writer::start(conns, Arc::clone(&events_written))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Store {
             pool,
             writer,
-            tasks,
             events_written,
             _temporary: temporary,
         })

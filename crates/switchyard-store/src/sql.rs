@@ -2,7 +2,6 @@
 
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
-use switchyard_core::sid::TaskSid;
 use switchyard_core::Timestamp;
 
 use crate::write::Write;
@@ -137,8 +136,6 @@ pub(crate) struct Compiled {
     pub(crate) sql: Sql,
     /// Whether it updates a worker, with a version check.
     pub(crate) checks_workers: bool,
-    /// The tasks it writes (`None`: deleted).
-    pub(crate) tasks: Vec<(TaskSid, Option<Task>)>,
     pub(crate) has_events: bool,
 }
 
@@ -150,7 +147,6 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
         match *w {
             Write::Task(t) => {
                 push_task(&mut c.sql, t);
-                c.tasks.push((t.sid.clone(), Some(t.clone())));
             }
             Write::Reservation(r) => {
                 push_reservation(&mut c.sql, r);
@@ -187,7 +183,6 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .push("DELETE FROM tasks WHERE sid = ")
                     .bind(sid.as_str())
                     .push(";");
-                c.tasks.push((sid.clone(), None));
             }
             Write::CallbackAnswered(reservation) => {
                 c.sql

@@ -184,36 +184,6 @@ impl TryFrom<ReservationRow> for (i64, Reservation) {
 impl Store {
     /// The task as committed, if it is in the workspace.
     pub async fn get_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
-        if let Some(t) = self
-            .tasks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .live
-            .get(sid)
-            .filter(|t| t.workspace_sid == *ws)
-        {
-            return Ok(Some(t.clone()));
-        }
-        self.read_task(ws, sid).await
-    }
-
-    /// The task as the last write submitted left it, committed or not: what a decision that
-    /// follows that write builds on. (Others read [`Store::get_task`], which shows only what
-    /// is committed.)
-    pub async fn task_as_written(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
-        {
-            let memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(written) = memory.written(sid) {
-                return Ok(written.filter(|t| t.workspace_sid == *ws).cloned());
-            }
-            if let Some(t) = memory.live.get(sid).filter(|t| t.workspace_sid == *ws) {
-                return Ok(Some(t.clone()));
-            }
-        }
-        self.read_task(ws, sid).await
-    }
-
-    async fn read_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
         let row: Option<TaskRow> = sqlx::query_as(&format!(
             "{SELECT_TASK} WHERE t.sid = ? AND t.workspace_sid = ?"
         ))
@@ -277,7 +247,6 @@ impl Store {
     }
 
     /// Every task of the workspace still being routed or worked on (not completed or canceled).
-    /// From then on the store remembers them all: see [`Store::visit_live_tasks`].
     pub async fn active_tasks(&self, ws: &WorkspaceSid) -> Result<Vec<(i64, Task)>> {
         let rows: Vec<TaskRow> = sqlx::query_as(&format!(
             "{SELECT_TASK} WHERE t.workspace_sid = ? AND t.assignment_status NOT IN ('completed', 'canceled') ORDER BY t.seq"
@@ -285,30 +254,7 @@ impl Store {
         .bind(ws.as_str())
         .fetch_all(self.pool().await)
         .await?;
-        let tasks: Vec<(i64, Task)> = rows
-            .into_iter()
-            .map(TryInto::try_into)
-            .collect::<Result<_>>()?;
-        let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        for (_, t) in &tasks {
-            // Keep an entry already there: a write is never older than a read.
-            memory
-                .live
-                .entry(t.sid.clone())
-                .or_insert_with(|| t.clone());
-        }
-        Ok(tasks)
-    }
-
-    /// Calls `f` with every task of the workspace not yet completed or canceled, as last
-    /// committed. Complete once [`Store::active_tasks`] has read the workspace; no query runs.
-    pub fn visit_live_tasks(&self, ws: &WorkspaceSid, f: impl FnMut(&Task)) {
-        let memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        memory
-            .live
-            .values()
-            .filter(|t| t.workspace_sid == *ws)
-            .for_each(f);
+        rows.into_iter().map(TryInto::try_into).collect()
     }
 
     /// When each of `tasks` entered its current (or last) queue, for those that have one.

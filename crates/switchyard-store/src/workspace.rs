@@ -226,7 +226,6 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        self.forget_tasks(ws);
         Ok(())
     }
 }

@@ -4,9 +4,8 @@
 //! A decision is compiled into SQL at once ([`crate::sql`]) and queued for the one writer
 //! ([`crate::writer`]), which commits in submission order and groups what queues up into one
 //! transaction. [`Store::submit`] returns at once, so the engine decides its next change while
-//! this one commits. Until a write commits, the tasks it wrote are seen only by
-//! [`Store::task_as_written`] (the engine's own view), and every query waits for the writes
-//! submitted before it.
+//! this one commits. The engine keeps what it wrote in its own model; every query waits for
+//! the writes submitted before it, so a reader never sees less than was acknowledged.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,7 +13,7 @@ use std::sync::Arc;
 use sqlx::{Sqlite, SqlitePool};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker, WorkerChannel};
-use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
+use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid};
 use switchyard_core::Timestamp;
 use tokio::sync::oneshot;
 
@@ -139,13 +138,6 @@ impl Store {
         }
         let id = queue.last + 1;
         queue.last = id;
-        {
-            // Before the writer can see the job, so that its commit finds these entries.
-            let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            for (sid, t) in &compiled.tasks {
-                memory.written.insert(sid.clone(), (id, t.clone()));
-            }
-        }
         queue.push_job(Job {
             id,
             chain: chain.clone(),
@@ -160,7 +152,7 @@ impl Store {
 
     /// Waits until every write submitted so far is committed or has failed, so that a query
     /// sees them.
-    pub(crate) async fn settled(&self) {
+    pub async fn settled(&self) {
         let target = self.writer.queue().last;
         if *self.writer.finished.borrow() >= target {
             return;
@@ -211,14 +203,5 @@ impl Store {
             self.events_written.send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(())
-    }
-
-    /// Forgets the remembered tasks of a deleted workspace.
-    pub(crate) fn forget_tasks(&self, ws: &WorkspaceSid) {
-        let mut memory = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        memory.live.retain(|_, t| t.workspace_sid != *ws);
-        memory
-            .written
-            .retain(|_, (_, t)| t.as_ref().is_none_or(|t| t.workspace_sid != *ws));
     }
 }

@@ -17,7 +17,6 @@ use tokio::sync::{oneshot, watch};
 
 use crate::checkpoint::Checkpointer;
 use crate::sql::Compiled;
-use crate::task_memory::TaskMemory;
 use crate::write::{Chain, OnCommit};
 use crate::{Result, StoreError};
 
@@ -128,7 +127,6 @@ impl Writer {
     /// decisions and their commits would take turns instead of overlapping.
     pub(crate) fn start(
         conns: WriterConnections,
-        tasks: Arc<Mutex<TaskMemory>>,
         events_written: Arc<watch::Sender<u64>>,
     ) -> std::io::Result<Arc<Writer>> {
         let wake = Arc::new(Wake::default());
@@ -140,7 +138,6 @@ impl Writer {
         let task = WriterTask {
             conn: Some(conns.write),
             checkpointer: Some(Checkpointer::start(conns.checkpoint)?),
-            tasks,
             events_written,
             writer: Arc::downgrade(&writer),
         };
@@ -176,7 +173,6 @@ struct WriterTask {
     /// statements warm and never waits on another writer's lock. `None` once closed.
     conn: Option<Connection>,
     checkpointer: Option<Checkpointer>,
-    tasks: Arc<Mutex<TaskMemory>>,
     events_written: Arc<watch::Sender<u64>>,
     writer: Weak<Writer>,
 }
@@ -221,32 +217,25 @@ impl WriterTask {
         let mut answers = Vec::with_capacity(group.len());
         let mut hooks = Vec::new();
         let (mut last, mut any_events, mut committed) = (0, false, 0);
-        {
-            let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-            for (job, outcome) in group.into_iter().zip(outcomes) {
-                let result = outcome.unwrap_or(Err(StoreError::Abandoned));
-                let Job {
-                    id,
-                    chain,
-                    compiled,
-                    done,
-                    on_commit,
-                } = job;
-                if result.is_ok() {
-                    tasks.commit(id, compiled.tasks);
-                    any_events |= compiled.has_events;
-                    committed += 1;
-                    hooks.extend(on_commit);
-                } else {
-                    metrics::counter!(WRITES_FAILED).increment(1);
-                    chain.break_off();
-                    for (sid, _) in &compiled.tasks {
-                        tasks.unwrite(id, sid);
-                    }
-                }
-                last = id;
-                answers.push((done, result));
+        for (job, outcome) in group.into_iter().zip(outcomes) {
+            let result = outcome.unwrap_or(Err(StoreError::Abandoned));
+            let Job {
+                id,
+                chain,
+                compiled,
+                done,
+                on_commit,
+            } = job;
+            if result.is_ok() {
+                any_events |= compiled.has_events;
+                committed += 1;
+                hooks.extend(on_commit);
+            } else {
+                metrics::counter!(WRITES_FAILED).increment(1);
+                chain.break_off();
             }
+            last = id;
+            answers.push((done, result));
         }
         let mut backlog = false;
         if let Some(writer) = self.writer.upgrade() {

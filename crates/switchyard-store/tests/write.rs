@@ -1,7 +1,7 @@
 //! `Store::write` sends a decision as one batch: it must stay all or nothing, and a failed
 //! batch must not leave the writer connection inside a transaction. `Store::submit` queues
-//! decisions: they commit in order, a failure refuses the rest of its chain, and until a write
-//! commits only `task_as_written` shows it.
+//! decisions: they commit in order, a failure refuses the rest of its chain, and a query waits
+//! for the writes submitted before it.
 
 use std::time::Duration;
 
@@ -252,14 +252,12 @@ async fn a_statement_failing_mid_batch_rolls_back_the_statements_before_it() {
 }
 
 #[tokio::test]
-async fn a_submitted_task_is_seen_as_written_at_once_and_by_queries_once_committed() {
+async fn a_submitted_task_is_seen_by_queries_once_committed() {
     let f = fixture().await;
     // Another connection holds the write lock, so the writer has to wait for it.
     let mut blocker = hold_write_lock(&f).await;
     let t = task(&f, 40);
     let pending = f.store.submit(&[Write::Task(&t)], &Chain::default());
-    let written = f.store.task_as_written(&f.workspace.sid, &t.sid).await;
-    assert_eq!(written.unwrap().map(|t| t.sid), Some(t.sid.clone()));
 
     // A query waits for the writes submitted before it.
     let store = f.store.clone();
@@ -311,21 +309,12 @@ async fn a_failed_write_refuses_the_rest_of_its_chain_and_nothing_else() {
         events(&f).await,
         vec![e30.sid.as_str().to_owned(), e33.sid.as_str().to_owned()]
     );
-    // The refused write's task is forgotten: both views show the committed one.
+    // The refused write's task change is not there: the committed one is.
     let ws = &f.workspace.sid;
-    let written = f.store.task_as_written(ws, &t.sid).await.unwrap().unwrap();
     let committed = f.store.get_task(ws, &t.sid).await.unwrap().unwrap();
-    assert_eq!(
-        (written.assignment_status, committed.assignment_status),
-        (TaskStatus::Pending, TaskStatus::Pending)
-    );
+    assert_eq!(committed.assignment_status, TaskStatus::Pending);
     // The failed write's own task was rolled back with it.
-    assert!(f
-        .store
-        .task_as_written(ws, &t2.sid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(f.store.get_task(ws, &t2.sid).await.unwrap().is_none());
 }
 
 #[tokio::test]
