@@ -11,8 +11,10 @@
 //! - [`model`]: the configuration resources (workspace, activity, worker, ...).
 //! - [`workflow`]: the workflow configuration document and its validation.
 //! - [`routing`]: a workspace's routing model; [`rows`]: the stored rows its decisions build on.
+//! - [`decide`]: the transitions, decided on the model as units of rows to write.
 #![warn(missing_docs)]
 
+pub mod decide;
 pub mod event;
 pub mod expr;
 pub mod lifecycle;

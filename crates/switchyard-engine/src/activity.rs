@@ -44,7 +44,7 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        let created = event::activity(&workspace, "activity.created", &activity, now);
+        let created = event::activity(mint(), &workspace, "activity.created", &activity, now);
         self.store.insert_activity(&activity, &[created]).await?;
         self.reload(workspace).await?;
         Ok(activity)
@@ -94,7 +94,7 @@ impl Engine {
         }
         a.date_updated = self.now();
         let workspace = self.workspace(account, ws).await?;
-        let updated = event::activity(&workspace, "activity.updated", &a, a.date_updated);
+        let updated = event::activity(mint(), &workspace, "activity.updated", &a, a.date_updated);
         self.store.update_activity(&a, &[updated]).await?;
         self.reload(workspace).await?;
         Ok(a)
@@ -114,7 +114,7 @@ impl Engine {
             )));
         }
         let workspace = self.workspace(account, ws).await?;
-        let deleted = event::activity(&workspace, "activity.deleted", &a, self.now());
+        let deleted = event::activity(mint(), &workspace, "activity.deleted", &a, self.now());
         Ok(self.store.delete_activity(sid, &[deleted]).await?)
     }
 

@@ -4,6 +4,8 @@
 //! as in [`crate::CreateTaskQueue`]); a front end shows it in its own vocabulary (the HTTP server
 //! says `TargetWorkers`, Twilio's parameter name).
 
+use switchyard_core::decide::Refused;
+use switchyard_core::lifecycle::TransitionError;
 use switchyard_store::StoreError;
 
 /// Why an engine operation did not happen.
@@ -99,6 +101,21 @@ impl Error {
         Error::InvalidField {
             field,
             problem: problem.into(),
+        }
+    }
+}
+
+impl From<Refused> for Error {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::NotFound { kind, sid } => Error::NotFound { kind, sid },
+            Refused::Field { field, problem } => Error::InvalidField { field, problem },
+            // Twilio answers 410 Gone to accepting a rescinded reservation.
+            Refused::Transition {
+                error: TransitionError::Rescinded,
+                ..
+            } => Error::Gone(r.to_string()),
+            Refused::Transition { .. } => Error::Invalid(r.to_string()),
         }
     }
 }

@@ -245,6 +245,15 @@ pub(crate) fn mint<T: Sid>() -> T {
     T::from_bytes(*uuid::Uuid::now_v7().as_bytes())
 }
 
+/// The engine's [`Mint`](switchyard_core::decide::Mint) for the core's decisions: [`mint`].
+pub(crate) struct Minter;
+
+impl switchyard_core::decide::Mint for Minter {
+    fn sid<T: Sid>(&mut self) -> T {
+        mint()
+    }
+}
+
 /// Checks an optional callback URL: an empty value clears it, anything else must be an absolute
 /// http(s) URL.
 pub(crate) fn callback_url(value: Option<String>, field: &'static str) -> Result<Option<String>> {

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use switchyard_core::decide::{Decider, Triggers, Unit};
 use switchyard_core::model::{Task, Worker, Workspace};
 use switchyard_core::routing::Model;
 use switchyard_core::sid::{ActivitySid, TaskSid, WorkerSid};
@@ -13,7 +14,8 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::deadline::Due;
 use crate::measure;
-use crate::routing::{Notification, Routing, Triggers};
+use crate::routing::{Notification, Routing};
+use crate::Minter;
 use crate::{Engine, Error, Result};
 
 /// A workspace's routing state: its model (`None` until loaded, or once it may disagree with
@@ -67,27 +69,6 @@ impl Locked {
         Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
     }
 
-    /// Moves `worker` to `activity` as of `now` (name and availability from the model).
-    pub(crate) fn move_to_activity(
-        &mut self,
-        worker: &mut Worker,
-        activity: ActivitySid,
-        now: Timestamp,
-    ) {
-        let (name, available) = self
-            .model()
-            .activities
-            .get(&activity)
-            .cloned()
-            .unwrap_or_default();
-        worker.activity_sid = activity;
-        worker.activity_name = name;
-        worker.available = available;
-        worker.date_status_changed = now;
-        worker.version += 1;
-        worker.date_updated = now;
-    }
-
     /// The writes submitted so far, for the caller to wait for apart from the rest.
     pub(crate) fn take_inflight(&mut self) -> Vec<Pending> {
         std::mem::take(&mut self.inflight)
@@ -104,6 +85,16 @@ impl Locked {
         found
             .cloned()
             .ok_or_else(|| Error::field(field, format!("{a} is not an activity of workspace {ws}")))
+    }
+
+    /// A core decider on the locked model, at `now`.
+    pub(crate) fn decider<'a>(
+        &'a mut self,
+        now: Timestamp,
+        mint: &'a mut Minter,
+    ) -> Decider<'a, Minter> {
+        let model = self.guard.model.get_or_insert_with(Model::default);
+        Decider::new(model, &self.workspace, now, mint)
     }
 
     /// A task's row, as the decisions so far left it, if it is neither completed nor
@@ -210,13 +201,7 @@ impl Engine {
                 sweep: true,
                 ..Default::default()
             };
-            if let Err(e) = self.route(&mut locked, sweep).await {
-                let ws = locked.workspace.sid.clone();
-                let failed = self.release_lock(locked, Err(e)).await;
-                // Routing what the store holds failed: the rebuild is retried with backoff.
-                self.routing.rebuild_failed(&ws, self.now());
-                return Err(failed.expect_err("released with an error"));
-            }
+            self.route(&mut locked, sweep);
         }
         Ok(locked)
     }
@@ -238,6 +223,11 @@ impl Engine {
         announce: Option<Notification>,
     ) {
         mirror_rows(locked.model(), writes);
+        self.submit(locked, writes, announce);
+    }
+
+    /// Submits writes, with `announce` told once they commit, without touching the model.
+    fn submit(&self, locked: &mut Locked, writes: &[Write<'_>], announce: Option<Notification>) {
         let counts = measure::counts(writes);
         let on_commit = (announce.is_some() || !counts.is_empty()).then(|| {
             let routing = Arc::clone(&self.routing);
@@ -252,10 +242,37 @@ impl Engine {
         locked.inflight.push(pending);
     }
 
+    /// Decides with the core on the locked model at `now` (`f` calls the [`Decider`]), then
+    /// submits the units decided, in order, behind the workspace's earlier writes.
+    pub(crate) fn decide<R>(
+        &self,
+        locked: &mut Locked,
+        now: Timestamp,
+        f: impl FnOnce(&mut Decider<'_, Minter>) -> R,
+    ) -> R {
+        let mut mint = Minter;
+        let (out, units) = {
+            let mut decider = locked.decider(now, &mut mint);
+            let out = f(&mut decider);
+            (out, decider.finish())
+        };
+        for unit in units {
+            self.submit_unit(locked, unit);
+        }
+        out
+    }
+
+    /// Submits one unit the core decided (whose rows the model already follows).
+    fn submit_unit(&self, locked: &mut Locked, unit: Unit) {
+        let writes: Vec<Write<'_>> = unit.changes.iter().map(Write::from).collect();
+        let announce = unit.announce.map(Notification::ReservationCreated);
+        self.submit(locked, &writes, announce);
+    }
+
     /// Runs the routing the triggers call for, releases the lock, and waits for every write.
     pub(crate) async fn finish(&self, mut locked: Locked, triggers: Triggers) -> Result<()> {
-        let routed = self.route(&mut locked, triggers).await;
-        self.release_lock(locked, routed).await
+        self.route(&mut locked, triggers);
+        self.release_lock(locked, Ok(())).await
     }
 
     /// Releases the lock, then waits for the operation's writes; `result` is how the operation

@@ -1,13 +1,13 @@
 //! Tasks.
 
 use serde_json::Value;
+use switchyard_core::decide::{filter_name, place, step_events, workflow_entry, Triggers};
 use switchyard_core::expr::Expr;
 use switchyard_core::lifecycle;
 use switchyard_core::model::{
-    parse_attributes, Reservation, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY,
-    MAX_TASK_TIMEOUT_SECS,
+    parse_attributes, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY, MAX_TASK_TIMEOUT_SECS,
 };
-use switchyard_core::routing::{ReservationStatus, Route, TaskStatus};
+use switchyard_core::routing::{Route, TaskStatus};
 use switchyard_core::sid::{
     AccountSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
 };
@@ -16,9 +16,8 @@ use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::event;
 use crate::load::task_state;
-use crate::lock::{settle, Locked};
-use crate::routing::{filter_name, idle_since_changed, step_events, Triggers};
-use crate::{check_version, filtered_page, mint, Engine, Error, Page, PageRequest, Result};
+use crate::lock::settle;
+use crate::{check_version, filtered_page, mint, Engine, Error, Minter, Page, PageRequest, Result};
 
 /// Parameters of a new task.
 #[derive(Debug, Clone, Default)]
@@ -256,16 +255,16 @@ impl Engine {
             date_updated: now,
         };
         if let Some(q) = &direct_queue {
-            Engine::place(locked.model(), &mut task, Some(q), now);
+            place(locked.model(), &mut task, Some(q), now);
         } else if let (Some(f), false) = (&workflow, direct_worker) {
-            if let Some(at) = Engine::workflow_entry(locked.model(), &f.sid, &attrs, now) {
+            if let Some(at) = workflow_entry(locked.model(), &f.sid, &attrs, now) {
                 let step = locked
                     .model()
                     .workflow(&f.sid)
                     .and_then(|c| c.step(at))
                     .map(|s| (s.queue.clone(), s.target.priority));
                 if let Some((queue, step_priority)) = step {
-                    Engine::place(locked.model(), &mut task, Some(&queue), now);
+                    place(locked.model(), &mut task, Some(&queue), now);
                     if let Some(p) = step_priority {
                         task.priority = p;
                     }
@@ -279,18 +278,39 @@ impl Engine {
             .and_then(|at| filter_name(locked.model(), &task, at));
         let events = {
             let ws = &locked.workspace;
-            let mut events = vec![event::task(ws, "task.created", &task, now)];
+            let mut events = vec![event::task(mint(), ws, "task.created", &task, now)];
             let routed_by_workflow =
                 task.workflow.is_some() && !direct_worker && direct_queue.is_none();
             if routed_by_workflow {
-                events.push(event::workflow(ws, "workflow.entered", &task, None, now));
+                events.push(event::workflow(
+                    mint(),
+                    ws,
+                    "workflow.entered",
+                    &task,
+                    None,
+                    now,
+                ));
             }
             match (task.step, &task.task_queue) {
                 (Some(at), _) if routed_by_workflow => {
-                    events.extend(step_events(ws, &task, None, (at, label.as_deref()), now));
+                    events.extend(step_events(
+                        &mut Minter,
+                        ws,
+                        &task,
+                        None,
+                        (at, label.as_deref()),
+                        now,
+                    ));
                 }
                 (_, Some(q)) => {
-                    events.push(event::queue(ws, "task-queue.entered", &task, q, now));
+                    events.push(event::queue(
+                        mint(),
+                        ws,
+                        "task-queue.entered",
+                        &task,
+                        q,
+                        now,
+                    ));
                 }
                 _ => {}
             }
@@ -455,13 +475,12 @@ impl Engine {
             // A pending task goes through its workflow again with its new attributes.
             if task.assignment_status == TaskStatus::Pending {
                 if let (Some((workflow, _)), None) = (task.workflow.clone(), &task.routing_target) {
-                    match Engine::workflow_entry(locked.model(), &workflow, &attrs, now) {
-                        Some(at) => {
-                            self.enter_step(&mut locked, &mut task, &workflow, at, now, None)
-                                .await?
-                        }
+                    match workflow_entry(locked.model(), &workflow, &attrs, now) {
+                        Some(at) => self.decide(&mut locked, now, |d| {
+                            d.enter_step(&mut task, &workflow, at, None)
+                        }),
                         None => {
-                            Engine::place(locked.model(), &mut task, None, now);
+                            place(locked.model(), &mut task, None, now);
                             task.step = None;
                             task.step_entered = None;
                             locked.model().update_task(sid, |t| {
@@ -504,113 +523,19 @@ impl Engine {
             None => {
                 task.version += 1;
                 task.date_updated = now;
-                let updated = event::task(&locked.workspace, "task.updated", &task, now);
+                let updated = event::task(mint(), &locked.workspace, "task.updated", &task, now);
                 self.commit(&mut locked, &[Write::Task(&task), Write::Event(&updated)]);
             }
             Some(to) => {
-                (task, _) = self
-                    .move_task(
-                        &mut locked,
-                        task,
-                        to,
-                        p.reason.as_deref(),
-                        &mut triggers,
-                        now,
-                    )
-                    .await?;
+                let reason = p.reason.as_deref();
+                let moved = self.decide(&mut locked, now, |d| {
+                    d.move_task(task, to, reason, &mut triggers)
+                });
+                (task, _) = moved?;
             }
         }
         self.finish(locked, triggers).await?;
         Ok(task)
-    }
-
-    /// Moves a task to a new status, with the effects on its reservations and workers.
-    pub(crate) async fn move_task(
-        &self,
-        locked: &mut Locked,
-        mut task: Task,
-        to: TaskStatus,
-        reason: Option<&str>,
-        triggers: &mut Triggers,
-        now: Timestamp,
-    ) -> Result<(Task, Vec<Reservation>)> {
-        use TaskStatus as S;
-        check_move(&task, to)?;
-        if to == S::Canceled {
-            let workers: Vec<WorkerSid> = locked
-                .model()
-                .task(&task.sid)
-                .map(|t| t.pending.iter().cloned().collect())
-                .unwrap_or_default();
-            let task = (self.cancel_locked(locked, task, reason, now, Vec::new())).await?;
-            triggers.workers.extend(workers);
-            return Ok((task, Vec::new()));
-        }
-        // Assigned or wrapping: the accepted (or wrapping) reservation follows the task.
-        let (res_from, res_to) = match to {
-            S::Wrapping => (
-                vec![ReservationStatus::Accepted],
-                ReservationStatus::Wrapping,
-            ),
-            _ => (
-                vec![ReservationStatus::Accepted, ReservationStatus::Wrapping],
-                ReservationStatus::Completed,
-            ),
-        };
-        let mut moved = Vec::new();
-        for mut r in locked.model().rows.task_reservations(&task.sid) {
-            if res_from.contains(&r.status) {
-                moved.push((r.status, r.clone()));
-                r.status = res_to;
-                r.version += 1;
-                r.date_updated = now;
-                moved.last_mut().expect("just pushed").1 = r;
-            }
-        }
-        task.assignment_status = to;
-        if to == S::Completed {
-            task.reason = reason.map(str::to_owned);
-        }
-        task.version += 1;
-        task.date_updated = now;
-        let what = if to == S::Wrapping {
-            "wrapup"
-        } else {
-            "completed"
-        };
-        let mut events = vec![event::task(
-            &locked.workspace,
-            &format!("task.{what}"),
-            &task,
-            now,
-        )];
-        events.extend(event::reservations(
-            &locked.workspace,
-            &format!("reservation.{what}"),
-            moved.iter().map(|(_, r)| r),
-            &task,
-            now,
-        ));
-        let mut writes: Vec<Write<'_>> = moved.iter().map(|(_, r)| Write::Reservation(r)).collect();
-        writes.push(Write::Task(&task));
-        writes.extend(events.iter().map(Write::Event));
-        // The model first: when a worker became idle goes into the same write.
-        let mut idle = Vec::new();
-        for (before, r) in &moved {
-            locked
-                .model()
-                .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
-            if let Some(at) = idle_since_changed(locked, &r.worker_sid) {
-                idle.push((r.worker_sid.clone(), at));
-            }
-            triggers.workers.push(r.worker_sid.clone());
-        }
-        writes.extend(idle.iter().map(|(worker, at)| Write::WorkerIdle {
-            worker,
-            idle_since: *at,
-        }));
-        self.commit(locked, &writes);
-        Ok((task, moved.into_iter().map(|(_, r)| r).collect()))
     }
 
     /// Deletes a task; its pending reservations are canceled first.
@@ -627,51 +552,7 @@ impl Engine {
         check_version(expected_version, task.version, "Task", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();
-        let ended = self
-            .end_pending(&mut locked, sid, ReservationStatus::Canceled, now)
-            .await?;
-        // Accepted or wrapping work ends with the task too, freeing the worker's capacity.
-        let mut finished = Vec::new();
-        for mut r in locked.model().rows.task_reservations(sid) {
-            if matches!(
-                r.status,
-                ReservationStatus::Accepted | ReservationStatus::Wrapping
-            ) {
-                let before = r.status;
-                r.status = ReservationStatus::Completed;
-                r.version += 1;
-                r.date_updated = now;
-                finished.push((before, r));
-            }
-        }
-        let ws_ref = &locked.workspace;
-        let mut events = event::reservations(ws_ref, "reservation.canceled", &ended, &task, now);
-        events.extend(event::reservations(
-            ws_ref,
-            "reservation.completed",
-            finished.iter().map(|(_, r)| r),
-            &task,
-            now,
-        ));
-        events.push(event::task(ws_ref, "task.deleted", &task, now));
-        let mut writes: Vec<Write<'_>> = ended.iter().map(Write::Reservation).collect();
-        writes.extend(finished.iter().map(|(_, r)| Write::Reservation(r)));
-        writes.push(Write::DeleteTask(sid));
-        writes.extend(events.iter().map(Write::Event));
-        self.commit(&mut locked, &writes);
-        self.release(&mut locked, &ended, now);
-        for (before, r) in &finished {
-            locked
-                .model()
-                .move_load(&r.worker_sid, &r.task_channel_sid, *before, r.status, now);
-        }
-        locked.model().remove_task(sid);
-        triggers
-            .workers
-            .extend(ended.iter().map(|r| r.worker_sid.clone()));
-        triggers
-            .workers
-            .extend(finished.iter().map(|(_, r)| r.worker_sid.clone()));
+        self.decide(&mut locked, now, |d| d.delete_task(&task, &mut triggers));
         self.finish(locked, triggers).await
     }
 }

@@ -80,7 +80,8 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        let created = event::task_channel(&workspace, "task-channel.created", &channel, now);
+        let created =
+            event::task_channel(mint(), &workspace, "task-channel.created", &channel, now);
         let capacity = self.options.default_channel_capacity;
         self.store
             .create_task_channel(&channel, capacity, &mut mint, &[created])
@@ -134,7 +135,13 @@ impl Engine {
         }
         c.date_updated = self.now();
         let workspace = self.workspace(account, ws).await?;
-        let updated = event::task_channel(&workspace, "task-channel.updated", &c, c.date_updated);
+        let updated = event::task_channel(
+            mint(),
+            &workspace,
+            "task-channel.updated",
+            &c,
+            c.date_updated,
+        );
         self.store.update_task_channel(&c, &[updated]).await?;
         Ok(c)
     }
@@ -148,7 +155,8 @@ impl Engine {
     ) -> Result<()> {
         let c = self.task_channel(account, ws, key).await?;
         let workspace = self.workspace(account, ws).await?;
-        let deleted = event::task_channel(&workspace, "task-channel.deleted", &c, self.now());
+        let deleted =
+            event::task_channel(mint(), &workspace, "task-channel.deleted", &c, self.now());
         self.store.delete_task_channel(&c.sid, &[deleted]).await?;
         self.reload(workspace).await
     }

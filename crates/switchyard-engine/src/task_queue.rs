@@ -7,12 +7,12 @@ use switchyard_core::workflow::WorkflowConfig;
 use switchyard_store::TaskQueueFilter;
 
 use crate::load::queue_state;
-use crate::routing::Triggers;
 use crate::worker::{in_queue, parse_expression};
 use crate::{
     event, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
     Result,
 };
+use switchyard_core::decide::Triggers;
 
 /// Parameters of a new queue.
 #[derive(Debug, Clone, Default)]
@@ -116,7 +116,7 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        let created = event::task_queue(&workspace, "task-queue.created", &queue, now);
+        let created = event::task_queue(mint(), &workspace, "task-queue.created", &queue, now);
         let mut locked = self.lock(workspace).await?;
         self.store.insert_task_queue(&queue, &[created]).await?;
         locked.model().put_queue(queue_state(&queue));
@@ -224,7 +224,7 @@ impl Engine {
         let events: Vec<_> = expression_changed
             .then(|| {
                 let kind = "task-queue.expression.updated";
-                event::task_queue(&workspace, kind, &q, q.date_updated)
+                event::task_queue(mint(), &workspace, kind, &q, q.date_updated)
             })
             .into_iter()
             .collect();
@@ -253,7 +253,7 @@ impl Engine {
             }
         }
         let workspace = self.workspace(account, ws).await?;
-        let deleted = event::task_queue(&workspace, "task-queue.deleted", &q, self.now());
+        let deleted = event::task_queue(mint(), &workspace, "task-queue.deleted", &q, self.now());
         self.store.delete_task_queue(sid, &[deleted]).await?;
         self.reload(workspace).await
     }

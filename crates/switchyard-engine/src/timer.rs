@@ -6,28 +6,18 @@
 //! deadline; with a [`ManualClock`](crate::ManualClock), [`Engine::advance_to`] moves time and fires
 //! every timer it passes, with the clock set to each timer's deadline as it fires.
 
-use switchyard_core::model::Reservation;
-use switchyard_core::routing::{taskrouter_vars, ReservationStatus, Route, Timer};
-use switchyard_core::sid::{TaskSid, WorkerSid, WorkspaceSid};
+use switchyard_core::routing::Timer;
+use switchyard_core::sid::WorkspaceSid;
 use switchyard_core::Timestamp;
-use switchyard_store::Write;
 
 use crate::deadline::Due;
-use crate::event;
-use crate::lock::Locked;
 use crate::measure;
-use crate::routing::{filter_name, step_events, Triggers};
 use crate::Clock;
 use crate::{Engine, Error, Result};
 use crate::{Notification, ReservationCreated};
+use switchyard_core::decide::Triggers;
 
-/// Reason of a task canceled by its TTL, as Twilio words it.
-pub const TTL_EXCEEDED: &str = "Task TTL Exceeded";
-/// Reason of a task canceled after [`MAX_ASSIGNMENT_COUNT`](switchyard_core::model::MAX_ASSIGNMENT_COUNT)
-/// reservations without acceptance, as Twilio has been seen to word it.
-pub const MAX_ASSIGNMENTS_EXCEEDED: &str = "Task TTL Exceeded or Max assignment count exceeded";
-/// Reason of a task canceled because the last step of its workflow timed out.
-pub const WORKFLOW_TIMEOUT: &str = "Workflow Timeout";
+pub use switchyard_core::decide::{MAX_ASSIGNMENTS_EXCEEDED, TTL_EXCEEDED, WORKFLOW_TIMEOUT};
 
 /// How many timers one workspace fires under one hold of its lock before letting operations
 /// waiting for it go first. Not fewer: each release waits for the run's commits, which stalls
@@ -336,37 +326,15 @@ impl Engine {
             };
             let mut triggers = Triggers::default();
             measure::timer_fired(ws, &timer);
-            let result = match &timer {
-                Timer::Reservation { task, worker } => {
-                    self.reservation_timeout(&mut locked, task, worker, &mut triggers, now)
-                        .await
-                }
-                Timer::Ttl { task } => {
-                    self.ttl_exceeded(&mut locked, task, &mut triggers, now)
-                        .await
-                }
-                Timer::Step { task } => {
-                    self.step_timeout(&mut locked, task, &mut triggers, now)
-                        .await
-                }
-                Timer::CallbackRetry { task, worker } => {
-                    // The backoff is over: the worker is eligible again, so route the task.
-                    locked.model().update_task(task, |t| {
-                        if let Some(f) = t.callback_failures.get_mut(worker) {
-                            f.until = None;
-                        }
-                    });
-                    triggers.tasks.push(task.clone());
-                    Ok(())
-                }
-            };
-            if let Err(e) = &result {
+            // A timer the core refuses changed nothing: it is logged, and what it would have
+            // freed is routed all the same (the model moved past it).
+            let fired_at = self.decide(&mut locked, now, |d| {
+                let result = d.fire(&timer, &mut triggers);
+                d.route(std::mem::take(&mut triggers));
+                result
+            });
+            if let Err(e) = &fired_at {
                 tracing::warn!(workspace = %ws, ?timer, error = %e, "a timer failed to fire");
-            }
-            // What the firing freed is routed at its time, even when it failed half-way.
-            let routed = self.route(&mut locked, triggers).await;
-            if let Err(e) = result.and(routed) {
-                break Err(e);
             }
             fired.push(FiredTimer {
                 at,
@@ -376,193 +344,6 @@ impl Engine {
         };
         self.release_lock(locked, result).await?;
         Ok(fired)
-    }
-
-    async fn reservation_timeout(
-        &self,
-        locked: &mut Locked,
-        task: &TaskSid,
-        worker: &WorkerSid,
-        triggers: &mut Triggers,
-        now: Timestamp,
-    ) -> Result<()> {
-        let pending = self.pending_reservation(locked, task, worker).await?;
-        let Some(r) = pending else {
-            // The model thought it pending but the store disagrees: trust the store.
-            locked.model().end_pending(task, worker);
-            return Ok(());
-        };
-        let timeout_activity = locked.workspace.timeout_activity_sid.clone();
-        self.reject_locked(
-            locked,
-            r,
-            ReservationStatus::Timeout,
-            Some(timeout_activity),
-            None,
-            triggers,
-            now,
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn pending_reservation(
-        &self,
-        locked: &mut Locked,
-        task: &TaskSid,
-        worker: &WorkerSid,
-    ) -> Result<Option<Reservation>> {
-        Ok((locked.model().rows.task_reservations(task).into_iter())
-            .find(|r| r.worker_sid == *worker && r.status == ReservationStatus::Pending))
-    }
-
-    async fn ttl_exceeded(
-        &self,
-        locked: &mut Locked,
-        task: &TaskSid,
-        triggers: &mut Triggers,
-        now: Timestamp,
-    ) -> Result<()> {
-        let workers: Vec<WorkerSid> = locked
-            .model()
-            .task(task)
-            .map(|t| t.pending.iter().cloned().collect())
-            .unwrap_or_default();
-        let t = self.task_row(locked, task).await?;
-        self.cancel_locked(locked, t, Some(TTL_EXCEEDED), now, Vec::new())
-            .await?;
-        triggers.workers.extend(workers);
-        Ok(())
-    }
-
-    /// Moves a task whose step timed out to the next step, or the next matching filter; cancels
-    /// it when the workflow is exhausted. Pending reservations the new step does not admit are
-    /// rescinded; all of it is one transaction.
-    async fn step_timeout(
-        &self,
-        locked: &mut Locked,
-        sid: &TaskSid,
-        triggers: &mut Triggers,
-        now: Timestamp,
-    ) -> Result<()> {
-        let Some(state) = locked.model().task(sid).cloned() else {
-            return Ok(());
-        };
-        let Route::Workflow { workflow, step } = state.route.clone() else {
-            return Ok(());
-        };
-        let next = {
-            let vars = taskrouter_vars(now);
-            let scopes = [("taskrouter", &vars)];
-            let ctx = switchyard_core::expr::Scoped::new(&scopes).with_fallback(&state.attributes);
-            locked
-                .model()
-                .workflow(&workflow)
-                .and_then(|c| c.after_timeout(&ctx, step))
-        };
-        let mut task = self.task_row(locked, sid).await?;
-        let mut events = Vec::new();
-        if let Some(q) = &task.task_queue {
-            events.push(event::queue(
-                &locked.workspace,
-                "task-queue.timeout",
-                &task,
-                q,
-                now,
-            ));
-        }
-        let Some(next) = next else {
-            let label = filter_name(locked.model(), &task, step);
-            events.push(event::workflow(
-                &locked.workspace,
-                "workflow.timeout",
-                &task,
-                Some((step, label.as_deref())),
-                now,
-            ));
-            triggers.workers.extend(state.pending.iter().cloned());
-            return self
-                .cancel_locked(locked, task, Some(WORKFLOW_TIMEOUT), now, events)
-                .await
-                .map(drop);
-        };
-        let old_queue = task.task_queue.clone();
-        let (queue, priority) = {
-            let model = locked.model();
-            let step = model.workflow(&workflow).and_then(|c| c.step(next));
-            (
-                step.map(|s| s.queue.clone()),
-                step.and_then(|s| s.target.priority),
-            )
-        };
-        Engine::place(locked.model(), &mut task, queue.as_ref(), now);
-        task.step = Some(next);
-        task.step_entered = Some(now);
-        if let Some(p) = priority {
-            task.priority = p;
-        }
-        // The model sees the task in its new step before deciding which reservations stay.
-        locked.model().update_task(sid, |t| {
-            t.route = Route::Workflow {
-                workflow: workflow.clone(),
-                step: next,
-            };
-            t.step_entered = Some(now);
-            t.queue = queue.clone();
-            t.priority = task.priority;
-        });
-        let mut rescinded = Vec::new();
-        let reservations = if state.pending.is_empty() {
-            Vec::new()
-        } else {
-            locked.model().rows.task_reservations(sid)
-        };
-        for mut r in reservations {
-            if r.status != ReservationStatus::Pending {
-                continue;
-            }
-            let model = locked.model();
-            let still = match (model.task(sid), model.workers.get(&r.worker_sid)) {
-                (Some(t), Some(w)) => model.allows(t, w, now),
-                _ => false,
-            };
-            if !still {
-                r.status = ReservationStatus::Rescinded;
-                r.version += 1;
-                r.date_updated = now;
-                rescinded.push(r);
-            }
-        }
-        if !rescinded.is_empty() && rescinded.len() == state.pending.len() {
-            task.assignment_status = switchyard_core::routing::TaskStatus::Pending;
-        }
-        task.version += 1;
-        task.date_updated = now;
-        let label = filter_name(locked.model(), &task, next);
-        events.extend(step_events(
-            &locked.workspace,
-            &task,
-            old_queue.as_ref(),
-            (next, label.as_deref()),
-            now,
-        ));
-        events.extend(event::reservations(
-            &locked.workspace,
-            "reservation.rescinded",
-            &rescinded,
-            &task,
-            now,
-        ));
-        let mut writes: Vec<Write<'_>> = rescinded.iter().map(Write::Reservation).collect();
-        writes.push(Write::Task(&task));
-        writes.extend(events.iter().map(Write::Event));
-        self.commit(locked, &writes);
-        self.release(locked, &rescinded, now);
-        triggers
-            .workers
-            .extend(rescinded.iter().map(|r| r.worker_sid.clone()));
-        triggers.tasks.push(sid.clone());
-        Ok(())
     }
 
     /// Runs timers against the real clock until the engine is dropped: sleeps until the next

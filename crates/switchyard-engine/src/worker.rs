@@ -9,11 +9,11 @@ use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write}
 
 use crate::event;
 use crate::load::{channel_state, worker_state};
-use crate::routing::Triggers;
 use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
 };
+use switchyard_core::decide::{Triggers, Unaccepted};
 
 /// Parameters of a new worker.
 #[derive(Debug, Clone, Default)]
@@ -133,7 +133,7 @@ impl Engine {
             idle_since: now,
         };
         let mut locked = self.lock(workspace).await?;
-        let created = event::worker(&locked.workspace, "worker.created", &worker, now);
+        let created = event::worker(mint(), &locked.workspace, "worker.created", &worker, now);
         let capacity = self.options.default_channel_capacity;
         self.store
             .create_worker(&worker, capacity, &mut mint, &[created])
@@ -344,10 +344,17 @@ impl Engine {
         w.date_updated = now;
         let mut events = Vec::new();
         if w.activity_sid != before.activity_sid {
-            events.push(event::worker_activity(&locked.workspace, &before, &w, now));
+            events.push(event::worker_activity(
+                mint(),
+                &locked.workspace,
+                &before,
+                &w,
+                now,
+            ));
         }
         if w.attributes != before.attributes {
             events.push(event::worker(
+                mint(),
                 &locked.workspace,
                 "worker.attributes.update",
                 &w,
@@ -381,19 +388,14 @@ impl Engine {
         if reject_pending {
             let pending =
                 (locked.model().rows).worker_reservations(sid, ReservationStatus::Pending);
-            for r in pending {
-                // The worker keeps the activity it asked for; the reservation just ends.
-                self.reject_locked(
-                    &mut locked,
-                    r,
-                    ReservationStatus::Rejected,
-                    Some(w.activity_sid.clone()),
-                    None,
-                    &mut triggers,
-                    now,
-                )
-                .await?;
-            }
+            // The worker keeps the activity it asked for; the reservations just end.
+            let activity = w.activity_sid.clone();
+            self.decide(&mut locked, now, |d| {
+                pending.into_iter().try_for_each(|r| {
+                    let how = Unaccepted::Rejected;
+                    (d.end_unaccepted(r, how, Some(activity.clone()), &mut triggers)).map(drop)
+                })
+            })?;
         }
         let updated = locked.model().rows.worker(sid).cloned().unwrap_or(w);
         match self.finish(locked, triggers).await {
@@ -420,19 +422,12 @@ impl Engine {
         let now = self.now();
         let mut triggers = Triggers::default();
         let pending = (locked.model().rows).worker_reservations(sid, ReservationStatus::Pending);
-        for r in pending {
-            self.reject_locked(
-                &mut locked,
-                r,
-                ReservationStatus::Canceled,
-                None,
-                None,
-                &mut triggers,
-                now,
-            )
-            .await?;
-        }
-        let deleted = event::worker(&locked.workspace, "worker.deleted", &w, now);
+        self.decide(&mut locked, now, |d| {
+            pending.into_iter().try_for_each(|r| {
+                (d.end_unaccepted(r, Unaccepted::Canceled, None, &mut triggers)).map(drop)
+            })
+        })?;
+        let deleted = event::worker(mint(), &locked.workspace, "worker.deleted", &w, now);
         self.store.delete_worker(sid, &[deleted]).await?;
         locked.model().remove_worker(sid);
         locked.model().rows.remove_worker(sid);
@@ -517,7 +512,15 @@ impl Engine {
         w.version += kinds.len() as i64;
         let events: Vec<_> = (kinds.iter())
             .map(|kind| {
-                event::worker_channel(&locked.workspace, kind, &w, &before, &c, c.date_updated)
+                event::worker_channel(
+                    mint(),
+                    &locked.workspace,
+                    kind,
+                    &w,
+                    &before,
+                    &c,
+                    c.date_updated,
+                )
             })
             .collect();
         let mut writes = vec![Write::WorkerChannel(&c)];

@@ -105,7 +105,8 @@ impl Engine {
             date_created: now,
             date_updated: now,
         };
-        let created = event::workflow_configuration(&workspace, "workflow.created", &workflow, now);
+        let created =
+            event::workflow_configuration(mint(), &workspace, "workflow.created", &workflow, now);
         self.store.insert_workflow(&workflow, &[created]).await?;
         self.reload(workspace).await?;
         Ok(workflow)
@@ -171,8 +172,13 @@ impl Engine {
         }
         f.date_updated = self.now();
         let workspace = self.workspace(account, ws).await?;
-        let updated =
-            event::workflow_configuration(&workspace, "workflow.updated", &f, f.date_updated);
+        let updated = event::workflow_configuration(
+            mint(),
+            &workspace,
+            "workflow.updated",
+            &f,
+            f.date_updated,
+        );
         self.store.update_workflow(&f, &[updated]).await?;
         let all = p.re_evaluate_tasks == Some(true);
         self.reevaluate(workspace, sid, all).await?;
@@ -188,7 +194,8 @@ impl Engine {
     ) -> Result<()> {
         let f = self.workflow(account, ws, sid).await?;
         let workspace = self.workspace(account, ws).await?;
-        let deleted = event::workflow_configuration(&workspace, "workflow.deleted", &f, self.now());
+        let deleted =
+            event::workflow_configuration(mint(), &workspace, "workflow.deleted", &f, self.now());
         self.store.delete_workflow(sid, &[deleted]).await?;
         self.reload(workspace).await
     }

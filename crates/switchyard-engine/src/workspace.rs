@@ -194,27 +194,30 @@ impl Engine {
             queues.push(queue);
         }
         // The workspace's event log starts with its creation and that of what it comes with.
-        let mut events = vec![event::workspace(&workspace, "workspace.created", now)];
+        let mut events = vec![event::workspace(
+            mint(),
+            &workspace,
+            "workspace.created",
+            now,
+        )];
         events.extend(
             activities
                 .iter()
-                .map(|a| event::activity(&workspace, "activity.created", a, now)),
+                .map(|a| event::activity(mint(), &workspace, "activity.created", a, now)),
         );
         events.extend(
             channels
                 .iter()
-                .map(|c| event::task_channel(&workspace, "task-channel.created", c, now)),
+                .map(|c| event::task_channel(mint(), &workspace, "task-channel.created", c, now)),
         );
         events.extend(
             queues
                 .iter()
-                .map(|q| event::task_queue(&workspace, "task-queue.created", q, now)),
+                .map(|q| event::task_queue(mint(), &workspace, "task-queue.created", q, now)),
         );
-        events.extend(
-            workflows
-                .iter()
-                .map(|f| event::workflow_configuration(&workspace, "workflow.created", f, now)),
-        );
+        events.extend(workflows.iter().map(|f| {
+            event::workflow_configuration(mint(), &workspace, "workflow.created", f, now)
+        }));
         let new = NewWorkspace {
             workspace: workspace.clone(),
             activities,
@@ -276,7 +279,7 @@ impl Engine {
             // A new URL hears of what happens from now on, not of the past.
             self.store.skip_recorded_events(ws).await?;
         }
-        let updated = event::workspace(&w, "workspace.updated", w.date_updated);
+        let updated = event::workspace(mint(), &w, "workspace.updated", w.date_updated);
         self.store.update_workspace(&w, &[updated]).await?;
         self.reload(w.clone()).await?;
         Ok(w)

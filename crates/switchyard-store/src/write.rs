@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sqlx::{Sqlite, SqlitePool};
+use switchyard_core::decide::Change;
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker, WorkerChannel};
 use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid};
@@ -59,6 +60,33 @@ pub enum Write<'a> {
         /// What went wrong.
         error: &'a str,
     },
+}
+
+impl<'a> From<&'a Change> for Write<'a> {
+    fn from(c: &'a Change) -> Write<'a> {
+        match c {
+            Change::Task(t) => Write::Task(t),
+            Change::Reservation(r) => Write::Reservation(r),
+            Change::Worker {
+                worker,
+                expected_version,
+            } => Write::Worker {
+                worker,
+                expected_version: *expected_version,
+            },
+            Change::WorkerChannel(c) => Write::WorkerChannel(c),
+            Change::DeleteTask(sid) => Write::DeleteTask(sid),
+            Change::Event(e) => Write::Event(e),
+            Change::WorkerIdle { worker, idle_since } => Write::WorkerIdle {
+                worker,
+                idle_since: *idle_since,
+            },
+            Change::CallbackAnswered(r) => Write::CallbackAnswered(r),
+            Change::CallbackFailed { reservation, error } => {
+                Write::CallbackFailed { reservation, error }
+            }
+        }
+    }
 }
 
 /// What a write's submitter wants done as soon as it commits, in commit order.

@@ -7,6 +7,8 @@
 //! send the same fields in PascalCase (`task_queue_sid` → `TaskQueueSid`), so the two cannot
 //! disagree.
 
+pub mod build;
+
 use crate::model::{Reservation, Task, Worker, Workspace};
 use crate::sid::{EventSid, TaskQueueSid, WorkflowSid};
 use crate::Timestamp;
