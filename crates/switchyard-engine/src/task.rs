@@ -15,9 +15,9 @@ use switchyard_core::Timestamp;
 use switchyard_store::{Cursor, TaskFilter, Write};
 
 use crate::event;
-use crate::load::task_state;
 use crate::lock::settle;
 use crate::{check_version, filtered_page, mint, Engine, Error, Minter, Page, PageRequest, Result};
+use switchyard_core::routing::task_state;
 
 /// Parameters of a new task.
 #[derive(Debug, Clone, Default)]

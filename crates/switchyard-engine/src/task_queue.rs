@@ -6,13 +6,13 @@ use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, Wor
 use switchyard_core::workflow::WorkflowConfig;
 use switchyard_store::TaskQueueFilter;
 
-use crate::load::queue_state;
 use crate::worker::{in_queue, parse_expression};
 use crate::{
     event, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
     Result,
 };
 use switchyard_core::decide::Triggers;
+use switchyard_core::routing::queue_state;
 
 /// Parameters of a new queue.
 #[derive(Debug, Clone, Default)]

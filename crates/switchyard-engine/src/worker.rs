@@ -8,12 +8,12 @@ use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, Wor
 use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write};
 
 use crate::event;
-use crate::load::{channel_state, worker_state};
 use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
 };
 use switchyard_core::decide::{Triggers, Unaccepted};
+use switchyard_core::routing::{channel_state, worker_state};
 
 /// Parameters of a new worker.
 #[derive(Debug, Clone, Default)]

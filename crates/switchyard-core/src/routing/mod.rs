@@ -6,16 +6,18 @@
 //! - [`Model::workers_for_task`]: a task arrived (or came back): which workers to reserve?
 //! - [`Model::task_for_worker`]: a worker became free: which waiting task should it get?
 //!
-//! The engine persists each reservation the answers call for, then tells the model with
-//! [`Model::reserve`] and the other `on_*` updates, so the model always mirrors the store.
+//! The core's [`decide`](crate::decide) module changes the model as it decides (with
+//! [`Model::reserve`] and the other updates) and records the rows to write, so the model always
+//! mirrors what the store will hold.
 //!
 //! The model's parts live beside it: `status` (task and reservation statuses), `state` (workers,
-//! queues, tasks), `steps` (workflow steps), `index` (queue membership), `eligibility` (who may
+//! queues, tasks), `from_rows` (that state built from stored rows), `steps` (workflow steps), `index` (queue membership), `eligibility` (who may
 //! take what), `explain` (why a task is or is not reserved, for people), `waiting` (tasks
 //! waiting for workers, in offer order), `schedule` (timers).
 
 mod eligibility;
 mod explain;
+mod from_rows;
 mod index;
 mod schedule;
 mod state;
@@ -24,6 +26,7 @@ mod steps;
 mod waiting;
 
 pub use explain::{Explanation, FilterCheck, Reason, StepView, WorkerCheck};
+pub use from_rows::{channel_state, queue_state, task_state, worker_state};
 pub use schedule::{Timer, DEFAULT_RESERVATION_TIMEOUT_SECS};
 pub use state::{
     callback_backoff, CallbackFailures, ChannelState, QueueState, Route, TaskState, WorkerState,
