@@ -1,23 +1,20 @@
 //! Tasks.
 
 use serde_json::Value;
-use switchyard_core::decide::{filter_name, place, step_events, workflow_entry, Triggers};
+use switchyard_core::decide::{Destination, NewTask, TaskChange, Triggers};
 use switchyard_core::expr::Expr;
-use switchyard_core::lifecycle;
 use switchyard_core::model::{
     parse_attributes, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY, MAX_TASK_TIMEOUT_SECS,
 };
-use switchyard_core::routing::{Route, TaskStatus};
+use switchyard_core::routing::TaskStatus;
 use switchyard_core::sid::{
     AccountSid, TaskQueueSid, TaskSid, WorkerSid, WorkflowSid, WorkspaceSid,
 };
 use switchyard_core::Timestamp;
-use switchyard_store::{Cursor, TaskFilter, Write};
+use switchyard_store::{Cursor, TaskFilter};
 
-use crate::event;
 use crate::lock::settle;
-use crate::{check_version, filtered_page, mint, Engine, Error, Minter, Page, PageRequest, Result};
-use switchyard_core::routing::task_state;
+use crate::{check_version, filtered_page, Engine, Error, Page, PageRequest, Result};
 
 /// Parameters of a new task.
 #[derive(Debug, Clone, Default)]
@@ -112,12 +109,6 @@ fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
     Ok(t)
 }
 
-/// Fails unless a request may move `task` to `to`.
-fn check_move(task: &Task, to: TaskStatus) -> Result<()> {
-    lifecycle::task_request(task.assignment_status, to)
-        .map_err(|e| Error::invalid(format!("Task {} {e}", task.sid)))
-}
-
 impl Engine {
     /// Creates a task and routes it. Returns the task as created (routing follows at once).
     pub async fn create_task(
@@ -147,189 +138,52 @@ impl Engine {
             .routing_target
             .filter(|t| !t.is_empty())
             .or(p.task_queue_sid.map(|q| q.to_string()));
-        let mut workflow_sid = p.workflow_sid;
-        let mut direct_queue = None;
-        let mut direct_worker_sid = None;
-        if let Some(target) = &routing_target {
-            if let Ok(w) = target.parse::<WorkerSid>() {
-                direct_worker_sid = Some(w);
-            } else if let Ok(q) = target.parse::<TaskQueueSid>() {
-                direct_queue = Some(q);
-            } else if let Ok(f) = target.parse::<WorkflowSid>() {
-                workflow_sid = Some(f);
-            } else {
-                return Err(Error::field(
-                    "routing_target",
-                    format!("must be a Worker, TaskQueue or Workflow SID, got '{target}'"),
-                ));
+        let destination = match &routing_target {
+            None => Destination::Workflow,
+            Some(target) => {
+                if let Ok(w) = target.parse::<WorkerSid>() {
+                    Destination::Worker(w)
+                } else if let Ok(q) = target.parse::<TaskQueueSid>() {
+                    Destination::Queue(q)
+                } else if target.parse::<WorkflowSid>().is_ok() {
+                    Destination::Workflow
+                } else {
+                    return Err(Error::field(
+                        "routing_target",
+                        format!("must be a Worker, TaskQueue or Workflow SID, got '{target}'"),
+                    ));
+                }
             }
-        }
-        let direct_worker = routing_target
-            .as_deref()
-            .is_some_and(|t| t.starts_with("WK"));
-        if p.ignore_capacity.is_some() && !direct_worker {
+        };
+        let workflow_sid = (routing_target.as_deref())
+            .and_then(|t| t.parse::<WorkflowSid>().ok())
+            .or(p.workflow_sid);
+        if p.ignore_capacity.is_some() && !matches!(destination, Destination::Worker(_)) {
             return Err(Error::field(
                 "ignore_capacity",
                 "is only valid when the routing target is a Worker",
             ));
         }
-        // What the task names is looked up in the model, under the lock.
-        let mut locked = self.lock(workspace).await?;
-        if let Some(w) = &direct_worker_sid {
-            locked.model().rows.worker(w).ok_or_else(|| {
-                Error::field(
-                    "routing_target",
-                    format!("{w} is not a Worker of workspace {ws}"),
-                )
-            })?;
-        }
-        if let Some(q) = &direct_queue {
-            if !locked.model().queues.contains_key(q) {
-                return Err(Error::field(
-                    "routing_target",
-                    format!("{q} is not a TaskQueue of workspace {ws}"),
-                ));
-            }
-        }
-        let rows = &locked.model().rows;
-        let channel = rows.task_channel(&channel_key).cloned().ok_or_else(|| {
-            Error::field(
-                "task_channel",
-                format!("{channel_key} is not a task channel of workspace {ws}"),
-            )
-        })?;
-        if workflow_sid.is_none() && routing_target.is_none() {
-            match locked.model().rows.workflows().as_slice() {
-                [only] => workflow_sid = Some(only.sid.clone()),
-                [] => {
-                    return Err(Error::field(
-                        "workflow_sid",
-                        "is required: the workspace has no workflow",
-                    ))
-                }
-                _ => {
-                    return Err(Error::field(
-                        "workflow_sid",
-                        "is required when the workspace has more than one workflow",
-                    ))
-                }
-            }
-        }
-        let workflow = match &workflow_sid {
-            Some(f) => Some(locked.model().rows.workflow(f).cloned().ok_or_else(|| {
-                Error::field(
-                    "workflow_sid",
-                    format!("{f} is not a Workflow of workspace {ws}"),
-                )
-            })?),
-            None => None,
-        };
-
-        let mut task = Task {
-            sid: mint(),
-            workspace_sid: ws.clone(),
-            workflow: workflow
-                .as_ref()
-                .map(|f| (f.sid.clone(), f.friendly_name.clone())),
+        let new = NewTask {
             attributes,
-            assignment_status: TaskStatus::Pending,
+            attrs,
             priority,
             timeout,
-            task_channel: (channel.sid, channel.unique_name),
-            task_queue: None,
-            task_queue_entered_date: None,
+            task_channel: channel_key,
             virtual_start_time,
-            reason: None,
             routing_target,
-            ignore_capacity: if direct_worker {
-                Some(p.ignore_capacity.unwrap_or(true))
-            } else {
-                None
-            },
-            step: None,
-            step_entered: None,
-            assignment_count: 0,
-            addons: "{}".to_owned(),
-            version: 0,
-            date_created: now,
-            date_updated: now,
+            destination,
+            workflow_sid,
+            ignore_capacity: p.ignore_capacity,
         };
-        if let Some(q) = &direct_queue {
-            place(locked.model(), &mut task, Some(q), now);
-        } else if let (Some(f), false) = (&workflow, direct_worker) {
-            if let Some(at) = workflow_entry(locked.model(), &f.sid, &attrs, now) {
-                let step = locked
-                    .model()
-                    .workflow(&f.sid)
-                    .and_then(|c| c.step(at))
-                    .map(|s| (s.queue.clone(), s.target.priority));
-                if let Some((queue, step_priority)) = step {
-                    place(locked.model(), &mut task, Some(&queue), now);
-                    if let Some(p) = step_priority {
-                        task.priority = p;
-                    }
-                }
-                task.step = Some(at);
-                task.step_entered = Some(now);
-            }
-        }
-        let label = task
-            .step
-            .and_then(|at| filter_name(locked.model(), &task, at));
-        let events = {
-            let ws = &locked.workspace;
-            let mut events = vec![event::task(mint(), ws, "task.created", &task, now)];
-            let routed_by_workflow =
-                task.workflow.is_some() && !direct_worker && direct_queue.is_none();
-            if routed_by_workflow {
-                events.push(event::workflow(
-                    mint(),
-                    ws,
-                    "workflow.entered",
-                    &task,
-                    None,
-                    now,
-                ));
-            }
-            match (task.step, &task.task_queue) {
-                (Some(at), _) if routed_by_workflow => {
-                    events.extend(step_events(
-                        &mut Minter,
-                        ws,
-                        &task,
-                        None,
-                        (at, label.as_deref()),
-                        now,
-                    ));
-                }
-                (_, Some(q)) => {
-                    events.push(event::queue(
-                        mint(),
-                        ws,
-                        "task-queue.entered",
-                        &task,
-                        q,
-                        now,
-                    ));
-                }
-                _ => {}
-            }
-            events
-        };
-        let mut writes = vec![Write::Task(&task)];
-        writes.extend(events.iter().map(Write::Event));
-        self.commit(&mut locked, &writes);
+        // What the task names is looked up in the model, under the lock.
+        let mut locked = self.lock(workspace).await?;
+        let mut triggers = Triggers::default();
+        let created = self.decide(&mut locked, now, |d| d.create_task(new, &mut triggers))?;
         // Once its own write commits the task exists: an error after that would have the
         // caller create it again. Whatever fails in routing it drops the workspace's model,
         // and rebuilding it routes the task.
         let own = locked.take_inflight();
-        let seq = locked.model().rows.take_task_seq();
-        locked.model().put_task(task_state(&task, seq));
-        let created = task.clone();
-        let triggers = Triggers {
-            tasks: vec![task.sid.clone()],
-            ..Default::default()
-        };
         let routed = self.finish(locked, triggers).await;
         settle(own).await?;
         if let Err(e) = routed {
@@ -425,117 +279,34 @@ impl Engine {
     ) -> Result<Task> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let mut task = self.task_row(&mut locked, sid).await?;
+        let task = self.task_row(&mut locked, sid).await?;
         check_version(p.expected_version, task.version, "Task", sid)?;
         let now = self.now();
-        // Everything is checked before anything changes: a refused update leaves the model,
-        // the store and the caller's view as they were.
-        let attrs = match &p.attributes {
-            Some(text) => Some(parse_attributes(text).map_err(|e| Error::field("attributes", e))?),
-            None => None,
-        };
-        let new_priority = p.priority.map(priority).transpose()?;
-        let new_channel = match &p.task_channel {
-            Some(key) => {
-                let channel = self.store.get_task_channel(ws, key).await?.ok_or_else(|| {
-                    Error::field(
-                        "task_channel",
-                        format!("{key} is not a task channel of workspace {ws}"),
-                    )
-                })?;
-                let changes = channel.sid != task.task_channel.0;
-                if changes && task.assignment_status != TaskStatus::Pending {
-                    return Err(Error::field(
-                        "task_channel",
-                        format!(
-                            "can only change while the task is pending; it is {}",
-                            task.assignment_status.as_str()
-                        ),
-                    ));
-                }
-                changes.then_some(channel)
+        // Everything is checked before anything changes (the core's `update_task`): a refused
+        // update leaves the model, the store and the caller's view as they were.
+        let attributes = match p.attributes {
+            Some(text) => {
+                let parsed = parse_attributes(&text).map_err(|e| Error::field("attributes", e))?;
+                Some((text, parsed))
             }
             None => None,
         };
-        let new_virtual_start_time = p
-            .virtual_start_time
-            .map(|vst| check_virtual_start_time(vst, now))
-            .transpose()?;
-        if let Some(to) = p.assignment_status {
-            check_move(&task, to)?;
-        }
-
+        let change = TaskChange {
+            attributes,
+            priority: p.priority.map(priority).transpose()?,
+            task_channel: p.task_channel,
+            virtual_start_time: (p.virtual_start_time)
+                .map(|vst| check_virtual_start_time(vst, now))
+                .transpose()?,
+            assignment_status: p.assignment_status,
+            reason: p.reason,
+        };
         let mut triggers = Triggers::default();
-        let routing = task.assignment_status.is_routing();
-        if let (Some(text), Some(attrs)) = (p.attributes, attrs) {
-            task.attributes = text;
-            locked.model().update_task(sid, |t| {
-                t.attributes = attrs.clone();
-            });
-            // A pending task goes through its workflow again with its new attributes.
-            if task.assignment_status == TaskStatus::Pending {
-                if let (Some((workflow, _)), None) = (task.workflow.clone(), &task.routing_target) {
-                    match workflow_entry(locked.model(), &workflow, &attrs, now) {
-                        Some(at) => self.decide(&mut locked, now, |d| {
-                            d.enter_step(&mut task, &workflow, at, None)
-                        }),
-                        None => {
-                            place(locked.model(), &mut task, None, now);
-                            task.step = None;
-                            task.step_entered = None;
-                            locked.model().update_task(sid, |t| {
-                                t.route = Route::Unrouted;
-                                t.queue = None;
-                            });
-                        }
-                    }
-                }
-                triggers.tasks.push(sid.clone());
-            }
-        }
-        if let Some(pr) = new_priority {
-            task.priority = pr;
-            locked.model().update_task(sid, |t| {
-                t.priority = pr;
-            });
-            if routing {
-                triggers.tasks.push(sid.clone());
-            }
-        }
-        if let Some(channel) = new_channel {
-            locked.model().update_task(sid, |t| {
-                t.channel = channel.sid.clone();
-            });
-            task.task_channel = (channel.sid, channel.unique_name);
-            triggers.tasks.push(sid.clone());
-        }
-        if let Some(vst) = new_virtual_start_time {
-            task.virtual_start_time = vst;
-            locked.model().update_task(sid, |t| {
-                t.virtual_start_time = vst;
-            });
-        }
-        if p.reason.is_some() && p.assignment_status.is_none() {
-            task.reason = p.reason.clone();
-        }
-
-        match p.assignment_status {
-            None => {
-                task.version += 1;
-                task.date_updated = now;
-                let updated = event::task(mint(), &locked.workspace, "task.updated", &task, now);
-                self.commit(&mut locked, &[Write::Task(&task), Write::Event(&updated)]);
-            }
-            Some(to) => {
-                let reason = p.reason.as_deref();
-                let moved = self.decide(&mut locked, now, |d| {
-                    d.move_task(task, to, reason, &mut triggers)
-                });
-                (task, _) = moved?;
-            }
-        }
+        let updated = self.decide(&mut locked, now, |d| {
+            d.update_task(task, change, &mut triggers)
+        });
         self.finish(locked, triggers).await?;
-        Ok(task)
+        Ok(updated?)
     }
 
     /// Deletes a task; its pending reservations are canceled first.

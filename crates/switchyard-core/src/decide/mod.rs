@@ -11,7 +11,7 @@
 //! - `refused.rs`: [`Refused`], why a command changed nothing.
 //! - `reservation.rs`: accept, reject, wrap and complete a reservation; its ends without
 //!   acceptance (timeout, a failed assignment callback).
-//! - `task.rs`: a task moved on request (cancel, wrap up, complete) and deleted.
+//! - `task.rs`: a task created, moved on request (cancel, wrap up, complete), deleted.
 //! - `timer.rs`: timers firing (reservation timeouts, TTLs, step timeouts, callback backoffs).
 //! - `route.rs`: routing after a change: offering tasks to workers (reservations), workflow
 //!   steps, skipping, canceling what can no longer be routed.
@@ -31,6 +31,7 @@ pub use mint::{Counter, Mint};
 pub use refused::Refused;
 pub use reservation::{ReservationAction, Unaccepted, CALLBACK_FAILED};
 pub use route::{filter_name, place, step_events, workflow_entry};
+pub use task::{Destination, NewTask, TaskChange};
 
 use crate::model::{Worker, Workspace};
 use crate::routing::Model;

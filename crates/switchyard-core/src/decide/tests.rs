@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::expr::Expr;
-use crate::model::{QueueOrder, Reservation, Task, Worker, Workflow};
+use crate::model::{QueueOrder, Reservation, Task, TaskChannel, Worker, Workflow};
 use crate::routing::Timer;
 use crate::routing::{
     task_state, worker_state, ChannelState, QueueState, ReservationStatus, TaskStatus,
@@ -93,6 +93,15 @@ impl Fixture {
         let config = WorkflowConfig::parse(&configuration).unwrap();
         model.put_workflow(workflow.sid.clone(), Some(config), 120);
         model.rows.put_workflow(workflow);
+        model.rows.put_task_channel(TaskChannel {
+            sid: sid(1),
+            workspace_sid: workspace.sid.clone(),
+            friendly_name: "Default".into(),
+            unique_name: "default".into(),
+            channel_optimized_routing: false,
+            date_created: ts(0),
+            date_updated: ts(0),
+        });
         let mut f = Fixture {
             model,
             workspace,
@@ -409,6 +418,8 @@ fn deleting_a_task_cancels_its_offer_and_the_worker_takes_the_next() {
 #[derive(Debug, Clone)]
 enum Command {
     NewTask,
+    Create(u8),
+    Update(usize, u8),
     Act(usize, u8),
     Move(usize, u8),
     Delete(usize),
@@ -418,7 +429,9 @@ enum Command {
 fn command() -> impl proptest::strategy::Strategy<Value = Command> {
     use proptest::prelude::*;
     prop_oneof![
-        2 => Just(Command::NewTask),
+        1 => Just(Command::NewTask),
+        2 => (0u8..3).prop_map(Command::Create),
+        2 => (0usize..4, 0u8..6).prop_map(|(i, k)| Command::Update(i, k)),
         4 => (0usize..4, 0u8..6).prop_map(|(i, a)| Command::Act(i, a)),
         2 => (0usize..4, 0u8..3).prop_map(|(i, s)| Command::Move(i, s)),
         1 => (0usize..4).prop_map(Command::Delete),
@@ -432,6 +445,59 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
         Command::NewTask => {
             let task = f.add_task();
             Some(f.route_task(&task.sid))
+        }
+        Command::Create(k) => {
+            let new = NewTask {
+                attributes: "{}".into(),
+                attrs: json!({}),
+                priority: i64::from(*k),
+                timeout: 600,
+                // The third kind names a channel the workspace lacks: refused.
+                task_channel: if *k == 2 { "sms" } else { "default" }.into(),
+                virtual_start_time: f.now,
+                routing_target: None,
+                destination: Destination::Workflow,
+                workflow_sid: None,
+                ignore_capacity: None,
+            };
+            let (result, units) = f.decide(|d, t| d.create_task(new, t));
+            result.ok().map(|_| units)
+        }
+        Command::Update(i, k) => {
+            let rows = f.task_rows();
+            let task = rows.get(i % rows.len().max(1))?.clone();
+            let change = match k {
+                0 => TaskChange {
+                    priority: Some(7),
+                    ..Default::default()
+                },
+                1 => TaskChange {
+                    attributes: Some((r#"{"x":1}"#.into(), json!({"x": 1}))),
+                    ..Default::default()
+                },
+                2 => TaskChange {
+                    task_channel: Some("sms".into()),
+                    priority: Some(3),
+                    ..Default::default()
+                },
+                3 => TaskChange {
+                    assignment_status: Some(TaskStatus::Canceled),
+                    reason: Some("gone".into()),
+                    ..Default::default()
+                },
+                4 => TaskChange {
+                    assignment_status: Some(TaskStatus::Completed),
+                    attributes: Some((r#"{"y":2}"#.into(), json!({"y": 2}))),
+                    ..Default::default()
+                },
+                _ => TaskChange {
+                    task_channel: Some("default".into()),
+                    virtual_start_time: Some(ts(10)),
+                    ..Default::default()
+                },
+            };
+            let (result, units) = f.decide(|d, t| d.update_task(task, change, t));
+            result.ok().map(|_| units)
         }
         Command::Act(i, a) => {
             let live = f.live_reservations();
