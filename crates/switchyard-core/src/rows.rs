@@ -44,6 +44,11 @@ impl Rows {
         self.workers.get(sid)
     }
 
+    /// Every worker of the workspace, in no particular order.
+    pub fn workers(&self) -> impl Iterator<Item = &Worker> {
+        self.workers.values()
+    }
+
     /// Adds or replaces a worker.
     pub fn put_worker(&mut self, w: Worker) {
         self.workers.insert(w.sid.clone(), w);

@@ -110,6 +110,7 @@ impl From<Refused> for Error {
         match r {
             Refused::NotFound { kind, sid } => Error::NotFound { kind, sid },
             Refused::Field { field, problem } => Error::InvalidField { field, problem },
+            Refused::Rule(rule) => Error::Invalid(rule),
             // Twilio answers 410 Gone to accepting a rescinded reservation.
             Refused::Transition {
                 error: TransitionError::Rescinded,

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use switchyard_core::decide::{Decider, Triggers, Unit};
 use switchyard_core::model::{Task, Worker, Workspace};
 use switchyard_core::routing::Model;
-use switchyard_core::sid::{ActivitySid, TaskSid, WorkerSid};
+use switchyard_core::sid::{TaskSid, WorkerSid};
 use switchyard_core::Timestamp;
 use switchyard_store::{Chain, OnCommit, Pending, Write};
 use tokio::sync::OwnedMutexGuard;
@@ -30,8 +30,8 @@ pub(crate) struct Slot {
 
 /// The workspace's model, locked for one operation; loaded from the store on first use.
 ///
-/// The operation decides on the model, submits its writes without waiting ([`Engine::commit`])
-/// and updates the model as if they had committed. [`Engine::release_lock`] releases the lock
+/// The operation decides on the model with the core ([`Engine::decide`]), which changes the
+/// model as if its units had committed, and submits the units without waiting. [`Engine::release_lock`] releases the lock
 /// as soon as they are submitted, then waits for their commit before the caller hears of it;
 /// the next operation meanwhile decides on top of them.
 pub(crate) struct Locked {
@@ -74,19 +74,6 @@ impl Locked {
         std::mem::take(&mut self.inflight)
     }
 
-    /// An activity of the workspace (its name and availability), for the parameter `field`.
-    pub(crate) fn activity(
-        &mut self,
-        a: &ActivitySid,
-        field: &'static str,
-    ) -> Result<(String, bool)> {
-        let ws = &self.workspace.sid;
-        let found = self.guard.model.as_ref().and_then(|m| m.activities.get(a));
-        found
-            .cloned()
-            .ok_or_else(|| Error::field(field, format!("{a} is not an activity of workspace {ws}")))
-    }
-
     /// A core decider on the locked model, at `now`.
     pub(crate) fn decider<'a>(
         &'a mut self,
@@ -125,24 +112,6 @@ pub(crate) async fn settle(inflight: Vec<Pending>) -> Result<()> {
         }
     }
     result
-}
-
-/// Keeps the model's rows as `writes` leave them.
-fn mirror_rows(model: &mut Model, writes: &[Write<'_>]) {
-    let rows = &mut model.rows;
-    for w in writes {
-        match *w {
-            Write::Reservation(r) => rows.put_reservation(r.clone()),
-            Write::Worker { worker, .. } => rows.put_worker(worker.clone()),
-            Write::WorkerIdle { worker, idle_since } => rows.set_idle_since(worker, idle_since),
-            Write::DeleteTask(sid) => rows.remove_task(sid),
-            Write::Task(t) => rows.put_task(t.clone()),
-            Write::WorkerChannel(_)
-            | Write::Event(_)
-            | Write::CallbackAnswered(_)
-            | Write::CallbackFailed { .. } => {}
-        }
-    }
 }
 
 impl Engine {
@@ -206,27 +175,8 @@ impl Engine {
         Ok(locked)
     }
 
-    /// Submits one decision's writes behind the earlier ones of the workspace and returns
-    /// without waiting; the model's rows follow them at once. The rest of the model is the
-    /// caller's to update, as if they had committed; should they fail, the writes decided after
-    /// them are refused and the model is rebuilt (see [`Engine::release_lock`]).
-    pub(crate) fn commit(&self, locked: &mut Locked, writes: &[Write<'_>]) {
-        self.commit_announcing(locked, writes, None);
-    }
-
-    /// [`Engine::commit`], with `announce` told to subscribers once the writes have committed,
-    /// in commit order.
-    pub(crate) fn commit_announcing(
-        &self,
-        locked: &mut Locked,
-        writes: &[Write<'_>],
-        announce: Option<Notification>,
-    ) {
-        mirror_rows(locked.model(), writes);
-        self.submit(locked, writes, announce);
-    }
-
-    /// Submits writes, with `announce` told once they commit, without touching the model.
+    /// Submits writes behind the earlier ones of the workspace, with `announce` told to
+    /// subscribers once they commit (in commit order); returns without waiting.
     fn submit(&self, locked: &mut Locked, writes: &[Write<'_>], announce: Option<Notification>) {
         let counts = measure::counts(writes);
         let on_commit = (announce.is_some() || !counts.is_empty()).then(|| {

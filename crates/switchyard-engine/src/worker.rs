@@ -5,14 +5,14 @@ use switchyard_core::expr::Expr;
 use switchyard_core::model::{parse_attributes, Worker, WorkerChannel, MAX_CHANNEL_CAPACITY};
 use switchyard_core::routing::{ReservationStatus, WorkerState};
 use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, WorkspaceSid};
-use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter, Write};
+use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter};
 
 use crate::event;
 use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
 };
-use switchyard_core::decide::{Triggers, Unaccepted};
+use switchyard_core::decide::{ChannelChange, Triggers, Unaccepted, WorkerChange};
 use switchyard_core::routing::{channel_state, worker_state};
 
 /// Parameters of a new worker.
@@ -304,101 +304,22 @@ impl Engine {
     ) -> Result<Worker> {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
-        let mut w = locked.worker_row(sid)?;
-        let expected = w.version;
-        let before = w.clone();
-        check_version(p.expected_version, expected, "Worker", sid)?;
+        let w = locked.worker_row(sid)?;
+        check_version(p.expected_version, w.version, "Worker", sid)?;
         let now = self.now();
-        if let Some(name) = new_friendly_name(p.friendly_name, "friendly_name")? {
-            if self.store.worker_name_taken(ws, &name, Some(sid)).await? {
-                return Err(Error::invalid(format!(
-                    "Worker named {name} already exists for workspace {ws}"
-                )));
-            }
-            w.friendly_name = name;
-        }
-        if let Some(a) = p.attributes {
-            w.attributes = attributes(a)?;
-        }
-        let mut reject_pending = false;
-        if let Some(a) = p.activity_sid {
-            let (name, available) = locked.activity(&a, "activity_sid")?;
-            if p.reject_pending_reservations == Some(true) {
-                if available {
-                    return Err(Error::field(
-                        "reject_pending_reservations",
-                        "is only valid when moving to an unavailable activity",
-                    ));
-                }
-                reject_pending = true;
-            }
-            if a != w.activity_sid {
-                w.date_status_changed = now;
-                if available && !w.available {
-                    w.idle_since = now;
-                }
-            }
-            (w.activity_sid, w.activity_name, w.available) = (a, name, available);
-        }
-        w.version = expected + 1;
-        w.date_updated = now;
-        let mut events = Vec::new();
-        if w.activity_sid != before.activity_sid {
-            events.push(event::worker_activity(
-                mint(),
-                &locked.workspace,
-                &before,
-                &w,
-                now,
-            ));
-        }
-        if w.attributes != before.attributes {
-            events.push(event::worker(
-                mint(),
-                &locked.workspace,
-                "worker.attributes.update",
-                &w,
-                now,
-            ));
-        }
-        let mut writes = vec![Write::Worker {
-            worker: &w,
-            expected_version: expected,
-        }];
-        writes.extend(events.iter().map(Write::Event));
-        self.commit(&mut locked, &writes);
-        let (channels, seq) = locked
-            .model()
-            .workers
-            .get(sid)
-            .map(|s| (s.channels.clone(), s.seq))
-            .unwrap_or_default();
-        let mut state = worker_state(&w, channels);
-        state.seq = seq;
-        state.idle_since = locked
-            .model()
-            .workers
-            .get(sid)
-            .map_or(w.idle_since, |s| s.idle_since.max(w.idle_since));
-        locked.model().put_worker(state);
-        let mut triggers = Triggers {
-            workers: vec![sid.clone()],
-            ..Default::default()
+        let change = WorkerChange {
+            friendly_name: new_friendly_name(p.friendly_name, "friendly_name")?,
+            attributes: p.attributes.map(attributes).transpose()?,
+            activity_sid: p.activity_sid,
+            reject_pending_reservations: p.reject_pending_reservations == Some(true),
         };
-        if reject_pending {
-            let pending =
-                (locked.model().rows).worker_reservations(sid, ReservationStatus::Pending);
-            // The worker keeps the activity it asked for; the reservations just end.
-            let activity = w.activity_sid.clone();
-            self.decide(&mut locked, now, |d| {
-                pending.into_iter().try_for_each(|r| {
-                    let how = Unaccepted::Rejected;
-                    (d.end_unaccepted(r, how, Some(activity.clone()), &mut triggers)).map(drop)
-                })
-            })?;
-        }
-        let updated = locked.model().rows.worker(sid).cloned().unwrap_or(w);
-        match self.finish(locked, triggers).await {
+        let mut triggers = Triggers::default();
+        let updated = self.decide(&mut locked, now, |d| {
+            d.update_worker(w, change, &mut triggers)
+        });
+        let finished = self.finish(locked, triggers).await;
+        let updated = updated?;
+        match finished {
             // The version check guards against a writer the model does not know of.
             Err(Error::Store(StoreError::Conflict(_))) => Err(Error::ConcurrentChange(format!(
                 "Worker {sid} was changed concurrently; retry"
@@ -477,8 +398,7 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let mut locked = self.lock(workspace).await?;
         // Read under the lock, so the events name the capacity this change replaces.
-        let mut c = self.worker_channel(account, ws, worker, key).await?;
-        let before = c.clone();
+        let c = self.worker_channel(account, ws, worker, key).await?;
         if let Some(capacity) = p.capacity {
             if !(0..=MAX_CHANNEL_CAPACITY).contains(&capacity) {
                 return Err(Error::field(
@@ -486,72 +406,18 @@ impl Engine {
                     format!("must be between 0 and {MAX_CHANNEL_CAPACITY}, got {capacity}"),
                 ));
             }
-            c.configured_capacity = capacity;
         }
-        if let Some(available) = p.available {
-            c.available = available;
-        }
-        c.date_updated = self.now();
-        let mut w = locked.worker_row(worker)?;
-        let expected_version = w.version;
-        let kinds: Vec<&str> = [
-            (
-                c.configured_capacity != before.configured_capacity,
-                "worker.capacity.update",
-            ),
-            (
-                c.available != before.available,
-                "worker.channel.availability.update",
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(changed, kind)| changed.then_some(kind))
-        .collect();
-        // A channel change is a change of the worker: the Worker SDK bumps its copy's version
-        // on each of these events, and its later If-Match requests depend on it.
-        w.version += kinds.len() as i64;
-        let events: Vec<_> = (kinds.iter())
-            .map(|kind| {
-                event::worker_channel(
-                    mint(),
-                    &locked.workspace,
-                    kind,
-                    &w,
-                    &before,
-                    &c,
-                    c.date_updated,
-                )
-            })
-            .collect();
-        let mut writes = vec![Write::WorkerChannel(&c)];
-        if !events.is_empty() {
-            writes.push(Write::Worker {
-                worker: &w,
-                expected_version,
-            });
-        }
-        writes.extend(events.iter().map(Write::Event));
-        self.commit(&mut locked, &writes);
-        if let Some(state) = locked
-            .model()
-            .workers
-            .get_mut(worker)
-            .and_then(|w| w.channels.get_mut(&c.task_channel_sid))
-        {
-            state.capacity = c.configured_capacity;
-            state.available = c.available;
-        }
-        if let Some(w) = locked.model().workers.get_mut(worker) {
-            w.refresh();
-        }
-        self.finish(
-            locked,
-            Triggers {
-                workers: vec![worker.clone()],
-                ..Default::default()
-            },
-        )
-        .await?;
+        let w = locked.worker_row(worker)?;
+        let change = ChannelChange {
+            capacity: p.capacity,
+            available: p.available,
+        };
+        let now = self.now();
+        let mut triggers = Triggers::default();
+        let c = self.decide(&mut locked, now, |d| {
+            d.update_worker_channel(w, c, change, &mut triggers)
+        });
+        self.finish(locked, triggers).await?;
         Ok(c)
     }
 }

@@ -12,6 +12,7 @@
 //! - `reservation.rs`: accept, reject, wrap and complete a reservation; its ends without
 //!   acceptance (timeout, a failed assignment callback).
 //! - `task.rs`: a task created, moved on request (cancel, wrap up, complete), deleted.
+//! - `worker.rs`: a worker's name, attributes, activity and channels changed.
 //! - `timer.rs`: timers firing (reservation timeouts, TTLs, step timeouts, callback backoffs).
 //! - `route.rs`: routing after a change: offering tasks to workers (reservations), workflow
 //!   steps, skipping, canceling what can no longer be routed.
@@ -25,6 +26,7 @@ mod task;
 #[cfg(test)]
 mod tests;
 mod timer;
+mod worker;
 
 pub use change::{Change, ReservationCreated, Unit};
 pub use mint::{Counter, Mint};
@@ -32,6 +34,7 @@ pub use refused::Refused;
 pub use reservation::{ReservationAction, Unaccepted, CALLBACK_FAILED};
 pub use route::{filter_name, place, step_events, workflow_entry};
 pub use task::{Destination, NewTask, TaskChange};
+pub use worker::{ChannelChange, WorkerChange};
 
 use crate::model::{Worker, Workspace};
 use crate::routing::Model;

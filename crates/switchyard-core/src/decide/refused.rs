@@ -21,6 +21,9 @@ pub enum Refused {
         /// What is wrong, worded to follow the field's name.
         problem: String,
     },
+    /// The command breaks a rule that no single field holds (a name already taken).
+    #[error("{0}")]
+    Rule(String),
     /// The state machine does not allow the move.
     #[error("{kind} {sid} {error}")]
     Transition {

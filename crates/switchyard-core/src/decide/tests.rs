@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::expr::Expr;
-use crate::model::{QueueOrder, Reservation, Task, TaskChannel, Worker, Workflow};
+use crate::model::{QueueOrder, Reservation, Task, TaskChannel, Worker, WorkerChannel, Workflow};
 use crate::routing::Timer;
 use crate::routing::{
     task_state, worker_state, ChannelState, QueueState, ReservationStatus, TaskStatus,
@@ -420,6 +420,7 @@ enum Command {
     NewTask,
     Create(u8),
     Update(usize, u8),
+    Worker(u8, u8),
     Act(usize, u8),
     Move(usize, u8),
     Delete(usize),
@@ -432,6 +433,7 @@ fn command() -> impl proptest::strategy::Strategy<Value = Command> {
         1 => Just(Command::NewTask),
         2 => (0u8..3).prop_map(Command::Create),
         2 => (0usize..4, 0u8..6).prop_map(|(i, k)| Command::Update(i, k)),
+        3 => (1u8..=3, 0u8..7).prop_map(|(w, k)| Command::Worker(w, k)),
         4 => (0usize..4, 0u8..6).prop_map(|(i, a)| Command::Act(i, a)),
         2 => (0usize..4, 0u8..3).prop_map(|(i, s)| Command::Move(i, s)),
         1 => (0usize..4).prop_map(Command::Delete),
@@ -497,6 +499,67 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
                 },
             };
             let (result, units) = f.decide(|d, t| d.update_task(task, change, t));
+            result.ok().map(|_| units)
+        }
+        Command::Worker(n, k) => {
+            let w = f.model.rows.worker(&sid(*n)).cloned()?;
+            let activity = |a: u8| Some(sid::<ActivitySid>(a));
+            let change = match k {
+                0 => WorkerChange {
+                    activity_sid: activity(OFFLINE),
+                    reject_pending_reservations: true,
+                    ..Default::default()
+                },
+                1 => WorkerChange {
+                    activity_sid: activity(AVAILABLE),
+                    ..Default::default()
+                },
+                // Not an activity of the workspace.
+                2 => WorkerChange {
+                    activity_sid: activity(99),
+                    attributes: Some(r#"{"x":1}"#.into()),
+                    ..Default::default()
+                },
+                // Another worker's name, in other letters' case.
+                3 => WorkerChange {
+                    friendly_name: Some(format!("W{}", n % 3 + 1)),
+                    activity_sid: activity(AVAILABLE),
+                    ..Default::default()
+                },
+                // Rejecting pending reservations while becoming available.
+                4 => WorkerChange {
+                    activity_sid: activity(AVAILABLE),
+                    reject_pending_reservations: true,
+                    ..Default::default()
+                },
+                5 => WorkerChange {
+                    attributes: Some(r#"{"y":2}"#.into()),
+                    ..Default::default()
+                },
+                _ => {
+                    let channel = WorkerChannel {
+                        sid: sid(*n),
+                        workspace_sid: f.workspace.sid.clone(),
+                        worker_sid: w.sid.clone(),
+                        task_channel_sid: sid(1),
+                        task_channel_unique_name: "default".into(),
+                        configured_capacity: 1,
+                        available: true,
+                        assigned_tasks: 0,
+                        active_reservations: 0,
+                        date_created: ts(0),
+                        date_updated: ts(0),
+                    };
+                    let change = ChannelChange {
+                        capacity: Some(2),
+                        available: None,
+                    };
+                    let (_, units) =
+                        f.decide(|d, t| d.update_worker_channel(w, channel, change, t));
+                    return Some(units);
+                }
+            };
+            let (result, units) = f.decide(|d, t| d.update_worker(w, change, t));
             result.ok().map(|_| units)
         }
         Command::Act(i, a) => {
