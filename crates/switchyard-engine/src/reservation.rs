@@ -81,7 +81,6 @@ impl Engine {
         p: UpdateReservation,
     ) -> Result<Reservation> {
         let workspace = self.workspace(account, ws).await?;
-        self.check_scope(ws, scope).await?;
         let mut locked = self.lock(workspace).await?;
         let r = self.reservation_row(&mut locked, scope, sid).await?;
         check_version(p.expected_version, r.version, "Reservation", sid)?;
@@ -111,8 +110,12 @@ impl Engine {
                 ReservationScope::Worker(w) => r.worker_sid == *w,
             });
         if let Some(r) = live {
+            // Its task and worker exist: a live reservation holds both.
             return Ok(r.clone());
         }
+        // Off the lifecycle path: an ended reservation, or none (the task or worker missing
+        // answers 404 for itself).
+        self.check_scope(&locked.workspace.sid, scope).await?;
         self.store
             .get_reservation(&locked.workspace.sid, scope, sid)
             .await?

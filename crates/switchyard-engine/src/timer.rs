@@ -326,15 +326,16 @@ impl Engine {
             };
             let mut triggers = Triggers::default();
             measure::timer_fired(ws, &timer);
-            // A timer the core refuses changed nothing: it is logged, and what it would have
-            // freed is routed all the same (the model moved past it).
             let fired_at = self.decide(&mut locked, now, |d| {
                 let result = d.fire(&timer, &mut triggers);
                 d.route(std::mem::take(&mut triggers));
                 result
             });
-            if let Err(e) = &fired_at {
+            if let Err(e) = fired_at {
+                // The core refused it, so it is still due: the model disagrees with its rows.
+                // Ending the run with an error drops the model, which is rebuilt from the store.
                 tracing::warn!(workspace = %ws, ?timer, error = %e, "a timer failed to fire");
+                break Err(e.into());
             }
             fired.push(FiredTimer {
                 at,
