@@ -15,7 +15,7 @@ use crate::measure;
 use crate::Clock;
 use crate::{Engine, Error, Result};
 use crate::{Notification, ReservationCreated};
-use switchyard_core::decide::Triggers;
+use switchyard_core::decide::Command;
 
 pub use switchyard_core::decide::{MAX_ASSIGNMENTS_EXCEEDED, TTL_EXCEEDED, WORKFLOW_TIMEOUT};
 
@@ -324,13 +324,9 @@ impl Engine {
             let Some((at, timer)) = locked.model().next_due(now) else {
                 break Ok(());
             };
-            let mut triggers = Triggers::default();
             measure::timer_fired(ws, &timer);
-            let fired_at = self.decide(&mut locked, now, |d| {
-                let result = d.fire(&timer, &mut triggers);
-                d.route(std::mem::take(&mut triggers));
-                result
-            });
+            let command = Command::Fire(timer.clone());
+            let fired_at = self.decide(&mut locked, now, |d| d.command(command));
             if let Err(e) = fired_at {
                 // The core refused it, so it is still due: the model disagrees with its rows.
                 // Ending the run with an error drops the model, which is rebuilt from the store.

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use switchyard_core::expr::Expr;
 use switchyard_core::model::{parse_attributes, Worker, WorkerChannel, MAX_CHANNEL_CAPACITY};
-use switchyard_core::routing::{ReservationStatus, WorkerState};
+use switchyard_core::routing::WorkerState;
 use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, WorkspaceSid};
 use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter};
 
@@ -12,7 +12,7 @@ use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
 };
-use switchyard_core::decide::{ChannelChange, Triggers, Unaccepted, WorkerChange};
+use switchyard_core::decide::{ChannelChange, Triggers, WorkerChange};
 use switchyard_core::routing::{channel_state, worker_state};
 
 /// Parameters of a new worker.
@@ -342,17 +342,11 @@ impl Engine {
         check_version(expected_version, w.version, "Worker", sid)?;
         let now = self.now();
         let mut triggers = Triggers::default();
-        let pending = (locked.model().rows).worker_reservations(sid, ReservationStatus::Pending);
-        self.decide(&mut locked, now, |d| {
-            pending.into_iter().try_for_each(|r| {
-                (d.end_unaccepted(r, Unaccepted::Canceled, None, &mut triggers)).map(drop)
-            })
-        })?;
+        self.decide(&mut locked, now, |d| d.release_worker(sid, &mut triggers));
         let deleted = event::worker(mint(), &locked.workspace, "worker.deleted", &w, now);
         self.store.delete_worker(sid, &[deleted]).await?;
         locked.model().remove_worker(sid);
         locked.model().rows.remove_worker(sid);
-        triggers.workers.retain(|w| w != sid);
         self.finish(locked, triggers).await
     }
 

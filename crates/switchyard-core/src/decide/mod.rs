@@ -6,6 +6,8 @@
 //! submits the units, waits for their commit and tells whoever asked. Nothing here reads a
 //! store, a clock or a random source: the same commands on the same model give the same units.
 //!
+//! - `command.rs`: the entry point, [`decide`]: a [`Command`] on a model gives a [`Decision`]
+//!   (an [`Outcome`] and the units), or a [`Refused`] that changed nothing.
 //! - `change.rs`: [`Change`], [`Unit`], [`ReservationCreated`].
 //! - `mint.rs`: [`Mint`] and a deterministic [`Counter`].
 //! - `refused.rs`: [`Refused`], why a command changed nothing.
@@ -18,6 +20,7 @@
 //!   steps, skipping, canceling what can no longer be routed.
 
 mod change;
+mod command;
 mod mint;
 mod refused;
 mod reservation;
@@ -29,6 +32,7 @@ mod timer;
 mod worker;
 
 pub use change::{Change, ReservationCreated, Unit};
+pub use command::{decide, Command, Decision, Outcome};
 pub use mint::{Counter, Mint};
 pub use refused::Refused;
 pub use reservation::{ReservationAction, Unaccepted, CALLBACK_FAILED};

@@ -3,7 +3,7 @@
 
 use super::{set_activity, Change, Decider, Mint, Refused, Triggers};
 use crate::event::build as event;
-use crate::lifecycle::{self, ReservationRequest};
+use crate::lifecycle::{self, ReservationRequest, TransitionError};
 use crate::model::{Reservation, Worker};
 use crate::routing::{CallbackFailures, ReservationStatus, TaskStatus};
 use crate::sid::ActivitySid;
@@ -76,11 +76,12 @@ impl<M: Mint> Decider<'_, M> {
                 };
                 let task = (self.model.rows.task(&r.task_sid).cloned())
                     .ok_or_else(|| Refused::not_found("Task", &r.task_sid))?;
+                // Accepted or wrapping, so live: it follows the task.
+                if self.model.rows.reservation(&r.sid).is_none() {
+                    return Err(Refused::not_found("Reservation", &r.sid));
+                }
                 let (_, moved) = self.move_task(task, to, None, triggers)?;
-                moved
-                    .into_iter()
-                    .find(|m| m.sid == r.sid)
-                    .ok_or_else(|| Refused::not_found("Reservation", &r.sid))
+                Ok(moved.into_iter().find(|m| m.sid == r.sid).unwrap_or(r))
             }
         }
     }
@@ -171,6 +172,10 @@ impl<M: Mint> Decider<'_, M> {
         triggers: &mut Triggers,
     ) -> Result<Reservation, Refused> {
         let now = self.now;
+        if r.status != ReservationStatus::Pending {
+            let error = TransitionError::NotPending(r.status);
+            return Err(Refused::transition("Reservation", &r.sid, error));
+        }
         let mut task = (self.model.rows.task(&r.task_sid).cloned())
             .ok_or_else(|| Refused::not_found("Task", &r.task_sid))?;
         let activity = (activity.map(|a| self.activity("worker_activity_sid", a))).transpose()?;

@@ -196,6 +196,18 @@ impl Fixture {
         (out, d.finish())
     }
 
+    /// Decides `command` through the entry point; its units, or `None` when refused.
+    fn command(&mut self, command: Command) -> Option<Vec<Unit>> {
+        let decided = decide(
+            &mut self.model,
+            &self.workspace,
+            command,
+            self.now,
+            &mut self.mint,
+        );
+        decided.ok().map(|d| d.units)
+    }
+
     fn route_task(&mut self, task: &TaskSid) -> Vec<Unit> {
         let tasks = vec![task.clone()];
         self.decide(|_, t| t.tasks = tasks).1
@@ -414,9 +426,9 @@ fn deleting_a_task_cancels_its_offer_and_the_worker_takes_the_next() {
     assert_eq!(offered[0].task_sid, second.sid);
 }
 
-/// A command of the property test, its targets picked by index among what exists then.
+/// A step of the property test, its targets picked by index among what exists then.
 #[derive(Debug, Clone)]
-enum Command {
+enum Step {
     NewTask,
     Create(u8),
     Update(usize, u8),
@@ -427,28 +439,28 @@ enum Command {
     Advance(i64),
 }
 
-fn command() -> impl proptest::strategy::Strategy<Value = Command> {
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
     use proptest::prelude::*;
     prop_oneof![
-        1 => Just(Command::NewTask),
-        2 => (0u8..3).prop_map(Command::Create),
-        2 => (0usize..4, 0u8..6).prop_map(|(i, k)| Command::Update(i, k)),
-        3 => (1u8..=3, 0u8..7).prop_map(|(w, k)| Command::Worker(w, k)),
-        4 => (0usize..4, 0u8..6).prop_map(|(i, a)| Command::Act(i, a)),
-        2 => (0usize..4, 0u8..3).prop_map(|(i, s)| Command::Move(i, s)),
-        1 => (0usize..4).prop_map(Command::Delete),
-        2 => (1i64..200).prop_map(Command::Advance),
+        1 => Just(Step::NewTask),
+        2 => (0u8..3).prop_map(Step::Create),
+        2 => (0usize..4, 0u8..6).prop_map(|(i, k)| Step::Update(i, k)),
+        3 => (1u8..=3, 0u8..7).prop_map(|(w, k)| Step::Worker(w, k)),
+        4 => (0usize..4, 0u8..8).prop_map(|(i, a)| Step::Act(i, a)),
+        2 => (0usize..4, 0u8..3).prop_map(|(i, s)| Step::Move(i, s)),
+        1 => (0usize..4).prop_map(Step::Delete),
+        2 => (1i64..200).prop_map(Step::Advance),
     ]
 }
 
-/// Runs `command`; the units it decided, or `None` when it was refused.
-fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
-    match command {
-        Command::NewTask => {
+/// Runs `step`; the units it decided, or `None` when it was refused.
+fn run(f: &mut Fixture, step: &Step) -> Option<Vec<Unit>> {
+    match step {
+        Step::NewTask => {
             let task = f.add_task();
             Some(f.route_task(&task.sid))
         }
-        Command::Create(k) => {
+        Step::Create(k) => {
             let new = NewTask {
                 attributes: "{}".into(),
                 attrs: json!({}),
@@ -462,10 +474,9 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
                 workflow_sid: None,
                 ignore_capacity: None,
             };
-            let (result, units) = f.decide(|d, t| d.create_task(new, t));
-            result.ok().map(|_| units)
+            f.command(Command::CreateTask(new))
         }
-        Command::Update(i, k) => {
+        Step::Update(i, k) => {
             let rows = f.task_rows();
             let task = rows.get(i % rows.len().max(1))?.clone();
             let change = match k {
@@ -498,10 +509,9 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
                     ..Default::default()
                 },
             };
-            let (result, units) = f.decide(|d, t| d.update_task(task, change, t));
-            result.ok().map(|_| units)
+            f.command(Command::UpdateTask { task, change })
         }
-        Command::Worker(n, k) => {
+        Step::Worker(n, k) => {
             let w = f.model.rows.worker(&sid(*n)).cloned()?;
             let activity = |a: u8| Some(sid::<ActivitySid>(a));
             let change = match k {
@@ -554,17 +564,29 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
                         capacity: Some(2),
                         available: None,
                     };
-                    let (_, units) =
-                        f.decide(|d, t| d.update_worker_channel(w, channel, change, t));
-                    return Some(units);
+                    return f.command(Command::UpdateWorkerChannel {
+                        worker: w,
+                        channel,
+                        change,
+                    });
                 }
             };
-            let (result, units) = f.decide(|d, t| d.update_worker(w, change, t));
-            result.ok().map(|_| units)
+            f.command(Command::UpdateWorker { worker: w, change })
         }
-        Command::Act(i, a) => {
+        Step::Act(i, a) => {
             let live = f.live_reservations();
             let r = live.get(i % live.len().max(1))?.clone();
+            match a {
+                6 => {
+                    let error = "connection refused".to_owned();
+                    return f.command(Command::CallbackFailed {
+                        reservation: r,
+                        error,
+                    });
+                }
+                7 => return f.command(Command::ReleaseWorker(r.worker_sid)),
+                _ => {}
+            }
             let action = match a {
                 0 => ReservationAction::Accept { instruction: None },
                 1 => ReservationAction::Reject { activity: None },
@@ -578,10 +600,12 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
                 4 => ReservationAction::Wrap,
                 _ => ReservationAction::Complete,
             };
-            let (result, units) = f.decide(|d, t| d.act(r, action, t));
-            result.ok().map(|_| units)
+            f.command(Command::Reservation {
+                reservation: r,
+                action,
+            })
         }
-        Command::Move(i, s) => {
+        Step::Move(i, s) => {
             let rows = f.task_rows();
             let task = rows.get(i % rows.len().max(1))?.clone();
             let to = [
@@ -589,21 +613,23 @@ fn run(f: &mut Fixture, command: &Command) -> Option<Vec<Unit>> {
                 TaskStatus::Wrapping,
                 TaskStatus::Completed,
             ][*s as usize];
-            let (result, units) = f.decide(|d, t| d.move_task(task, to, Some("done"), t));
-            result.ok().map(|_| units)
+            let change = TaskChange {
+                assignment_status: Some(to),
+                reason: Some("done".into()),
+                ..Default::default()
+            };
+            f.command(Command::UpdateTask { task, change })
         }
-        Command::Delete(i) => {
+        Step::Delete(i) => {
             let rows = f.task_rows();
             let task = rows.get(i % rows.len().max(1))?.clone();
-            Some(f.decide(|d, t| d.delete_task(&task, t)).1)
+            f.command(Command::DeleteTask(task))
         }
-        Command::Advance(secs) => {
+        Step::Advance(secs) => {
             f.now = Timestamp::from_secs(f.now.as_secs() + secs);
             let mut units = Vec::new();
             while let Some((_, timer)) = f.model.next_due(f.now) {
-                let (result, fired) = f.decide(|d, t| d.fire(&timer, t));
-                result.ok()?;
-                units.extend(fired);
+                units.extend(f.command(Command::Fire(timer))?);
             }
             Some(units)
         }
@@ -617,13 +643,13 @@ proptest::proptest! {
     /// the same rows. Running the same commands twice decides the same units.
     #[test]
     fn refused_commands_leave_no_trace_and_decisions_are_deterministic(
-        commands in proptest::collection::vec(command(), 1..40),
+        steps in proptest::collection::vec(step(), 1..40),
         multi_task in proptest::bool::ANY,
     ) {
         let mut all = Fixture::new(3, multi_task);
         let mut accepted = Vec::new();
         let mut decided = Vec::new();
-        for c in &commands {
+        for c in &steps {
             if let Some(units) = run(&mut all, c) {
                 accepted.push(c.clone());
                 decided.push(units);

@@ -6,7 +6,7 @@ use super::{Change, Decider, Mint, Refused, Triggers};
 use crate::event::build as event;
 use crate::model::{Worker, WorkerChannel};
 use crate::routing::{worker_state, ReservationStatus};
-use crate::sid::ActivitySid;
+use crate::sid::{ActivitySid, WorkerSid};
 
 /// Changes to a worker, each field checked on its own already (by the caller).
 #[derive(Debug, Clone, Default)]
@@ -116,10 +116,12 @@ impl<M: Mint> Decider<'_, M> {
         triggers.workers.push(sid.clone());
         if reject_pending {
             let pending = (self.model.rows).worker_reservations(&sid, ReservationStatus::Pending);
-            // The worker keeps the activity it asked for; the reservations just end.
+            // The worker keeps the activity it asked for; the reservations just end. The
+            // activity was checked above and a live reservation's task is in the rows, so none
+            // is refused (and the update stands whatever became of them).
             let activity = Some(w.activity_sid.clone());
             for r in pending {
-                self.end_unaccepted(r, Unaccepted::Rejected, activity.clone(), triggers)?;
+                let _ = self.end_unaccepted(r, Unaccepted::Rejected, activity.clone(), triggers);
             }
         }
         Ok(self.model.rows.worker(&sid).cloned().unwrap_or(w))
@@ -182,5 +184,19 @@ impl<M: Mint> Decider<'_, M> {
         }
         triggers.workers.push(w.sid.clone());
         c
+    }
+
+    /// Ends a worker's pending reservations (canceled) before it is deleted; their tasks are
+    /// routed on.
+    pub fn release_worker(&mut self, worker: &WorkerSid, triggers: &mut Triggers) {
+        let pending = self
+            .model
+            .rows
+            .worker_reservations(worker, ReservationStatus::Pending);
+        for r in pending {
+            // A live reservation's task is in the rows: never refused.
+            let _ = self.end_unaccepted(r, Unaccepted::Canceled, None, triggers);
+        }
+        triggers.workers.retain(|w| w != worker);
     }
 }
