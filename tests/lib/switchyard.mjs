@@ -1,12 +1,22 @@
 // Shared by the Node suites that start their own server (no dependencies): the binary on a
-// free port with the development credentials, plain REST calls to it, and polling with a
-// deadline.
+// free port with the development credentials, plain REST calls to it, polling with a deadline,
+// and how the browser suites launch Chromium.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 export const ACCOUNT = 'AC00000000000000000000000000000000';
 export const TOKEN = 'switchyard-dev-token';
+
+/**
+ * How the browser suites launch Debian's Chromium with playwright-core: headless, as root, and
+ * without the background connections this machine's closed network refuses.
+ */
+export const CHROMIUM = {
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+};
 
 /**
  * Starts `$SWITCHYARD_BIN serve` on a free port with an in-memory database and the development

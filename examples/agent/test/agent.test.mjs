@@ -7,14 +7,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  ACCOUNT, TOKEN, eventually, rest as restAt, startServer,
+  ACCOUNT, CHROMIUM, TOKEN, eventually, rest as restAt, startServer,
 } from '../../../tests/lib/switchyard.mjs';
 import { credentialsFromEnv, startAgentApp } from '../server.mjs';
 import { setUpDesk } from '../setup.mjs';
 
 const OUTPUT = process.env.AGENT_OUTPUT || 'output';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let server; let base; let app; let browser; let ws;
 const rest = (method, route, form) => restAt(base, method, route, form);
@@ -26,7 +24,7 @@ before(async () => {
   };
   ws = await setUpDesk(credentials);
   app = await startAgentApp({ ...credentials, workspaceSid: ws });
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await chromium.launch(CHROMIUM);
 });
 
 after(async () => {

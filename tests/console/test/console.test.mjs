@@ -8,12 +8,10 @@ import { once } from 'node:events';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  ACCOUNT, TOKEN, eventually, rest as restAt, startServer,
+  ACCOUNT, CHROMIUM, TOKEN, eventually, rest as restAt, startServer,
 } from '../../lib/switchyard.mjs';
 
 const OUTPUT = process.env.CONSOLE_OUTPUT || 'output';
-const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-  '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let server; let base; let app; let appUrl; let browser;
 const received = []; // assignment callbacks the app got
@@ -36,7 +34,7 @@ before(async () => {
   app.listen(0, '127.0.0.1');
   await once(app, 'listening');
   appUrl = `http://127.0.0.1:${app.address().port}/assign`;
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_FLAGS });
+  browser = await chromium.launch(CHROMIUM);
 });
 
 after(async () => {

@@ -5,7 +5,11 @@
 //! these lists, so one is accepted and only changes the paging shape.
 
 use serde_json::{json, Map, Value};
-use switchyard_engine::{PageRequest, TaskQueueFilter, TaskQueueQuery, WorkerFilter, WorkerQuery};
+use std::future::Future;
+
+use switchyard_engine::{
+    Page, PageRequest, TaskQueueFilter, TaskQueueQuery, WorkerFilter, WorkerQuery,
+};
 
 use super::payload;
 use super::rpc::{param_sid, param_str, Refusal};
@@ -34,16 +38,7 @@ pub(crate) async fn workers(
         target_workers_expression: param_str(params, "TargetWorkersExpression"),
         ..WorkerQuery::default()
     };
-    let mut all = Vec::new();
-    let mut page = whole_pages();
-    loop {
-        let p = st.engine.list_workers(account, ws, &query, page).await?;
-        all.extend(p.items.into_iter().map(|(_, w)| w));
-        match p.next {
-            Some(next) => page.cursor = next,
-            None => break,
-        }
-    }
+    let all = every_page(|page| st.engine.list_workers(account, ws, &query, page)).await?;
     Ok(sdk_page(
         &all,
         params,
@@ -67,19 +62,7 @@ pub(crate) async fn task_queues(
         worker_sid: param_sid(params, "WorkerSid")?,
         ..TaskQueueQuery::default()
     };
-    let mut all = Vec::new();
-    let mut page = whole_pages();
-    loop {
-        let p = st
-            .engine
-            .list_task_queues(account, ws, &query, page)
-            .await?;
-        all.extend(p.items.into_iter().map(|(_, q)| q));
-        match p.next {
-            Some(next) => page.cursor = next,
-            None => break,
-        }
-    }
+    let all = every_page(|page| st.engine.list_task_queues(account, ws, &query, page)).await?;
     Ok(sdk_page(
         &all,
         params,
@@ -88,10 +71,24 @@ pub(crate) async fn task_queues(
     ))
 }
 
-fn whole_pages() -> PageRequest {
-    PageRequest {
+/// Every item of an engine list, read page by page (`list` reads the page it is given).
+async fn every_page<T, F, Fut>(mut list: F) -> Result<Vec<T>, Refusal>
+where
+    F: FnMut(PageRequest) -> Fut,
+    Fut: Future<Output = switchyard_engine::Result<Page<T>>>,
+{
+    let mut all = Vec::new();
+    let mut page = PageRequest {
         size: MAX_PAGE_SIZE,
         ..PageRequest::default()
+    };
+    loop {
+        let p = list(page.clone()).await?;
+        all.extend(p.items.into_iter().map(|(_, item)| item));
+        match p.next {
+            Some(next) => page.cursor = next,
+            None => return Ok(all),
+        }
     }
 }
 
