@@ -83,7 +83,7 @@ where
         ..PageRequest::default()
     };
     loop {
-        let p = list(page.clone()).await?;
+        let p = list(page).await?;
         all.extend(p.items.into_iter().map(|(_, item)| item));
         match p.next {
             Some(next) => page.cursor = next,
