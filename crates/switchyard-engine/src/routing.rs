@@ -2,10 +2,11 @@
 //! decision committed before anyone hears of it.
 //!
 //! Operations that can change who gets which task (tasks, reservations, workers, queues,
-//! workflows) run under the workspace's lock (`lock.rs`): they decide on the model, submit
-//! their writes, update the model to match, and then ask it for the reservations the change
-//! makes possible. Each reservation is one write (reservation, task, worker), announced once it
-//! commits. The model is built from the store in `load.rs`.
+//! workflows) run under the workspace's lock (`lock.rs`): the core decides on the model
+//! (`switchyard_core::decide`, which changes the model and records units of rows to write),
+//! the engine submits the units and then routes what the change made possible. Each
+//! reservation is one unit (reservation, task, worker), announced once it commits. The model
+//! is built from the store in `load.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;

@@ -2,7 +2,7 @@
 //! meets without acceptance (timeout, a failed assignment callback).
 
 use super::{set_activity, Change, Decider, Mint, Refused, Triggers};
-use crate::event::build as event;
+use crate::event::{build as event, Event};
 use crate::lifecycle::{self, ReservationRequest, TransitionError};
 use crate::model::{Reservation, Worker};
 use crate::routing::{CallbackFailures, ReservationStatus, TaskStatus};
@@ -134,13 +134,8 @@ impl<M: Mint> Decider<'_, M> {
         ));
         let mut changes = vec![Change::Reservation(r.clone()), Change::Task(task.clone())];
         changes.extend(siblings.iter().cloned().map(Change::Reservation));
-        if let Some((w, version, before)) = &worker {
-            changes.push(Change::Worker {
-                worker: w.clone(),
-                expected_version: *version,
-            });
-            let sid = self.mint.sid();
-            events.push(event::worker_activity(sid, self.workspace, before, w, now));
+        if let Some(moved) = &worker {
+            self.record_worker_move(moved, &mut changes, &mut events);
         }
         changes.extend(events.into_iter().map(Change::Event));
         self.emit(changes);
@@ -227,13 +222,8 @@ impl<M: Mint> Decider<'_, M> {
                 error: error.to_owned(),
             });
         }
-        if let Some((w, version, before)) = &worker {
-            changes.push(Change::Worker {
-                worker: w.clone(),
-                expected_version: *version,
-            });
-            let sid = self.mint.sid();
-            events.push(event::worker_activity(sid, self.workspace, before, w, now));
+        if let Some(moved) = &worker {
+            self.record_worker_move(moved, &mut changes, &mut events);
         }
         changes.extend(events.into_iter().map(Change::Event));
         // The model first: when the worker became idle goes into the same unit.
@@ -265,6 +255,28 @@ impl<M: Mint> Decider<'_, M> {
         triggers.tasks.push(task.sid.clone());
         triggers.workers.push(r.worker_sid.clone());
         Ok(r)
+    }
+
+    /// Records a worker's move to another activity (`moved_worker`'s answer): its row and
+    /// `worker.activity.update`.
+    fn record_worker_move(
+        &mut self,
+        (w, version, before): &(Worker, i64, Worker),
+        changes: &mut Vec<Change>,
+        events: &mut Vec<Event>,
+    ) {
+        changes.push(Change::Worker {
+            worker: w.clone(),
+            expected_version: *version,
+        });
+        let sid = self.mint.sid();
+        events.push(event::worker_activity(
+            sid,
+            self.workspace,
+            before,
+            w,
+            self.now,
+        ));
     }
 
     /// The reservation's worker moved to `activity`, with its version before and its row
