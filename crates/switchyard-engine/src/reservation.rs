@@ -101,16 +101,14 @@ impl Engine {
         scope: &ReservationScope,
         sid: &ReservationSid,
     ) -> Result<Reservation> {
-        let live = locked
-            .model()
-            .rows
-            .reservation(sid)
-            .filter(|r| match scope {
-                ReservationScope::Task(t) => r.task_sid == *t,
-                ReservationScope::Worker(w) => r.worker_sid == *w,
-            });
+        // A live reservation's task is live too; its worker may have been deleted while it
+        // was accepted, so the worker is looked for.
+        let rows = &locked.model().rows;
+        let live = rows.reservation(sid).filter(|r| match scope {
+            ReservationScope::Task(t) => r.task_sid == *t,
+            ReservationScope::Worker(w) => r.worker_sid == *w && rows.worker(w).is_some(),
+        });
         if let Some(r) = live {
-            // Its task and worker exist: a live reservation holds both.
             return Ok(r.clone());
         }
         // Off the lifecycle path: an ended reservation, or none (the task or worker missing

@@ -370,7 +370,9 @@ impl Engine {
         // Loading the model may have routed what the store held: those writes are settled
         // here, not dropped with the lock (which would throw the model away).
         self.release_lock(locked, Ok(())).await?;
-        // The figures count every decision so far: shown only once all of them committed.
+        // The figures count every decision so far: shown only once all of them committed. (The
+        // wait covers every workspace's writes, and a write of this workspace that fails after
+        // the lock was released fails this answer too: both are rare and cost a retry at most.)
         self.store.settled().await;
         if chain.broken() {
             return Err(switchyard_store::StoreError::Abandoned.into());

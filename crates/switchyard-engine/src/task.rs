@@ -1,7 +1,9 @@
 //! Tasks.
 
 use serde_json::Value;
-use switchyard_core::decide::{Destination, NewTask, TaskChange, Triggers};
+use switchyard_core::decide::{
+    check_virtual_start_time, Destination, NewTask, TaskChange, Triggers,
+};
 use switchyard_core::expr::Expr;
 use switchyard_core::model::{
     parse_attributes, Task, DEFAULT_TASK_TIMEOUT_SECS, MAX_PRIORITY, MAX_TASK_TIMEOUT_SECS,
@@ -91,24 +93,6 @@ fn priority(p: i64) -> Result<i64> {
     }
 }
 
-fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp> {
-    // 1900-01-01T00:00:00Z
-    const EARLIEST: i64 = -2_208_988_800_000;
-    if t > now {
-        return Err(Error::field(
-            "virtual_start_time",
-            "must not be in the future",
-        ));
-    }
-    if t.as_millis() < EARLIEST {
-        return Err(Error::field(
-            "virtual_start_time",
-            "must not be before 1900",
-        ));
-    }
-    Ok(t)
-}
-
 impl Engine {
     /// Creates a task and routes it. Returns the task as created (routing follows at once).
     pub async fn create_task(
@@ -130,8 +114,8 @@ impl Engine {
             ));
         }
         let channel_key = p.task_channel.unwrap_or_else(|| "default".to_owned());
-        let virtual_start_time =
-            check_virtual_start_time(p.virtual_start_time.unwrap_or(now), now)?;
+        let virtual_start_time = check_virtual_start_time(p.virtual_start_time.unwrap_or(now), now)
+            .map_err(Error::from)?;
 
         // Where it goes: a direct target, or a workflow.
         let routing_target = p
@@ -295,9 +279,7 @@ impl Engine {
             attributes,
             priority: p.priority.map(priority).transpose()?,
             task_channel: p.task_channel,
-            virtual_start_time: (p.virtual_start_time)
-                .map(|vst| check_virtual_start_time(vst, now))
-                .transpose()?,
+            virtual_start_time: p.virtual_start_time,
             assignment_status: p.assignment_status,
             reason: p.reason,
         };

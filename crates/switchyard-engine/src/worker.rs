@@ -309,7 +309,7 @@ impl Engine {
         let now = self.now();
         let change = WorkerChange {
             friendly_name: new_friendly_name(p.friendly_name, "friendly_name")?,
-            attributes: p.attributes.map(attributes).transpose()?,
+            attributes: p.attributes,
             activity_sid: p.activity_sid,
             reject_pending_reservations: p.reject_pending_reservations == Some(true),
         };

@@ -37,7 +37,7 @@ pub use mint::{Counter, Mint};
 pub use refused::Refused;
 pub use reservation::{ReservationAction, Unaccepted, CALLBACK_FAILED};
 pub use route::{filter_name, place, step_events, workflow_entry};
-pub use task::{Destination, NewTask, TaskChange};
+pub use task::{check_virtual_start_time, Destination, NewTask, TaskChange};
 pub use worker::{ChannelChange, WorkerChange};
 
 use crate::model::{Worker, Workspace};

@@ -152,6 +152,25 @@ impl<M: Mint> Decider<'_, M> {
     }
 }
 
+/// Checks a task's ordering time: not after `now`, not before 1900.
+pub fn check_virtual_start_time(t: Timestamp, now: Timestamp) -> Result<Timestamp, Refused> {
+    // 1900-01-01T00:00:00Z
+    const EARLIEST: i64 = -2_208_988_800_000;
+    if t > now {
+        return Err(Refused::field(
+            "virtual_start_time",
+            "must not be in the future",
+        ));
+    }
+    if t.as_millis() < EARLIEST {
+        return Err(Refused::field(
+            "virtual_start_time",
+            "must not be before 1900",
+        ));
+    }
+    Ok(t)
+}
+
 /// Where a new task goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
@@ -199,7 +218,6 @@ impl<M: Mint> Decider<'_, M> {
         let now = self.now;
         let ws = &self.workspace.sid;
         let rows = &self.model.rows;
-        let mut workflow_sid = new.workflow_sid;
         match &new.destination {
             Destination::Worker(w) => {
                 rows.worker(w).ok_or_else(|| {
@@ -215,8 +233,18 @@ impl<M: Mint> Decider<'_, M> {
                     return Err(Refused::field("routing_target", problem));
                 }
             }
-            Destination::Workflow if workflow_sid.is_some() => {}
-            Destination::Workflow => match rows.workflows().as_slice() {
+            Destination::Workflow => {}
+        }
+        let channel = (rows.task_channel(&new.task_channel).cloned()).ok_or_else(|| {
+            let key = &new.task_channel;
+            Refused::field(
+                "task_channel",
+                format!("{key} is not a task channel of workspace {ws}"),
+            )
+        })?;
+        let mut workflow_sid = new.workflow_sid;
+        if workflow_sid.is_none() && new.destination == Destination::Workflow {
+            match rows.workflows().as_slice() {
                 [only] => workflow_sid = Some(only.sid.clone()),
                 [] => {
                     let problem = "is required: the workspace has no workflow";
@@ -226,15 +254,8 @@ impl<M: Mint> Decider<'_, M> {
                     let problem = "is required when the workspace has more than one workflow";
                     return Err(Refused::field("workflow_sid", problem));
                 }
-            },
+            }
         }
-        let channel = (rows.task_channel(&new.task_channel).cloned()).ok_or_else(|| {
-            let key = &new.task_channel;
-            Refused::field(
-                "task_channel",
-                format!("{key} is not a task channel of workspace {ws}"),
-            )
-        })?;
         let workflow = match &workflow_sid {
             Some(f) => Some(rows.workflow(f).cloned().ok_or_else(|| {
                 Refused::field(
@@ -334,7 +355,7 @@ pub struct TaskChange {
     pub priority: Option<i64>,
     /// New channel, by SID or unique name (only while the task is pending).
     pub task_channel: Option<String>,
-    /// New ordering time.
+    /// New ordering time (checked here: not in the future, not before 1900).
     pub virtual_start_time: Option<Timestamp>,
     /// New status: canceled, wrapping or completed.
     pub assignment_status: Option<TaskStatus>,
@@ -371,6 +392,9 @@ impl<M: Mint> Decider<'_, M> {
             }
             None => None,
         };
+        if let Some(vst) = change.virtual_start_time {
+            check_virtual_start_time(vst, now)?;
+        }
         if let Some(to) = change.assignment_status {
             lifecycle::task_request(task.assignment_status, to)
                 .map_err(|e| Refused::transition("Task", &sid, e))?;

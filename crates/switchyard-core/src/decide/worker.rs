@@ -4,7 +4,7 @@
 use super::reservation::Unaccepted;
 use super::{Change, Decider, Mint, Refused, Triggers};
 use crate::event::build as event;
-use crate::model::{Worker, WorkerChannel};
+use crate::model::{parse_attributes, Worker, WorkerChannel};
 use crate::routing::{worker_state, ReservationStatus};
 use crate::sid::{ActivitySid, WorkerSid};
 
@@ -13,7 +13,7 @@ use crate::sid::{ActivitySid, WorkerSid};
 pub struct WorkerChange {
     /// New display name (unique in the workspace, ignoring ASCII case).
     pub friendly_name: Option<String>,
-    /// New attributes (a JSON object).
+    /// New attributes (checked here: a JSON object).
     pub attributes: Option<String>,
     /// New activity.
     pub activity_sid: Option<ActivitySid>,
@@ -49,6 +49,9 @@ impl<M: Mint> Decider<'_, M> {
                 let rule = format!("Worker named {name} already exists for workspace {ws}");
                 return Err(Refused::Rule(rule));
             }
+        }
+        if let Some(text) = &change.attributes {
+            parse_attributes(text).map_err(|problem| Refused::field("attributes", problem))?;
         }
         let activity = match change.activity_sid {
             Some(a) => {

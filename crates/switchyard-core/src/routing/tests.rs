@@ -705,3 +705,15 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_free_worker_passes_over_a_task_at_its_reservation_cap() {
+    let mut m = model(SIMPLE);
+    m.put_worker(worker(1, json!({}), true, 0));
+    let capped = task(&mut m, 1, json!({}), 0, 100);
+    m.update_task(&capped, |t| {
+        t.assignment_count = crate::model::MAX_ASSIGNMENT_COUNT;
+    });
+    let next = task(&mut m, 2, json!({}), 0, 200);
+    assert_eq!(m.task_for_worker(&sid(1), ts(300)), Some(next));
+}

@@ -4,7 +4,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BTreeSet;
 
-use crate::model::QueueOrder;
+use crate::model::{QueueOrder, MAX_ASSIGNMENT_COUNT};
 use crate::sid::{TaskChannelSid, TaskQueueSid, TaskSid, WorkerSid};
 use crate::Timestamp;
 
@@ -57,9 +57,12 @@ impl Model {
     /// has room on. The cost grows with the worker's queues, not with the backlog.
     pub fn task_for_worker(&self, sid: &WorkerSid, now: Timestamp) -> Option<TaskSid> {
         let w = self.workers.get(sid)?;
+        // A task at its reservation cap is offered to nobody more (it is canceled once its
+        // last pending reservation ends).
         let first_eligible = |set: &BTreeSet<WaitKey>| {
             set.iter()
                 .filter_map(|k| self.tasks.get(k.task()))
+                .filter(|t| t.assignment_count < MAX_ASSIGNMENT_COUNT)
                 .find(|t| self.eligible(t, w, now))
         };
         let mut heads: Vec<&TaskState> = Vec::new();

@@ -150,3 +150,28 @@ async fn a_worker_whose_routing_fails_is_still_created_and_routed_later() {
     assert_eq!(res[0]["worker_sid"], worker["sid"]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_deleted_workers_accepted_reservation_is_not_reached_through_it() {
+    let s = Server::start().await;
+    let (ws, _, _) = crate::routing::simple_workspace(&s, None, "1").await;
+    let w = format!("/Workspaces/{ws}");
+    let worker = crate::routing::available_worker(&s, &ws, "alice").await;
+    let task = sid_of(&s.create(&format!("{w}/Tasks"), &[]).await);
+    let reservation = sid_of(&pending_reservations(&s, &ws, &task).await[0]);
+    s.ok(
+        &format!("{w}/Tasks/{task}/Reservations/{reservation}"),
+        &[("ReservationStatus", "accepted")],
+    )
+    .await;
+    let (status, body) = s.delete(&format!("{w}/Workers/{worker}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    let through_worker = format!("{w}/Workers/{worker}/Reservations/{reservation}");
+    let completed = s
+        .post(&through_worker, &[("ReservationStatus", "completed")])
+        .await;
+    assert_error(&completed, 404, 20404, "Worker");
+    let (_, still) = s.get(&format!("{w}/Tasks/{task}")).await;
+    assert_eq!(still["assignment_status"], "assigned");
+}
