@@ -163,7 +163,8 @@ pub(crate) async fn run(sockets: usize, rate: u64) -> Result<Value> {
         "only {received} of {sockets} sockets heard of their reservation within {DRAIN:?}"
     );
     let per_socket_kb = match (rss_before, rss_after) {
-        (Some(a), Some(b)) => Some(((b - a) as f64 / sockets as f64).round()),
+        // With a few sockets the allocator may hand memory back meanwhile: never below zero.
+        (Some(a), Some(b)) => Some((b.saturating_sub(a) as f64 / sockets as f64).round()),
         _ => None,
     };
     Ok(json!({
