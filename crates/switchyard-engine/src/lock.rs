@@ -31,9 +31,10 @@ pub(crate) struct Slot {
 /// The workspace's model, locked for one operation; loaded from the store on first use.
 ///
 /// The operation decides on the model with the core ([`Engine::decide`]), which changes the
-/// model as if its units had committed, and submits the units without waiting. [`Engine::release_lock`] releases the lock
-/// as soon as they are submitted, then waits for their commit before the caller hears of it;
-/// the next operation meanwhile decides on top of them.
+/// model as if its units had committed, and submits the units without waiting.
+/// [`Engine::release_lock`] releases the lock as soon as they are submitted, then waits for
+/// their commit before the caller hears of it; the next operation meanwhile decides on top of
+/// them.
 pub(crate) struct Locked {
     guard: OwnedMutexGuard<Slot>,
     /// Where the workspace's next deadline is published when the lock is released.
