@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use switchyard_core::decide::{Decider, Triggers, Unit};
+use switchyard_core::decide::{Change, Decider, Triggers, Unit};
 use switchyard_core::model::{Task, Worker, Workspace};
 use switchyard_core::routing::Model;
 use switchyard_core::sid::{TaskSid, WorkerSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Chain, OnCommit, Pending, Write};
+use switchyard_store::{Chain, OnCommit, Pending};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::deadline::Due;
@@ -178,7 +178,7 @@ impl Engine {
 
     /// Submits writes behind the earlier ones of the workspace, with `announce` told to
     /// subscribers once they commit (in commit order); returns without waiting.
-    fn submit(&self, locked: &mut Locked, writes: &[Write<'_>], announce: Option<Notification>) {
+    fn submit(&self, locked: &mut Locked, writes: &[Change], announce: Option<Notification>) {
         let counts = measure::counts(writes);
         let on_commit = (announce.is_some() || !counts.is_empty()).then(|| {
             let routing = Arc::clone(&self.routing);
@@ -215,9 +215,8 @@ impl Engine {
 
     /// Submits one unit the core decided (whose rows the model already follows).
     fn submit_unit(&self, locked: &mut Locked, unit: Unit) {
-        let writes: Vec<Write<'_>> = unit.changes.iter().map(Write::from).collect();
         let announce = unit.announce.map(Notification::ReservationCreated);
-        self.submit(locked, &writes, announce);
+        self.submit(locked, &unit.changes, announce);
     }
 
     /// Runs the routing the triggers call for, releases the lock, and waits for every write.

@@ -5,8 +5,8 @@
 //! Outcomes are counted from the events a change records, as the change commits: a counter never
 //! counts what did not happen.
 
+use switchyard_core::decide::Change;
 use switchyard_core::routing::Timer;
-use switchyard_store::Write;
 
 /// The store's writer records how long each commit group took, how many writes it held, and
 /// the writes that failed.
@@ -66,10 +66,10 @@ pub(crate) struct Count {
 }
 
 /// The counts the events among `writes` add once they commit.
-pub(crate) fn counts(writes: &[Write<'_>]) -> Vec<Count> {
+pub(crate) fn counts(writes: &[Change]) -> Vec<Count> {
     (writes.iter())
         .filter_map(|w| match w {
-            Write::Event(e) => count(&e.event_type),
+            Change::Event(e) => count(&e.event_type),
             _ => None,
         })
         .collect()

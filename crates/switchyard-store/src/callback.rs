@@ -6,7 +6,9 @@ use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
 use crate::task::{ReservationRow, SELECT_RESERVATION};
-use crate::{sid, Chain, Result, Store, Write};
+use switchyard_core::decide::Change;
+
+use crate::{sid, Chain, Result, Store};
 
 /// The failed assignment callbacks of one task (still being routed) for one worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +28,7 @@ impl Store {
     pub async fn record_callback_answered(&self, reservation: &ReservationSid) -> Result<()> {
         // Through the writer, grouped with the routing writes: a second writer on the pool
         // would wait for SQLite's write lock.
-        let answered = [Write::CallbackAnswered(reservation)];
+        let answered = [Change::CallbackAnswered(reservation.clone())];
         self.submit(&answered, &Chain::default()).wait().await
     }
 

@@ -1,4 +1,4 @@
-//! Events: written with the change they record (`Write::Event`), read back for `GET /Events`.
+//! Events: written with the change they record (`Change::Event`), read back for `GET /Events`.
 
 use switchyard_core::event::Event;
 use switchyard_core::sid::{EventSid, WorkspaceSid};

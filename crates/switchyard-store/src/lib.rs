@@ -32,12 +32,13 @@ mod writer;
 pub use activity::ActivityFilter;
 pub use callback::CallbackFailureCount;
 pub use event::{EventFilter, StatEvent};
+pub use switchyard_core::decide::Change;
 pub use task::{ReservationScope, TaskFilter};
 pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;
 pub use workspace::{NewWorkspace, WorkspaceFilter};
-pub use write::{Chain, OnCommit, Pending, Write};
+pub use write::{Chain, OnCommit, Pending};
 pub use writer::{COMMIT_GROUP_WRITES, COMMIT_SECONDS, WRITES_FAILED};
 
 /// Creates the database file readable and writable by its owner only, if it does not exist yet

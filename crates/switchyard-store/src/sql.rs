@@ -4,7 +4,7 @@ use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
 use switchyard_core::Timestamp;
 
-use crate::write::Write;
+use switchyard_core::decide::Change;
 
 /// The name of the check that fails a write whose worker changed since it was decided.
 pub(crate) const WORKER_VERSION_CHECK: &str = "worker_version_matches";
@@ -140,25 +140,25 @@ pub(crate) struct Compiled {
 }
 
 /// Compiles one decision's writes, without `BEGIN`/`COMMIT`: the writer wraps them.
-pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
+pub(crate) fn compile(writes: &[Change]) -> Compiled {
     let mut c = Compiled::default();
     let mut events = Vec::new();
     for w in writes {
-        match *w {
-            Write::Task(t) => {
+        match w {
+            Change::Task(t) => {
                 push_task(&mut c.sql, t);
             }
-            Write::Reservation(r) => {
+            Change::Reservation(r) => {
                 push_reservation(&mut c.sql, r);
             }
-            Write::Worker {
+            Change::Worker {
                 worker,
                 expected_version,
             } => {
-                push_worker(&mut c.sql, worker, expected_version);
+                push_worker(&mut c.sql, worker, *expected_version);
                 c.checks_workers = true;
             }
-            Write::WorkerIdle { worker, idle_since } => {
+            Change::WorkerIdle { worker, idle_since } => {
                 c.sql
                     .push("UPDATE workers SET idle_since = ")
                     .bind(idle_since.as_millis())
@@ -166,7 +166,7 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .bind(worker.as_str())
                     .push(";");
             }
-            Write::WorkerChannel(channel) => {
+            Change::WorkerChannel(channel) => {
                 c.sql
                     .push("UPDATE worker_channels SET capacity = ")
                     .bind(channel.configured_capacity)
@@ -178,13 +178,13 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .bind(channel.sid.as_str())
                     .push(";");
             }
-            Write::DeleteTask(sid) => {
+            Change::DeleteTask(sid) => {
                 c.sql
                     .push("DELETE FROM tasks WHERE sid = ")
                     .bind(sid.as_str())
                     .push(";");
             }
-            Write::CallbackAnswered(reservation) => {
+            Change::CallbackAnswered(reservation) => {
                 c.sql
                     .push(
                         "UPDATE reservations SET callback_outcome = 'answered',
@@ -193,15 +193,15 @@ pub(crate) fn compile(writes: &[Write<'_>]) -> Compiled {
                     .bind(reservation.as_str())
                     .push(" AND callback_outcome IS NULL;");
             }
-            Write::CallbackFailed { reservation, error } => {
+            Change::CallbackFailed { reservation, error } => {
                 c.sql
                     .push("UPDATE reservations SET callback_outcome = 'failed', callback_error = ")
-                    .bind(error)
+                    .bind(error.as_str())
                     .push(" WHERE sid = ")
                     .bind(reservation.as_str())
                     .push(";");
             }
-            Write::Event(e) => events.push(e),
+            Change::Event(e) => events.push(e),
         }
     }
     // All of a change's events go in one statement, in order.

@@ -13,81 +13,11 @@ use std::sync::Arc;
 use sqlx::{Sqlite, SqlitePool};
 use switchyard_core::decide::Change;
 use switchyard_core::event::Event;
-use switchyard_core::model::{Reservation, Task, Worker, WorkerChannel};
-use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid};
-use switchyard_core::Timestamp;
 use tokio::sync::oneshot;
 
 use crate::sql;
 use crate::writer::Job;
 use crate::{Result, Store, StoreError};
-
-/// One change of a routing decision; [`Store::write`] applies a batch in one transaction.
-#[derive(Debug, Clone, Copy)]
-pub enum Write<'a> {
-    /// Insert or replace a task.
-    Task(&'a Task),
-    /// Insert or replace a reservation.
-    Reservation(&'a Reservation),
-    /// Update a worker whose stored version is `expected_version`.
-    Worker {
-        /// The new state.
-        worker: &'a Worker,
-        /// The version it replaces.
-        expected_version: i64,
-    },
-    /// Update a worker channel's capacity and availability.
-    WorkerChannel(&'a WorkerChannel),
-    /// Delete a task.
-    DeleteTask(&'a TaskSid),
-    /// Record an event.
-    Event(&'a Event),
-    /// Record when a worker became idle (not a change of the worker's resource: its version
-    /// stays).
-    WorkerIdle {
-        /// The worker.
-        worker: &'a WorkerSid,
-        /// When its last reservation ended, or it became available.
-        idle_since: Timestamp,
-    },
-    /// Record that the reservation's assignment callback was answered (unless an outcome is
-    /// recorded already).
-    CallbackAnswered(&'a ReservationSid),
-    /// Record that the reservation's assignment callback failed, and why.
-    CallbackFailed {
-        /// The reservation.
-        reservation: &'a ReservationSid,
-        /// What went wrong.
-        error: &'a str,
-    },
-}
-
-impl<'a> From<&'a Change> for Write<'a> {
-    fn from(c: &'a Change) -> Write<'a> {
-        match c {
-            Change::Task(t) => Write::Task(t),
-            Change::Reservation(r) => Write::Reservation(r),
-            Change::Worker {
-                worker,
-                expected_version,
-            } => Write::Worker {
-                worker,
-                expected_version: *expected_version,
-            },
-            Change::WorkerChannel(c) => Write::WorkerChannel(c),
-            Change::DeleteTask(sid) => Write::DeleteTask(sid),
-            Change::Event(e) => Write::Event(e),
-            Change::WorkerIdle { worker, idle_since } => Write::WorkerIdle {
-                worker,
-                idle_since: *idle_since,
-            },
-            Change::CallbackAnswered(r) => Write::CallbackAnswered(r),
-            Change::CallbackFailed { reservation, error } => {
-                Write::CallbackFailed { reservation, error }
-            }
-        }
-    }
-}
 
 /// What a write's submitter wants done as soon as it commits, in commit order.
 pub type OnCommit = Box<dyn FnOnce() + Send>;
@@ -140,13 +70,13 @@ impl Store {
     ///
     /// Once submitted, the write runs to its commit or rollback even if the caller's future is
     /// dropped: a request cancelled half-way must not leave the connection inside a transaction.
-    pub async fn write(&self, writes: &[Write<'_>]) -> Result<()> {
+    pub async fn write(&self, writes: &[Change]) -> Result<()> {
         self.submit(writes, &Chain::default()).wait().await
     }
 
     /// Hands one decision to the writer, which commits it after every write submitted before
     /// it; returns at once. Refused without a try when an earlier write of `chain` failed.
-    pub fn submit(&self, writes: &[Write<'_>], chain: &Chain) -> Pending {
+    pub fn submit(&self, writes: &[Change], chain: &Chain) -> Pending {
         self.submit_then(writes, chain, None)
     }
 
@@ -154,7 +84,7 @@ impl Store {
     /// committed (never if it fails), in commit order and before [`Pending::wait`] returns.
     pub fn submit_then(
         &self,
-        writes: &[Write<'_>],
+        writes: &[Change],
         chain: &Chain,
         on_commit: Option<OnCommit>,
     ) -> Pending {

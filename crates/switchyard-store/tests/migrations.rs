@@ -8,7 +8,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use switchyard_core::event::Event;
 use switchyard_core::sid::{EventSid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Cursor, EventFilter, Store, Write};
+use switchyard_store::{Change, Cursor, EventFilter, Store};
 
 /// The first migration of the rebuilt `events`.
 const REBUILD: i64 = 20261121000005;
@@ -107,7 +107,7 @@ async fn events_keep_their_seq_and_filters_across_the_rebuild() {
         "u".into(),
         Timestamp::from_secs(3),
     );
-    store.write(&[Write::Event(&new)]).await.unwrap();
+    store.write(&[Change::Event(new.clone())]).await.unwrap();
     let after: Vec<i64> = store
         .events_after(&ws, 9, 10)
         .await

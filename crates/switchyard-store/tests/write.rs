@@ -11,7 +11,7 @@ use switchyard_core::model::{Activity, QueueOrder, Task, Worker, Workspace};
 use switchyard_core::routing::TaskStatus;
 use switchyard_core::sid::{ActivitySid, EventSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Chain, Cursor, EventFilter, NewWorkspace, Store, StoreError, Write};
+use switchyard_store::{Chain, Change, Cursor, EventFilter, NewWorkspace, Store, StoreError};
 
 fn sid<T: switchyard_core::sid::Sid>(n: u8) -> T {
     T::from_bytes([n; 16])
@@ -174,11 +174,11 @@ async fn a_stale_worker_version_writes_nothing_and_the_next_write_goes_through()
     let err = f
         .store
         .write(&[
-            Write::Worker {
-                worker: &changed,
+            Change::Worker {
+                worker: changed.clone(),
                 expected_version: 7,
             },
-            Write::Event(&stale),
+            Change::Event(stale.clone()),
         ])
         .await
         .unwrap_err();
@@ -190,11 +190,11 @@ async fn a_stale_worker_version_writes_nothing_and_the_next_write_goes_through()
     let fresh = event(&f, 11);
     f.store
         .write(&[
-            Write::Worker {
-                worker: &changed,
+            Change::Worker {
+                worker: changed.clone(),
                 expected_version: 0,
             },
-            Write::Event(&fresh),
+            Change::Event(fresh.clone()),
         ])
         .await
         .unwrap();
@@ -216,19 +216,19 @@ async fn a_statement_failing_mid_batch_rolls_back_the_statements_before_it() {
     changed.version = 1;
     let err = f
         .store
-        .write(&[Write::Event(&first), Write::Event(&again)])
+        .write(&[Change::Event(first.clone()), Change::Event(again.clone())])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
     let err = f
         .store
         .write(&[
-            Write::Worker {
-                worker: &changed,
+            Change::Worker {
+                worker: changed.clone(),
                 expected_version: 0,
             },
-            Write::Event(&first),
-            Write::Event(&again),
+            Change::Event(first.clone()),
+            Change::Event(again.clone()),
         ])
         .await
         .unwrap_err();
@@ -240,11 +240,11 @@ async fn a_statement_failing_mid_batch_rolls_back_the_statements_before_it() {
     // Had the failed batch left its transaction open, this BEGIN would fail.
     f.store
         .write(&[
-            Write::Worker {
-                worker: &changed,
+            Change::Worker {
+                worker: changed.clone(),
                 expected_version: 0,
             },
-            Write::Event(&first),
+            Change::Event(first.clone()),
         ])
         .await
         .unwrap();
@@ -257,7 +257,9 @@ async fn a_submitted_task_is_seen_by_queries_once_committed() {
     // Another connection holds the write lock, so the writer has to wait for it.
     let mut blocker = hold_write_lock(&f).await;
     let t = task(&f, 40);
-    let pending = f.store.submit(&[Write::Task(&t)], &Chain::default());
+    let pending = f
+        .store
+        .submit(&[Change::Task(t.clone())], &Chain::default());
 
     // A query waits for the writes submitted before it.
     let store = f.store.clone();
@@ -286,18 +288,24 @@ async fn a_failed_write_refuses_the_rest_of_its_chain_and_nothing_else() {
     canceled.version = 1;
     let t2 = task(&f, 42);
     // Submitted back to back, these go to SQLite in one round trip, each its own transaction.
-    let first = f
-        .store
-        .submit(&[Write::Task(&t), Write::Event(&e30)], &chain);
-    // The same event twice breaks the unique index, after the task is written.
-    let failing = f.store.submit(
-        &[Write::Task(&t2), Write::Event(&e31), Write::Event(&e31)],
+    let first = f.store.submit(
+        &[Change::Task(t.clone()), Change::Event(e30.clone())],
         &chain,
     );
-    let after = f
-        .store
-        .submit(&[Write::Task(&canceled), Write::Event(&e32)], &chain);
-    let unrelated = f.store.submit(&[Write::Event(&e33)], &other);
+    // The same event twice breaks the unique index, after the task is written.
+    let failing = f.store.submit(
+        &[
+            Change::Task(t2.clone()),
+            Change::Event(e31.clone()),
+            Change::Event(e31.clone()),
+        ],
+        &chain,
+    );
+    let after = f.store.submit(
+        &[Change::Task(canceled.clone()), Change::Event(e32.clone())],
+        &chain,
+    );
+    let unrelated = f.store.submit(&[Change::Event(e33.clone())], &other);
     assert!(first.wait().await.is_ok());
     let err = failing.wait().await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -332,7 +340,7 @@ async fn committed_pages_reach_the_database_file_before_the_wal_fills_up() {
         bytes[..2].copy_from_slice(&i.to_be_bytes());
         let mut e = event(&f, 0);
         e.sid = EventSid::from_bytes(bytes);
-        pending.push(f.store.submit(&[Write::Event(&e)], &chain));
+        pending.push(f.store.submit(&[Change::Event(e.clone())], &chain));
     }
     for p in pending {
         p.wait().await.unwrap();
@@ -371,35 +379,36 @@ async fn a_group_commit_rolls_back_a_failing_write_alone_and_commits_its_neighbo
     let mut moved = f.worker.clone();
     moved.attributes = r#"{"moved":true}"#.into();
     moved.version = 1;
-    let ahead = f.store.submit(&[Write::Event(&e50)], &a);
+    let ahead = f.store.submit(&[Change::Event(e50.clone())], &a);
     let grouped = [
         // Chain a: commits.
-        f.store.submit(&[Write::Task(&t), Write::Event(&e51)], &a),
+        f.store
+            .submit(&[Change::Task(t.clone()), Change::Event(e51.clone())], &a),
         // Chain b: a stale worker update, then a write that builds on it.
         f.store.submit(
             &[
-                Write::Worker {
-                    worker: &stale,
+                Change::Worker {
+                    worker: stale.clone(),
                     expected_version: 4,
                 },
-                Write::Event(&e52),
+                Change::Event(e52.clone()),
             ],
             &b,
         ),
-        f.store.submit(&[Write::Event(&e53)], &b),
+        f.store.submit(&[Change::Event(e53.clone())], &b),
         // Chain c: a worker update that matches, after the failure in the same transaction.
         f.store.submit(
             &[
-                Write::Worker {
-                    worker: &moved,
+                Change::Worker {
+                    worker: moved.clone(),
                     expected_version: 0,
                 },
-                Write::Event(&e54),
+                Change::Event(e54.clone()),
             ],
             &c,
         ),
         // Chain a again: unaffected by b.
-        f.store.submit(&[Write::Event(&e55)], &a),
+        f.store.submit(&[Change::Event(e55.clone())], &a),
     ];
     sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
     ahead.wait().await.unwrap();
