@@ -122,15 +122,15 @@ impl Engine {
             .routing_target
             .filter(|t| !t.is_empty())
             .or(p.task_queue_sid.map(|q| q.to_string()));
-        let destination = match &routing_target {
-            None => Destination::Workflow,
+        let (destination, workflow_sid) = match &routing_target {
+            None => (Destination::Workflow, p.workflow_sid),
             Some(target) => {
                 if let Ok(w) = target.parse::<WorkerSid>() {
-                    Destination::Worker(w)
+                    (Destination::Worker(w), p.workflow_sid)
                 } else if let Ok(q) = target.parse::<TaskQueueSid>() {
-                    Destination::Queue(q)
-                } else if target.parse::<WorkflowSid>().is_ok() {
-                    Destination::Workflow
+                    (Destination::Queue(q), p.workflow_sid)
+                } else if let Ok(f) = target.parse::<WorkflowSid>() {
+                    (Destination::Workflow, Some(f))
                 } else {
                     return Err(Error::field(
                         "routing_target",
@@ -139,9 +139,6 @@ impl Engine {
                 }
             }
         };
-        let workflow_sid = (routing_target.as_deref())
-            .and_then(|t| t.parse::<WorkflowSid>().ok())
-            .or(p.workflow_sid);
         if p.ignore_capacity.is_some() && !matches!(destination, Destination::Worker(_)) {
             return Err(Error::field(
                 "ignore_capacity",

@@ -36,7 +36,7 @@ pub use command::{decide, Command, Decision, Outcome};
 pub use mint::{Counter, Mint};
 pub use refused::Refused;
 pub use reservation::{ReservationAction, Unaccepted, CALLBACK_FAILED};
-pub use route::{filter_name, place, step_events, workflow_entry};
+use route::{filter_name, place, step_events, workflow_entry};
 pub use task::{check_virtual_start_time, Destination, NewTask, TaskChange};
 pub use worker::{ChannelChange, WorkerChange};
 
@@ -92,42 +92,13 @@ impl<'a, M: Mint> Decider<'a, M> {
         }
     }
 
-    /// The model, as the decisions so far left it.
-    pub fn model(&mut self) -> &mut Model {
-        self.model
-    }
-
-    /// The workspace decided for.
-    pub fn workspace(&self) -> &'a Workspace {
-        self.workspace
-    }
-
-    /// The instant decided at.
-    pub fn now(&self) -> Timestamp {
-        self.now
-    }
-
-    /// A fresh SID.
-    pub fn sid<T: crate::sid::Sid>(&mut self) -> T {
-        self.mint.sid()
-    }
-
-    /// The mint, for builders that make several SIDs.
-    pub fn mint(&mut self) -> &mut M {
-        self.mint
-    }
-
     /// Records `changes` as one unit; the model's rows follow them at once.
-    pub fn emit(&mut self, changes: Vec<Change>) {
+    fn emit(&mut self, changes: Vec<Change>) {
         self.emit_announcing(changes, None);
     }
 
     /// [`Decider::emit`], announcing `created` once the unit commits.
-    pub fn emit_announcing(
-        &mut self,
-        changes: Vec<Change>,
-        created: Option<Box<ReservationCreated>>,
-    ) {
+    fn emit_announcing(&mut self, changes: Vec<Change>, created: Option<Box<ReservationCreated>>) {
         for c in &changes {
             self.model.rows.apply(c);
         }
@@ -143,7 +114,7 @@ impl<'a, M: Mint> Decider<'a, M> {
     }
 
     /// Moves `worker` to `activity` (name and availability from the model): a new version.
-    pub fn move_to_activity(&self, worker: &mut Worker, activity: ActivitySid) {
+    fn move_to_activity(&self, worker: &mut Worker, activity: ActivitySid) {
         let (name, available) = (self.model.activities.get(&activity))
             .cloned()
             .unwrap_or_default();
@@ -157,7 +128,7 @@ impl<'a, M: Mint> Decider<'a, M> {
 
     /// When `worker` became idle, if the model says so and its row does not yet: recorded for
     /// the longest-idle choice after a restart, in the unit of the decision that freed it.
-    pub fn idle_since_changed(&self, worker: &WorkerSid) -> Option<Timestamp> {
+    fn idle_since_changed(&self, worker: &WorkerSid) -> Option<Timestamp> {
         let idle_since = self.model.workers.get(worker)?.idle_since;
         let stored = self.model.rows.worker(worker)?.idle_since;
         (stored != idle_since).then_some(idle_since)
@@ -165,7 +136,7 @@ impl<'a, M: Mint> Decider<'a, M> {
 }
 
 /// Mirrors a worker's activity in the model.
-pub fn set_activity(model: &mut Model, worker: &Worker) {
+fn set_activity(model: &mut Model, worker: &Worker) {
     if let Some(w) = model.workers.get_mut(&worker.sid) {
         w.activity_sid = worker.activity_sid.clone();
         w.activity_name = worker.activity_name.clone();

@@ -296,7 +296,11 @@ impl<M: Mint> Decider<'_, M> {
     }
 
     /// `a`, if it is an activity of the workspace (else refused, naming `field`).
-    pub fn activity(&self, field: &'static str, a: ActivitySid) -> Result<ActivitySid, Refused> {
+    pub(super) fn activity(
+        &self,
+        field: &'static str,
+        a: ActivitySid,
+    ) -> Result<ActivitySid, Refused> {
         if self.model.activities.contains_key(&a) {
             return Ok(a);
         }

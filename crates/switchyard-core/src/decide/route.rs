@@ -242,7 +242,12 @@ impl<M: Mint> Decider<'_, M> {
     /// Cancels a task that is still being routed: its pending reservations are canceled and
     /// their workers freed, after the `lead` events (what caused it). Returns the task as
     /// canceled.
-    pub fn cancel(&mut self, mut task: Task, reason: Option<&str>, lead: Vec<Event>) -> Task {
+    pub(super) fn cancel(
+        &mut self,
+        mut task: Task,
+        reason: Option<&str>,
+        lead: Vec<Event>,
+    ) -> Task {
         let now = self.now;
         task.assignment_status = TaskStatus::Canceled;
         task.reason = reason.map(str::to_owned);
@@ -275,7 +280,11 @@ impl<M: Mint> Decider<'_, M> {
     }
 
     /// The task's pending reservations, moved to `status` (not yet written).
-    pub fn end_pending(&self, task: &TaskSid, status: ReservationStatus) -> Vec<Reservation> {
+    pub(super) fn end_pending(
+        &self,
+        task: &TaskSid,
+        status: ReservationStatus,
+    ) -> Vec<Reservation> {
         if (self.model.task(task)).is_some_and(|t| t.pending.is_empty()) {
             return Vec::new();
         }
@@ -292,7 +301,7 @@ impl<M: Mint> Decider<'_, M> {
     }
 
     /// Tells the model that pending reservations ended (as they are written).
-    pub fn release(&mut self, ended: &[Reservation]) {
+    pub(super) fn release(&mut self, ended: &[Reservation]) {
         for r in ended {
             self.model.end_pending(&r.task_sid, &r.worker_sid);
             self.model.move_load(
@@ -308,7 +317,7 @@ impl<M: Mint> Decider<'_, M> {
     /// Moves a routing task into workflow step `at`: its queue, priority and route change, as
     /// one unit. The events record the match and any queue change, after `lead` (what caused
     /// the move).
-    pub fn enter_step(
+    pub(super) fn enter_step(
         &mut self,
         task: &mut Task,
         workflow: &WorkflowSid,
@@ -359,7 +368,7 @@ impl<M: Mint> Decider<'_, M> {
 }
 
 /// Sets the task's queue (with its name and entry date when it changes).
-pub fn place(model: &Model, task: &mut Task, queue: Option<&TaskQueueSid>, now: Timestamp) {
+pub(super) fn place(model: &Model, task: &mut Task, queue: Option<&TaskQueueSid>, now: Timestamp) {
     let current = task.task_queue.as_ref().map(|(s, _)| s);
     if current == queue {
         return;
@@ -374,7 +383,7 @@ pub fn place(model: &Model, task: &mut Task, queue: Option<&TaskQueueSid>, now: 
 }
 
 /// Where a task enters its workflow, given its attributes.
-pub fn workflow_entry(
+pub(super) fn workflow_entry(
     model: &Model,
     workflow: &WorkflowSid,
     attrs: &Value,
@@ -387,7 +396,7 @@ pub fn workflow_entry(
 }
 
 /// The label of the filter a step belongs to (`None` for an unlabeled filter).
-pub fn filter_name(model: &Model, task: &Task, at: StepRef) -> Option<String> {
+pub(super) fn filter_name(model: &Model, task: &Task, at: StepRef) -> Option<String> {
     let (workflow, _) = task.workflow.as_ref()?;
     let config = model.workflow(workflow)?;
     config.filters.get(at.filter?)?.friendly_name.clone()
@@ -395,7 +404,7 @@ pub fn filter_name(model: &Model, task: &Task, at: StepRef) -> Option<String> {
 
 /// What a task entering a workflow step records: the match, then a queue change if any
 /// (`task-queue.moved` from another queue, and `task-queue.entered`).
-pub fn step_events(
+pub(super) fn step_events(
     mint: &mut impl Mint,
     ws: &Workspace,
     task: &Task,
