@@ -828,7 +828,9 @@ test('task list filters (AssignmentStatus array, workflow, queue, EvaluateTaskAt
   // Two workflows now: WorkflowSid can no longer be omitted (OAS CreateTask).
   await expectRestError(tr.tasks.create({ attributes: '{"team":"a"}' }), { status: 400 });
 
-  const hoursAgo = (h) => new Date(Math.floor(Date.now() / 1000) * 1000 - h * 3600_000);
+  // One reference second for the whole test: computing it per call can cross a second boundary.
+  const base = Math.floor(Date.now() / 1000) * 1000;
+  const hoursAgo = (h) => new Date(base - h * 3600_000);
   const mk = (attrs, priority, h, workflowSid = wf1.sid) => tr.tasks.create({ attributes: JSON.stringify(attrs), priority, virtualStartTime: hoursAgo(h), workflowSid });
   const t1 = await mk({ team: 'a', n: 1 }, 5, 4);
   assert.equal(t1.priority, 5);
