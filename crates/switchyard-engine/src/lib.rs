@@ -108,11 +108,11 @@ pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
 /// The core's types the engine's calls take and return: SIDs, resources, statuses, time.
 pub use switchyard_core::{model, routing::ReservationStatus, routing::TaskStatus, sid, Timestamp};
+pub use switchyard_store::{testing, Backend, ReservationScope, TaskFilter};
 pub use switchyard_store::{
     ActivityFilter, Cursor, EventFilter, Page, Store, StoreError, TaskQueueFilter, WorkerFilter,
     WorkflowFilter, WorkspaceFilter,
 };
-pub use switchyard_store::{ReservationScope, TaskFilter};
 pub use task::{CreateTask, TaskOrder, TaskQuery, UpdateTask};
 pub use task_channel::{CreateTaskChannel, UpdateTaskChannel};
 pub use task_queue::{CreateTaskQueue, TaskQueueQuery, UpdateTaskQueue};

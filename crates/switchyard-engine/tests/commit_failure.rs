@@ -1,4 +1,4 @@
-//! A routing write that SQLite refuses (here a trigger planted behind the engine's back) must
+//! A routing write that the database refuses (here a trigger planted behind the engine's back) must
 //! not be announced, must leave the store as it was, and must not strand the task: once the
 //! store accepts writes again, the rebuilt model routes it.
 
@@ -45,14 +45,8 @@ async fn a_refused_reservation_is_not_announced_and_the_task_is_routed_once_writ
         .sid;
     let mut announced = engine.subscribe();
 
-    let sql = sqlx::SqlitePool::connect(&f.url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse BEFORE INSERT ON reservations
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-    )
-    .execute(&sql)
-    .await
-    .unwrap();
+    let faults = common::Faults::connect(&f.url).await;
+    faults.refuse_inserts("refuse", "reservations", None).await;
     let task = engine
         .create_task(
             account,
@@ -85,10 +79,7 @@ async fn a_refused_reservation_is_not_announced_and_the_task_is_routed_once_writ
         .unwrap();
     assert!(reservations.items.is_empty());
 
-    sqlx::query("DROP TRIGGER refuse")
-        .execute(&sql)
-        .await
-        .unwrap();
+    faults.allow_inserts("refuse", "reservations").await;
     // No clock moves and no call touches the workspace: the timer pass rebuilds it anyway.
     engine.fire_due().await.unwrap();
     let Ok(Notification::ReservationCreated(created)) = announced.try_recv() else {
@@ -104,7 +95,6 @@ async fn a_refused_reservation_is_not_announced_and_the_task_is_routed_once_writ
 /// fails too (none of them was acknowledged) and the next one starts from the store again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_write_fails_what_was_decided_on_top_of_it_and_the_model_starts_over() {
-    use sqlx::Connection;
     let f = common::Fixture::new().await;
     let (engine, account, ws) = (&f.engine, &f.account, &f.ws);
     let queue = f
@@ -114,21 +104,13 @@ async fn a_failed_write_fails_what_was_decided_on_top_of_it_and_the_model_starts
             ..Default::default()
         })
         .await;
-    let sql = sqlx::SqlitePool::connect(&f.url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER explode BEFORE INSERT ON tasks WHEN NEW.attributes LIKE '%explode%'
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-    )
-    .execute(&sql)
-    .await
-    .unwrap();
-    // Holding SQLite's write lock keeps both writes queued, so the second is decided while
-    // the first is still in flight.
-    let mut blocker = sqlx::SqliteConnection::connect(&f.url).await.unwrap();
-    sqlx::query("BEGIN IMMEDIATE")
-        .execute(&mut blocker)
-        .await
-        .unwrap();
+    let faults = common::Faults::connect(&f.url).await;
+    faults
+        .refuse_inserts("explode", "tasks", Some("explode"))
+        .await;
+    // Holding the write lock keeps both writes queued, so the second is decided while the
+    // first is still in flight.
+    let blocker = faults.block_writes(&f.url).await;
     let before = engine.pending_timers().await;
     let create = |attributes: &str| {
         let (engine, account, ws) = (engine.clone(), account.clone(), ws.clone());
@@ -156,7 +138,7 @@ async fn a_failed_write_fails_what_was_decided_on_top_of_it_and_the_model_starts
         );
         tokio::task::yield_now().await;
     }
-    sqlx::query("COMMIT").execute(&mut blocker).await.unwrap();
+    blocker.release().await;
     assert!(
         doomed.await.unwrap().is_err(),
         "the refused task was reported created"
@@ -220,14 +202,8 @@ async fn a_persistent_write_fault_is_retried_with_backoff_and_routing_resumes_af
         .await
         .unwrap();
     let mut announced = engine.subscribe();
-    let sql = sqlx::SqlitePool::connect(&f.url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse BEFORE INSERT ON reservations
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-    )
-    .execute(&sql)
-    .await
-    .unwrap();
+    let faults = common::Faults::connect(&f.url).await;
+    faults.refuse_inserts("refuse", "reservations", None).await;
     let task = engine
         .create_task(
             account,
@@ -261,10 +237,7 @@ async fn a_persistent_write_fault_is_retried_with_backoff_and_routing_resumes_af
     }
     assert!(announced.try_recv().is_err());
 
-    sqlx::query("DROP TRIGGER refuse")
-        .execute(&sql)
-        .await
-        .unwrap();
+    faults.allow_inserts("refuse", "reservations").await;
     engine.advance_to(retry_at).await.unwrap();
     let Ok(Notification::ReservationCreated(created)) = announced.try_recv() else {
         panic!("routing did not resume once the fault cleared");

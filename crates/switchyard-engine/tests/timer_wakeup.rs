@@ -11,9 +11,13 @@ use switchyard_engine::{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sooner_deadline_in_any_workspace_wakes_the_timer_loop() {
-    let engine = Engine::open("sqlite::memory:", SystemClock, EngineOptions::default())
-        .await
-        .unwrap();
+    let engine = Engine::open(
+        &switchyard_engine::testing::database(),
+        SystemClock,
+        EngineOptions::default(),
+    )
+    .await
+    .unwrap();
     let account = engine
         .ensure_account("AC00000000000000000000000000000000".parse().unwrap())
         .await

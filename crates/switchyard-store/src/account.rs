@@ -3,13 +3,14 @@
 use switchyard_core::sid::AccountSid;
 use switchyard_core::Timestamp;
 
+use crate::db::query;
 use crate::{Result, Store};
 
 impl Store {
     /// Creates the account if it does not exist. Credentials are not stored: the accounts that
     /// may sign in are those the server is configured with at start.
     pub async fn upsert_account(&self, account: &AccountSid, now: Timestamp) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO accounts (sid, auth_token, date_created) VALUES (?, '', ?)
              ON CONFLICT (sid) DO NOTHING",
         )

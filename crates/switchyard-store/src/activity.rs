@@ -1,11 +1,11 @@
 //! Activities.
 
-use sqlx::SqliteConnection;
 use switchyard_core::event::Event;
 use switchyard_core::model::Activity;
 use switchyard_core::sid::{ActivitySid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query, Tx};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Filters of the activity list.
@@ -48,8 +48,8 @@ impl TryFrom<ActivityRow> for (i64, Activity) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, a: &Activity) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn insert(conn: &mut Tx, a: &Activity) -> Result<()> {
+    query(
         "INSERT INTO activities (sid, workspace_sid, friendly_name, available, date_created, date_updated)
          VALUES (?, ?, ?, ?, ?, ?)",
     )
@@ -59,7 +59,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, a: &Activity) -> Result<
     .bind(a.available)
     .bind(a.date_created.as_millis())
     .bind(a.date_updated.as_millis())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -79,7 +79,7 @@ impl Store {
         sid: &ActivitySid,
     ) -> Result<Option<Activity>> {
         let row: Option<ActivityRow> =
-            sqlx::query_as(&format!("{SELECT} WHERE a.sid = ? AND a.workspace_sid = ?"))
+            query_as(&format!("{SELECT} WHERE a.sid = ? AND a.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -94,7 +94,7 @@ impl Store {
         ws: &WorkspaceSid,
         name: &str,
     ) -> Result<Option<Activity>> {
-        let row: Option<ActivityRow> = sqlx::query_as(&format!(
+        let row: Option<ActivityRow> = query_as(&format!(
             "{SELECT} WHERE a.workspace_sid = ? AND a.friendly_name = ?"
         ))
         .bind(ws.as_str())
@@ -113,7 +113,7 @@ impl Store {
         cursor: Cursor,
         size: usize,
     ) -> Result<Page<Activity>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        let mut qb = Query::new(SELECT);
         qb.push(" WHERE a.workspace_sid = ").push_bind(ws.as_str());
         if let Some(name) = &filter.friendly_name {
             qb.push(" AND a.friendly_name = ").push_bind(name);
@@ -133,11 +133,11 @@ impl Store {
     /// Writes the activity's friendly name.
     pub async fn update_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query("UPDATE activities SET friendly_name = ?, date_updated = ? WHERE sid = ?")
+        query("UPDATE activities SET friendly_name = ?, date_updated = ? WHERE sid = ?")
             .bind(&a.friendly_name)
             .bind(a.date_updated.as_millis())
             .bind(a.sid.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         self.commit_with_events(tx, events).await
     }
@@ -148,7 +148,7 @@ impl Store {
         ws: &WorkspaceSid,
         a: &ActivitySid,
     ) -> Result<Option<&'static str>> {
-        let (defaults, workers, queues): (i64, i64, i64) = sqlx::query_as(
+        let (defaults, workers, queues): (i64, i64, i64) = query_as(
             "SELECT
                 (SELECT COUNT(*) FROM workspaces WHERE sid = ?1
                     AND (default_activity_sid = ?2 OR timeout_activity_sid = ?2)),
@@ -174,9 +174,9 @@ impl Store {
     /// Deletes the activity.
     pub async fn delete_activity(&self, a: &ActivitySid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query("DELETE FROM activities WHERE sid = ?")
+        query("DELETE FROM activities WHERE sid = ?")
             .bind(a.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         self.commit_with_events(tx, events).await
     }

@@ -5,6 +5,7 @@ use switchyard_core::model::Reservation;
 use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::query_as;
 use crate::task::{ReservationRow, SELECT_RESERVATION};
 use switchyard_core::decide::Change;
 
@@ -34,7 +35,7 @@ impl Store {
 
     /// Failed callbacks per task and worker, for the workspace's tasks still being routed.
     pub async fn callback_failures(&self, ws: &WorkspaceSid) -> Result<Vec<CallbackFailureCount>> {
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        let rows: Vec<(String, String, i64, i64)> = query_as(
             "SELECT r.task_sid, r.worker_sid, COUNT(*), MAX(r.date_updated)
              FROM reservations r JOIN tasks t ON t.sid = r.task_sid
              WHERE r.workspace_sid = ? AND r.callback_outcome = 'failed'
@@ -59,7 +60,7 @@ impl Store {
     /// Every pending reservation, in any workspace, whose callback has no recorded outcome,
     /// oldest first.
     pub async fn unanswered_reservations(&self) -> Result<Vec<Reservation>> {
-        let rows: Vec<ReservationRow> = sqlx::query_as(&format!(
+        let rows: Vec<ReservationRow> = query_as(&format!(
             "{SELECT_RESERVATION} WHERE r.reservation_status = 'pending'
                 AND r.callback_outcome IS NULL ORDER BY r.seq"
         ))

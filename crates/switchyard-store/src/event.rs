@@ -4,6 +4,7 @@ use switchyard_core::event::Event;
 use switchyard_core::sid::{EventSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Which events a list returns. Every field narrows it; dates are inclusive.
@@ -83,7 +84,7 @@ impl Store {
         cursor: Cursor,
         size: usize,
     ) -> Result<Page<Event>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT_EVENT);
+        let mut qb = Query::new(SELECT_EVENT);
         qb.push(" WHERE e.workspace_sid = ").push_bind(ws.as_str());
         if let Some(t) = &filter.event_type {
             qb.push(" AND e.event_type = ").push_bind(t);
@@ -124,7 +125,7 @@ impl Store {
 
     /// The event, if it is in the workspace.
     pub async fn get_event(&self, ws: &WorkspaceSid, sid: &EventSid) -> Result<Option<Event>> {
-        let row: Option<EventRow> = sqlx::query_as(&format!(
+        let row: Option<EventRow> = query_as(&format!(
             "{SELECT_EVENT} WHERE e.sid = ? AND e.workspace_sid = ?"
         ))
         .bind(sid.as_str())
@@ -184,7 +185,7 @@ impl Store {
         end: Timestamp,
         types: &[&str],
     ) -> Result<Vec<StatEvent>> {
-        let mut qb = sqlx::QueryBuilder::new(
+        let mut qb = Query::new(
             "SELECT sid, event_type, event_date, task_sid, worker_sid, workflow_sid,
                 task_queue_sid, task_channel_sid, task_channel_unique_name, event_data
              FROM events WHERE workspace_sid = ",
@@ -234,7 +235,7 @@ impl Store {
         seq: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Event)>> {
-        let rows: Vec<EventRow> = sqlx::query_as(&format!(
+        let rows: Vec<EventRow> = query_as(&format!(
             "{SELECT_EVENT} WHERE e.workspace_sid = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
         ))
         .bind(ws.as_str())
@@ -248,7 +249,7 @@ impl Store {
     /// The `seq` of the workspace's last event handled by event callbacks (0 when none).
     pub async fn event_cursor(&self, ws: &WorkspaceSid) -> Result<i64> {
         let row: Option<(i64,)> =
-            sqlx::query_as("SELECT delivered_seq FROM event_deliveries WHERE workspace_sid = ?")
+            query_as("SELECT delivered_seq FROM event_deliveries WHERE workspace_sid = ?")
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
                 .await?;
@@ -257,7 +258,7 @@ impl Store {
 
     /// Records that the workspace's events up to `seq` are handled.
     pub async fn set_event_cursor(&self, ws: &WorkspaceSid, seq: i64) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, ?)
              ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
         )
@@ -271,7 +272,7 @@ impl Store {
     /// Marks every event the workspace has so far as handled: a new `EventCallbackUrl` hears
     /// only of what happens from now on.
     pub async fn skip_recorded_events(&self, ws: &WorkspaceSid) -> Result<()> {
-        sqlx::query(
+        query(
             "INSERT INTO event_deliveries (workspace_sid, delivered_seq)
              VALUES (?1, COALESCE((SELECT MAX(seq) FROM events WHERE workspace_sid = ?1), 0))
              ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
@@ -285,7 +286,7 @@ impl Store {
     /// The position of the workspace's latest event (0 when it has none).
     pub async fn last_event_seq(&self, ws: &WorkspaceSid) -> Result<i64> {
         let (seq,): (i64,) =
-            sqlx::query_as("SELECT COALESCE(MAX(seq), 0) FROM events WHERE workspace_sid = ?")
+            query_as("SELECT COALESCE(MAX(seq), 0) FROM events WHERE workspace_sid = ?")
                 .bind(ws.as_str())
                 .fetch_one(self.pool().await)
                 .await?;
@@ -295,7 +296,7 @@ impl Store {
     /// Workspaces with an `EventCallbackUrl`.
     pub async fn workspaces_with_event_callbacks(&self) -> Result<Vec<WorkspaceSid>> {
         let rows: Vec<(String,)> =
-            sqlx::query_as("SELECT sid FROM workspaces WHERE event_callback_url IS NOT NULL")
+            query_as("SELECT sid FROM workspaces WHERE event_callback_url IS NOT NULL")
                 .fetch_all(self.pool().await)
                 .await?;
         rows.into_iter().map(|(s,)| sid(&s)).collect()

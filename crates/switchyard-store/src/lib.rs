@@ -10,19 +10,22 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
 use switchyard_core::sid::Sid;
 
 mod account;
 mod activity;
 mod callback;
 mod checkpoint;
+mod db;
 mod event;
 mod sql;
 mod task;
 mod task_channel;
 mod task_queue;
+pub mod testing;
 mod worker;
 mod workflow;
 mod workspace;
@@ -31,6 +34,7 @@ mod writer;
 
 pub use activity::ActivityFilter;
 pub use callback::CallbackFailureCount;
+pub use db::Backend;
 pub use event::{EventFilter, StatEvent};
 pub use switchyard_core::decide::Change;
 pub use task::{ReservationScope, TaskFilter};
@@ -87,9 +91,6 @@ impl From<rusqlite::Error> for StoreError {
         use rusqlite::ErrorCode;
         if let rusqlite::Error::SqliteFailure(f, message) = &e {
             let message = message.clone().unwrap_or_default();
-            if message.contains(sql::WORKER_VERSION_CHECK) {
-                return StoreError::Conflict("a worker changed concurrently".to_owned());
-            }
             match f.code {
                 ErrorCode::ConstraintViolation => return StoreError::Conflict(message),
                 ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => return StoreError::Busy,
@@ -103,12 +104,15 @@ impl From<rusqlite::Error> for StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() || db.is_foreign_key_violation() {
+            // Any rule of the schema (on PostgreSQL, SQLSTATE class 23, which a trigger may
+            // raise too, as SQLite's `RAISE(ABORT)` is a constraint failure).
+            if !matches!(db.kind(), sqlx::error::ErrorKind::Other) {
                 return StoreError::Conflict(db.message().to_owned());
             }
             // SQLITE_BUSY (5) and SQLITE_LOCKED (6), including their extended codes.
+            let sqlite = db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some();
             if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok()) {
-                if code & 0xff == 5 || code & 0xff == 6 {
+                if sqlite && (code & 0xff == 5 || code & 0xff == 6) {
                     return StoreError::Busy;
                 }
             }
@@ -198,12 +202,7 @@ impl<T> Page<T> {
 }
 
 /// Appends the keyset condition and order for `cursor` to a query whose WHERE clause is open.
-pub(crate) fn push_cursor(
-    qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
-    table: &str,
-    cursor: Cursor,
-    limit: Option<usize>,
-) {
+pub(crate) fn push_cursor(qb: &mut db::Query, table: &str, cursor: Cursor, limit: Option<usize>) {
     match cursor {
         Cursor::Start | Cursor::Offset(_) => {
             qb.push(format!(" ORDER BY {table}.seq ASC"));
@@ -236,13 +235,13 @@ pub(crate) fn opt_sid<T: Sid>(s: Option<&str>) -> Result<Option<T>> {
     s.map(sid).transpose()
 }
 
-/// The SQLite store. Cheap to clone: the pool and the writer are shared.
+/// The store, on SQLite or PostgreSQL. Cheap to clone: the pool and the writer are shared.
 ///
-/// One `Store` (with its clones) owns its database file: its one writer commits in submission
+/// One `Store` (with its clones) owns its database: its one writer commits in submission
 /// order, and every query waits for the writes submitted before it.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: db::Pool,
     /// The writer, on a thread of its own, that commits routing decisions in order: see
     /// [`Store::submit`].
     writer: Arc<writer::Writer>,
@@ -280,12 +279,63 @@ fn writer_connection(path: &std::path::Path) -> Result<rusqlite::Connection> {
     Ok(conn)
 }
 
+/// Whether `url` names a PostgreSQL database.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
     /// Opens (creating if missing) the database at `url` and applies pending migrations.
     ///
-    /// `url` is a sqlx SQLite URL (`sqlite://switchyard.db`, `sqlite:path/to/file.db`) or
-    /// `sqlite::memory:` for a private in-memory database.
+    /// `url` is a sqlx SQLite URL (`sqlite://switchyard.db`, `sqlite:path/to/file.db`),
+    /// `sqlite::memory:` for a private in-memory database, or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/database`); a missing PostgreSQL database is
+    /// created, as a missing SQLite file is.
     pub async fn open(url: &str) -> Result<Store> {
+        if is_postgres_url(url) {
+            Store::open_postgres(url).await
+        } else {
+            Store::open_sqlite(url).await
+        }
+    }
+
+    /// Which database the store runs on.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+
+    async fn open_postgres(url: &str) -> Result<Store> {
+        if !sqlx::Postgres::database_exists(url).await? {
+            match sqlx::Postgres::create_database(url).await {
+                Ok(()) => {}
+                // Another process created it first.
+                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::Database)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(0)
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(StoreError::Migrate)?;
+        let committer = writer::PostgresCommitter::connect(options).await?;
+        let events_written = Arc::new(tokio::sync::watch::channel(0).0);
+        let writer = writer::Writer::start(Box::new(committer), Arc::clone(&events_written))
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        Ok(Store {
+            pool: db::Pool::Postgres(pool),
+            writer,
+            events_written,
+            _temporary: None,
+        })
+    }
+
+    async fn open_sqlite(url: &str) -> Result<Store> {
         // The writer has a connection of its own, which an in-memory database (one per
         // connection) cannot give it: such a database is a file in a private temporary
         // directory instead, removed with the store.
@@ -324,20 +374,18 @@ impl Store {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("../../migrations")
+        sqlx::migrate!("../../migrations/sqlite")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let conns = writer::WriterConnections {
-            write: writer_connection(&path)?,
-            checkpoint: writer_connection(&path)?,
-        };
-        conns.write.execute_batch(sql::CREATE_VERSION_GUARD)?;
+        let committer =
+            writer::SqliteCommitter::new(writer_connection(&path)?, writer_connection(&path)?)
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
-        let writer = writer::Writer::start(conns, Arc::clone(&events_written))
+        let writer = writer::Writer::start(Box::new(committer), Arc::clone(&events_written))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         Ok(Store {
-            pool,
+            pool: db::Pool::Sqlite(pool),
             writer,
             events_written,
             _temporary: temporary,

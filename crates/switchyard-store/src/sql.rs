@@ -6,15 +6,6 @@ use switchyard_core::Timestamp;
 
 use switchyard_core::decide::Change;
 
-/// The name of the check that fails a write whose worker changed since it was decided.
-pub(crate) const WORKER_VERSION_CHECK: &str = "worker_version_matches";
-
-/// Makes the table whose check fails a stale worker update. A temporary table: it lives in the
-/// connection, never in the database file.
-pub(crate) const CREATE_VERSION_GUARD: &str = "CREATE TEMP TABLE IF NOT EXISTS worker_version_guard
-    (id INTEGER PRIMARY KEY, worker_version_matches INTEGER NOT NULL
-        CHECK (worker_version_matches = 1));";
-
 /// One parameter.
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
@@ -59,11 +50,51 @@ impl From<Option<bool>> for Arg {
     }
 }
 
+impl From<bool> for Arg {
+    fn from(v: bool) -> Arg {
+        Arg::Bool(Some(v))
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(v: &String) -> Arg {
+        Arg::Text(Some(v.clone()))
+    }
+}
+
+impl From<&Option<String>> for Arg {
+    fn from(v: &Option<String>) -> Arg {
+        Arg::Text(v.clone())
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Arg {
+        Arg::Text(v.map(str::to_owned))
+    }
+}
+
+impl From<Option<&String>> for Arg {
+    fn from(v: Option<&String>) -> Arg {
+        Arg::Text(v.cloned())
+    }
+}
+
+/// One statement with its parameters.
+#[derive(Debug, Clone)]
+pub(crate) struct Statement {
+    pub(crate) text: String,
+    pub(crate) args: Vec<Arg>,
+    /// The write fails (a conflict) unless this statement changes exactly one row: a worker
+    /// update whose version check no longer matches.
+    pub(crate) changes_one: bool,
+}
+
 /// Statements with their parameters, in order. Each statement's text depends only on its
 /// shape, so the writer prepares it once and reuses it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Sql {
-    statements: Vec<(String, Vec<Arg>)>,
+    statements: Vec<Statement>,
     /// The statement being written, not yet ended by `;`.
     text: String,
     args: Vec<Arg>,
@@ -76,7 +107,11 @@ impl Sql {
         if text.ends_with(';') {
             let text = std::mem::take(&mut self.text);
             let args = std::mem::take(&mut self.args);
-            self.statements.push((text, args));
+            self.statements.push(Statement {
+                text,
+                args,
+                changes_one: false,
+            });
         }
         self
     }
@@ -99,9 +134,17 @@ impl Sql {
         self.push(")")
     }
 
-    /// The statements, each with its parameters.
-    pub(crate) fn statements(&self) -> impl Iterator<Item = (&str, &[Arg])> {
-        (self.statements.iter()).map(|(text, args)| (text.as_str(), args.as_slice()))
+    /// The statements, in order.
+    pub(crate) fn statements(&self) -> &[Statement] {
+        &self.statements
+    }
+
+    /// Marks the last ended statement as one that must change exactly one row.
+    fn changing_one(&mut self) -> &mut Self {
+        if let Some(last) = self.statements.last_mut() {
+            last.changes_one = true;
+        }
+        self
     }
 }
 
@@ -115,27 +158,10 @@ impl rusqlite::ToSql for Arg {
     }
 }
 
-/// Binds `args` to a sqlx query of the same statement, for a connection of the pool.
-pub(crate) fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    args: &'q [Arg],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for arg in args {
-        query = match arg {
-            Arg::Text(v) => query.bind(v.as_deref()),
-            Arg::Int(v) => query.bind(*v),
-            Arg::Bool(v) => query.bind(*v),
-        };
-    }
-    query
-}
-
 /// One routing decision, compiled.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Compiled {
     pub(crate) sql: Sql,
-    /// Whether it updates a worker, with a version check.
-    pub(crate) checks_workers: bool,
     pub(crate) has_events: bool,
 }
 
@@ -156,7 +182,6 @@ pub(crate) fn compile(writes: &[Change]) -> Compiled {
                 expected_version,
             } => {
                 push_worker(&mut c.sql, worker, *expected_version);
-                c.checks_workers = true;
             }
             Change::WorkerIdle { worker, idle_since } => {
                 c.sql
@@ -314,8 +339,8 @@ fn push_reservation(b: &mut Sql, r: &Reservation) {
     );
 }
 
-/// Writes a worker's mutable fields if its version is still `expected_version`; the statement
-/// after it fails the write (a check of [`CREATE_VERSION_GUARD`]'s table) when no row matched.
+/// Writes a worker's mutable fields if its version is still `expected_version`; the write fails
+/// when no row matched.
 fn push_worker(b: &mut Sql, w: &Worker, expected_version: i64) {
     b.push("UPDATE workers SET friendly_name = ")
         .bind(w.friendly_name.clone())
@@ -335,13 +360,8 @@ fn push_worker(b: &mut Sql, w: &Worker, expected_version: i64) {
         .bind(w.sid.as_str())
         .push(" AND version = ")
         .bind(expected_version)
-        .push(";");
-    // `changes()` is the count of the statement before; REPLACE keeps the table at one row,
-    // and a failed CHECK aborts whatever the conflict clause says.
-    b.push(
-        "INSERT OR REPLACE INTO temp.worker_version_guard (id, worker_version_matches)
-            VALUES (1, changes());",
-    );
+        .push(";")
+        .changing_one();
 }
 
 /// Inserts events in one statement, in order (their `seq` follows it).

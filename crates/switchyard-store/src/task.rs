@@ -5,6 +5,7 @@ use switchyard_core::routing::{ReservationStatus, StepRef, TaskStatus};
 use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query_as, Query};
 use crate::{opt_sid, push_cursor, sid, Cursor, Result, Store, StoreError};
 
 /// Filters of the task list that SQL answers (`EvaluateTaskAttributes` is the engine's).
@@ -184,7 +185,7 @@ impl TryFrom<ReservationRow> for (i64, Reservation) {
 impl Store {
     /// The task as committed, if it is in the workspace.
     pub async fn get_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
-        let row: Option<TaskRow> = sqlx::query_as(&format!(
+        let row: Option<TaskRow> = query_as(&format!(
             "{SELECT_TASK} WHERE t.sid = ? AND t.workspace_sid = ?"
         ))
         .bind(sid.as_str())
@@ -197,7 +198,7 @@ impl Store {
 
     /// How many workflows the workspace has (a task may omit `WorkflowSid` when it is one).
     pub async fn count_workflows(&self, ws: &WorkspaceSid) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM workflows WHERE workspace_sid = ?")
+        let (n,): (i64,) = query_as("SELECT COUNT(*) FROM workflows WHERE workspace_sid = ?")
             .bind(ws.as_str())
             .fetch_one(self.pool().await)
             .await?;
@@ -213,7 +214,7 @@ impl Store {
         cursor: Cursor,
         limit: Option<usize>,
     ) -> Result<Vec<(i64, Task)>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT_TASK);
+        let mut qb = Query::new(SELECT_TASK);
         qb.push(" WHERE t.workspace_sid = ").push_bind(ws.as_str());
         if !filter.statuses.is_empty() {
             qb.push(" AND t.assignment_status IN (");
@@ -248,7 +249,7 @@ impl Store {
 
     /// Every task of the workspace still being routed or worked on (not completed or canceled).
     pub async fn active_tasks(&self, ws: &WorkspaceSid) -> Result<Vec<(i64, Task)>> {
-        let rows: Vec<TaskRow> = sqlx::query_as(&format!(
+        let rows: Vec<TaskRow> = query_as(&format!(
             "{SELECT_TASK} WHERE t.workspace_sid = ? AND t.assignment_status NOT IN ('completed', 'canceled') ORDER BY t.seq"
         ))
         .bind(ws.as_str())
@@ -265,7 +266,7 @@ impl Store {
         let mut out = std::collections::HashMap::new();
         // SQLite caps a statement's parameters; 500 at a time stays far below.
         for chunk in tasks.chunks(500) {
-            let mut qb = sqlx::QueryBuilder::new(
+            let mut qb = Query::new(
                 "SELECT sid, task_queue_entered_date FROM tasks
                  WHERE task_queue_entered_date IS NOT NULL AND sid IN (",
             );
@@ -285,7 +286,7 @@ impl Store {
 
     /// The `seq` of a task, for routing tie-breaks.
     pub async fn task_seq(&self, sid: &TaskSid) -> Result<i64> {
-        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM tasks WHERE sid = ?")
+        let (seq,): (i64,) = query_as("SELECT seq FROM tasks WHERE sid = ?")
             .bind(sid.as_str())
             .fetch_one(self.pool().await)
             .await?;
@@ -294,7 +295,7 @@ impl Store {
 
     /// Reservations of the workspace holding capacity (pending, accepted or wrapping).
     pub async fn live_reservations(&self, ws: &WorkspaceSid) -> Result<Vec<Reservation>> {
-        let rows: Vec<ReservationRow> = sqlx::query_as(&format!(
+        let rows: Vec<ReservationRow> = query_as(&format!(
             "{SELECT_RESERVATION} WHERE r.workspace_sid = ?
                 AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
         ))
@@ -308,7 +309,7 @@ impl Store {
 
     /// A task's refusals: workers whose reservation for it was rejected or timed out.
     pub async fn refusals(&self, ws: &WorkspaceSid) -> Result<Vec<(TaskSid, WorkerSid)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
+        let rows: Vec<(String, String)> = query_as(
             "SELECT r.task_sid, r.worker_sid FROM reservations r JOIN tasks t ON t.sid = r.task_sid
              WHERE r.workspace_sid = ? AND r.reservation_status IN ('rejected', 'timeout')
                 AND t.assignment_status IN ('pending', 'reserved')",
@@ -332,7 +333,7 @@ impl Store {
             ReservationScope::Task(t) => ("task_sid", t.as_str()),
             ReservationScope::Worker(w) => ("worker_sid", w.as_str()),
         };
-        let row: Option<ReservationRow> = sqlx::query_as(&format!(
+        let row: Option<ReservationRow> = query_as(&format!(
             "{SELECT_RESERVATION} WHERE r.sid = ? AND r.workspace_sid = ? AND r.{column} = ?"
         ))
         .bind(sid.as_str())
@@ -354,7 +355,7 @@ impl Store {
         cursor: Cursor,
         limit: Option<usize>,
     ) -> Result<Vec<(i64, Reservation)>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT_RESERVATION);
+        let mut qb = Query::new(SELECT_RESERVATION);
         qb.push(" WHERE r.workspace_sid = ").push_bind(ws.as_str());
         match scope {
             ReservationScope::Task(t) => qb.push(" AND r.task_sid = ").push_bind(t.as_str()),
@@ -379,7 +380,7 @@ impl Store {
         ws: &WorkspaceSid,
         task: &TaskSid,
     ) -> Result<Vec<Reservation>> {
-        let rows: Vec<ReservationRow> = sqlx::query_as(&format!(
+        let rows: Vec<ReservationRow> = query_as(&format!(
             "{SELECT_RESERVATION} WHERE r.workspace_sid = ? AND r.task_sid = ?
                 AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
         ))
@@ -418,7 +419,7 @@ impl Store {
 impl Store {
     /// Workspaces with tasks still being routed (pending or reserved).
     pub async fn workspaces_with_routing_tasks(&self) -> Result<Vec<WorkspaceSid>> {
-        let rows: Vec<(String,)> = sqlx::query_as(
+        let rows: Vec<(String,)> = query_as(
             "SELECT DISTINCT workspace_sid FROM tasks WHERE assignment_status IN ('pending', 'reserved')",
         )
         .fetch_all(self.pool().await)
@@ -430,12 +431,12 @@ impl Store {
 impl Store {
     /// The latest time any stored change carries (0 for an empty store).
     pub async fn latest_time(&self) -> Result<Timestamp> {
-        let (ms,): (Option<i64>,) = sqlx::query_as(
+        let (ms,): (Option<i64>,) = query_as(
             "SELECT MAX(m) FROM (
                 SELECT MAX(date_updated) AS m FROM tasks
                 UNION ALL SELECT MAX(date_updated) FROM reservations
                 UNION ALL SELECT MAX(date_updated) FROM workers
-                UNION ALL SELECT MAX(date_updated) FROM workspaces)",
+                UNION ALL SELECT MAX(date_updated) FROM workspaces) AS latest",
         )
         .fetch_one(self.pool().await)
         .await?;

@@ -1,11 +1,11 @@
 //! Task channels.
 
-use sqlx::SqliteConnection;
 use switchyard_core::event::Event;
 use switchyard_core::model::TaskChannel;
 use switchyard_core::sid::{TaskChannelSid, WorkerChannelSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query, Tx};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 #[derive(sqlx::FromRow)]
@@ -41,8 +41,8 @@ impl TryFrom<TaskChannelRow> for (i64, TaskChannel) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, c: &TaskChannel) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn insert(conn: &mut Tx, c: &TaskChannel) -> Result<()> {
+    query(
         "INSERT INTO task_channels (sid, workspace_sid, friendly_name, unique_name,
             channel_optimized_routing, date_created, date_updated)
          VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -54,7 +54,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, c: &TaskChannel) -> Resu
     .bind(c.channel_optimized_routing)
     .bind(c.date_created.as_millis())
     .bind(c.date_updated.as_millis())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -72,9 +72,9 @@ impl Store {
         let mut tx = self.pool().await.begin().await?;
         insert(&mut tx, c).await?;
         let workers: Vec<(String,)> =
-            sqlx::query_as("SELECT sid FROM workers WHERE workspace_sid = ? ORDER BY seq")
+            query_as("SELECT sid FROM workers WHERE workspace_sid = ? ORDER BY seq")
                 .bind(c.workspace_sid.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
         for (worker,) in workers {
             crate::worker::insert_channel(
@@ -97,7 +97,7 @@ impl Store {
         ws: &WorkspaceSid,
         sid_or_name: &str,
     ) -> Result<Option<TaskChannel>> {
-        let row: Option<TaskChannelRow> = sqlx::query_as(&format!(
+        let row: Option<TaskChannelRow> = query_as(&format!(
             "{SELECT} WHERE c.workspace_sid = ? AND (c.sid = ?2 OR c.unique_name = ?2)"
         ))
         .bind(ws.as_str())
@@ -115,7 +115,7 @@ impl Store {
         cursor: Cursor,
         size: usize,
     ) -> Result<Page<TaskChannel>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        let mut qb = Query::new(SELECT);
         qb.push(" WHERE c.workspace_sid = ").push_bind(ws.as_str());
         push_cursor(&mut qb, "c", cursor, Some(size + 1));
         let rows: Vec<TaskChannelRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
@@ -128,18 +128,17 @@ impl Store {
 
     /// How many task channels the workspace has.
     pub async fn count_task_channels(&self, ws: &WorkspaceSid) -> Result<i64> {
-        let (n,): (i64,) =
-            sqlx::query_as("SELECT COUNT(*) FROM task_channels WHERE workspace_sid = ?")
-                .bind(ws.as_str())
-                .fetch_one(self.pool().await)
-                .await?;
+        let (n,): (i64,) = query_as("SELECT COUNT(*) FROM task_channels WHERE workspace_sid = ?")
+            .bind(ws.as_str())
+            .fetch_one(self.pool().await)
+            .await?;
         Ok(n)
     }
 
     /// Writes the channel's mutable fields.
     pub async fn update_task_channel(&self, c: &TaskChannel, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query(
+        query(
             "UPDATE task_channels SET friendly_name = ?, channel_optimized_routing = ?, date_updated = ?
              WHERE sid = ?",
         )
@@ -147,7 +146,7 @@ impl Store {
         .bind(c.channel_optimized_routing)
         .bind(c.date_updated.as_millis())
         .bind(c.sid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         self.commit_with_events(tx, events).await
     }
@@ -155,13 +154,13 @@ impl Store {
     /// Deletes the channel and its worker channels.
     pub async fn delete_task_channel(&self, c: &TaskChannelSid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query("DELETE FROM worker_channels WHERE task_channel_sid = ?")
+        query("DELETE FROM worker_channels WHERE task_channel_sid = ?")
             .bind(c.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM task_channels WHERE sid = ?")
+        query("DELETE FROM task_channels WHERE sid = ?")
             .bind(c.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         self.commit_with_events(tx, events).await
     }

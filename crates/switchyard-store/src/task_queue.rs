@@ -1,11 +1,11 @@
 //! Task queues.
 
-use sqlx::SqliteConnection;
 use switchyard_core::event::Event;
 use switchyard_core::model::TaskQueue;
 use switchyard_core::sid::{TaskQueueSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query, Tx};
 use crate::{opt_sid, push_cursor, sid, Cursor, Result, Store, StoreError};
 
 /// Filters of the queue list that SQL answers (expression filters are the engine's).
@@ -69,8 +69,8 @@ impl TryFrom<TaskQueueRow> for (i64, TaskQueue) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, q: &TaskQueue) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn insert(conn: &mut Tx, q: &TaskQueue) -> Result<()> {
+    query(
         "INSERT INTO task_queues (sid, workspace_sid, friendly_name, target_workers,
             max_reserved_workers, task_order, reservation_activity_sid, assignment_activity_sid,
             date_created, date_updated)
@@ -86,7 +86,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, q: &TaskQueue) -> Result
     .bind(q.assignment_activity.as_ref().map(|(s, _)| s.as_str()))
     .bind(q.date_created.as_millis())
     .bind(q.date_updated.as_millis())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -106,7 +106,7 @@ impl Store {
         sid: &TaskQueueSid,
     ) -> Result<Option<TaskQueue>> {
         let row: Option<TaskQueueRow> =
-            sqlx::query_as(&format!("{SELECT} WHERE q.sid = ? AND q.workspace_sid = ?"))
+            query_as(&format!("{SELECT} WHERE q.sid = ? AND q.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -122,7 +122,7 @@ impl Store {
         name: &str,
         except: Option<&TaskQueueSid>,
     ) -> Result<bool> {
-        let (n,): (i64,) = sqlx::query_as(
+        let (n,): (i64,) = query_as(
             "SELECT COUNT(*) FROM task_queues WHERE workspace_sid = ? AND friendly_name = ? AND sid != ?",
         )
         .bind(ws.as_str())
@@ -141,7 +141,7 @@ impl Store {
         cursor: Cursor,
         limit: Option<usize>,
     ) -> Result<Vec<(i64, TaskQueue)>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        let mut qb = Query::new(SELECT);
         qb.push(" WHERE q.workspace_sid = ").push_bind(ws.as_str());
         if let Some(name) = &filter.friendly_name {
             qb.push(" AND q.friendly_name = ").push_bind(name);
@@ -154,7 +154,7 @@ impl Store {
     /// Writes the queue's mutable fields.
     pub async fn update_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query(
+        query(
             "UPDATE task_queues SET friendly_name = ?, target_workers = ?, max_reserved_workers = ?,
                 task_order = ?, reservation_activity_sid = ?, assignment_activity_sid = ?, date_updated = ?
              WHERE sid = ?",
@@ -167,7 +167,7 @@ impl Store {
         .bind(q.assignment_activity.as_ref().map(|(s, _)| s.as_str()))
         .bind(q.date_updated.as_millis())
         .bind(q.sid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         self.commit_with_events(tx, events).await
     }
@@ -175,9 +175,9 @@ impl Store {
     /// Deletes the queue.
     pub async fn delete_task_queue(&self, q: &TaskQueueSid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query("DELETE FROM task_queues WHERE sid = ?")
+        query("DELETE FROM task_queues WHERE sid = ?")
             .bind(q.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         self.commit_with_events(tx, events).await
     }

@@ -1,11 +1,11 @@
 //! Workers and their per-channel capacities.
 
-use sqlx::SqliteConnection;
 use switchyard_core::event::Event;
 use switchyard_core::model::{Worker, WorkerChannel};
 use switchyard_core::sid::{ActivitySid, WorkerChannelSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query, Tx};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Filters of the worker list that SQL answers (expression filters are the engine's).
@@ -117,7 +117,7 @@ impl TryFrom<WorkerChannelRow> for (i64, WorkerChannel) {
 }
 
 pub(crate) async fn insert_channel(
-    conn: &mut SqliteConnection,
+    conn: &mut Tx,
     sid: &WorkerChannelSid,
     ws: &WorkspaceSid,
     worker: &str,
@@ -125,10 +125,10 @@ pub(crate) async fn insert_channel(
     capacity: i64,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "INSERT INTO worker_channels (sid, workspace_sid, worker_sid, task_channel_sid, capacity,
             available, date_created, date_updated)
-         VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
     )
     .bind(sid.as_str())
     .bind(ws.as_str())
@@ -137,7 +137,7 @@ pub(crate) async fn insert_channel(
     .bind(capacity)
     .bind(now.as_millis())
     .bind(now.as_millis())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -153,7 +153,7 @@ impl Store {
         events: &[Event],
     ) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query(
+        query(
             "INSERT INTO workers (sid, workspace_sid, friendly_name, activity_sid, attributes,
                 date_status_changed, date_created, date_updated, version, idle_since)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -168,12 +168,12 @@ impl Store {
         .bind(w.date_updated.as_millis())
         .bind(w.version)
         .bind(w.idle_since.as_millis())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         let channels: Vec<(String,)> =
-            sqlx::query_as("SELECT sid FROM task_channels WHERE workspace_sid = ? ORDER BY seq")
+            query_as("SELECT sid FROM task_channels WHERE workspace_sid = ? ORDER BY seq")
                 .bind(w.workspace_sid.as_str())
-                .fetch_all(&mut *tx)
+                .fetch_all(&mut tx)
                 .await?;
         for (channel,) in channels {
             insert_channel(
@@ -193,7 +193,7 @@ impl Store {
     /// The worker, if it is in the workspace.
     pub async fn get_worker(&self, ws: &WorkspaceSid, sid: &WorkerSid) -> Result<Option<Worker>> {
         let row: Option<WorkerRow> =
-            sqlx::query_as(&format!("{SELECT} WHERE w.sid = ? AND w.workspace_sid = ?"))
+            query_as(&format!("{SELECT} WHERE w.sid = ? AND w.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -209,13 +209,15 @@ impl Store {
         name: &str,
         except: Option<&WorkerSid>,
     ) -> Result<bool> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM workers WHERE workspace_sid = ? AND friendly_name = ? AND sid != ?",
-        )
+        let pool = self.pool().await;
+        let (n,): (i64,) = query_as(format!(
+            "SELECT COUNT(*) FROM workers WHERE workspace_sid = ? AND {} AND sid != ?",
+            pool.nocase_equals("friendly_name")
+        ))
         .bind(ws.as_str())
         .bind(name)
         .bind(except.map(WorkerSid::as_str).unwrap_or(""))
-        .fetch_one(self.pool().await)
+        .fetch_one(pool)
         .await?;
         Ok(n > 0)
     }
@@ -228,7 +230,7 @@ impl Store {
         cursor: Cursor,
         limit: Option<usize>,
     ) -> Result<Vec<(i64, Worker)>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        let mut qb = Query::new(SELECT);
         qb.push(" WHERE w.workspace_sid = ").push_bind(ws.as_str());
         if let Some(name) = &filter.activity_name {
             qb.push(" AND a.friendly_name = ").push_bind(name);
@@ -240,7 +242,9 @@ impl Store {
             qb.push(" AND a.available = ").push_bind(available);
         }
         if let Some(name) = &filter.friendly_name {
-            qb.push(" AND w.friendly_name = ").push_bind(name);
+            let pool = self.pool().await;
+            qb.push(" AND ")
+                .push_with(&pool.nocase_equals("w.friendly_name"), name);
         }
         push_cursor(&mut qb, "w", cursor, limit);
         let rows: Vec<WorkerRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
@@ -250,13 +254,13 @@ impl Store {
     /// Deletes the worker and its channels.
     pub async fn delete_worker(&self, w: &WorkerSid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query("DELETE FROM worker_channels WHERE worker_sid = ?")
+        query("DELETE FROM worker_channels WHERE worker_sid = ?")
             .bind(w.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
-        sqlx::query("DELETE FROM workers WHERE sid = ?")
+        query("DELETE FROM workers WHERE sid = ?")
             .bind(w.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         self.commit_with_events(tx, events).await
     }
@@ -268,7 +272,7 @@ impl Store {
         cursor: Cursor,
         size: usize,
     ) -> Result<Page<WorkerChannel>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT_CHANNEL);
+        let mut qb = Query::new(SELECT_CHANNEL);
         qb.push(" WHERE wc.worker_sid = ")
             .push_bind(worker.as_str());
         push_cursor(&mut qb, "wc", cursor, Some(size + 1));
@@ -288,7 +292,7 @@ impl Store {
 
     /// The `seq` of a worker, its creation order.
     pub async fn worker_seq(&self, sid: &WorkerSid) -> Result<i64> {
-        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM workers WHERE sid = ?")
+        let (seq,): (i64,) = query_as("SELECT seq FROM workers WHERE sid = ?")
             .bind(sid.as_str())
             .fetch_one(self.pool().await)
             .await?;
@@ -297,7 +301,7 @@ impl Store {
 
     /// Every worker channel of the workspace.
     pub async fn all_worker_channels(&self, ws: &WorkspaceSid) -> Result<Vec<WorkerChannel>> {
-        let rows: Vec<WorkerChannelRow> = sqlx::query_as(&format!(
+        let rows: Vec<WorkerChannelRow> = query_as(&format!(
             "{SELECT_CHANNEL} WHERE wc.workspace_sid = ? ORDER BY wc.seq"
         ))
         .bind(ws.as_str())
@@ -314,7 +318,7 @@ impl Store {
         worker: &WorkerSid,
         key: &str,
     ) -> Result<Option<WorkerChannel>> {
-        let row: Option<WorkerChannelRow> = sqlx::query_as(&format!(
+        let row: Option<WorkerChannelRow> = query_as(&format!(
             "{SELECT_CHANNEL} WHERE wc.worker_sid = ?1 AND (wc.sid = ?2 OR c.sid = ?2 OR c.unique_name = ?2)"
         ))
         .bind(worker.as_str())

@@ -1,11 +1,11 @@
 //! Workflows.
 
-use sqlx::SqliteConnection;
 use switchyard_core::event::Event;
 use switchyard_core::model::Workflow;
 use switchyard_core::sid::{WorkflowSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query, Tx};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Filters of the workflow list.
@@ -53,8 +53,8 @@ impl TryFrom<WorkflowRow> for (i64, Workflow) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut SqliteConnection, f: &Workflow) -> Result<()> {
-    sqlx::query(
+pub(crate) async fn insert(conn: &mut Tx, f: &Workflow) -> Result<()> {
+    query(
         "INSERT INTO workflows (sid, workspace_sid, friendly_name, configuration,
             assignment_callback_url, fallback_assignment_callback_url, task_reservation_timeout,
             date_created, date_updated)
@@ -69,7 +69,7 @@ pub(crate) async fn insert(conn: &mut SqliteConnection, f: &Workflow) -> Result<
     .bind(f.task_reservation_timeout)
     .bind(f.date_created.as_millis())
     .bind(f.date_updated.as_millis())
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -89,7 +89,7 @@ impl Store {
         sid: &WorkflowSid,
     ) -> Result<Option<Workflow>> {
         let row: Option<WorkflowRow> =
-            sqlx::query_as(&format!("{SELECT} WHERE f.sid = ? AND f.workspace_sid = ?"))
+            query_as(&format!("{SELECT} WHERE f.sid = ? AND f.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -106,7 +106,7 @@ impl Store {
         cursor: Cursor,
         size: usize,
     ) -> Result<Page<Workflow>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        let mut qb = Query::new(SELECT);
         qb.push(" WHERE f.workspace_sid = ").push_bind(ws.as_str());
         if let Some(name) = &filter.friendly_name {
             qb.push(" AND f.friendly_name = ").push_bind(name);
@@ -122,7 +122,7 @@ impl Store {
 
     /// Every workflow of the workspace, oldest first.
     pub async fn all_workflows(&self, ws: &WorkspaceSid) -> Result<Vec<Workflow>> {
-        let rows: Vec<WorkflowRow> = sqlx::query_as(&format!(
+        let rows: Vec<WorkflowRow> = query_as(&format!(
             "{SELECT} WHERE f.workspace_sid = ? ORDER BY f.seq"
         ))
         .bind(ws.as_str())
@@ -136,7 +136,7 @@ impl Store {
     /// Writes the workflow's mutable fields.
     pub async fn update_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query(
+        query(
             "UPDATE workflows SET friendly_name = ?, configuration = ?, assignment_callback_url = ?,
                 fallback_assignment_callback_url = ?, task_reservation_timeout = ?, date_updated = ?
              WHERE sid = ?",
@@ -148,7 +148,7 @@ impl Store {
         .bind(f.task_reservation_timeout)
         .bind(f.date_updated.as_millis())
         .bind(f.sid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         self.commit_with_events(tx, events).await
     }
@@ -156,9 +156,9 @@ impl Store {
     /// Deletes the workflow.
     pub async fn delete_workflow(&self, f: &WorkflowSid, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query("DELETE FROM workflows WHERE sid = ?")
+        query("DELETE FROM workflows WHERE sid = ?")
             .bind(f.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         self.commit_with_events(tx, events).await
     }

@@ -5,6 +5,7 @@ use switchyard_core::model::{Activity, TaskChannel, TaskQueue, Workflow, Workspa
 use switchyard_core::sid::{AccountSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
+use crate::db::{query, query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// A workspace and everything created with it, inserted in one transaction.
@@ -88,7 +89,7 @@ impl Store {
     pub async fn create_workspace(&self, new: &NewWorkspace, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
         let w = &new.workspace;
-        sqlx::query(
+        query(
             "INSERT INTO workspaces (sid, account_sid, friendly_name, default_activity_sid,
                 timeout_activity_sid, event_callback_url, events_filter, multi_task_enabled,
                 prioritize_queue_order, date_created, date_updated)
@@ -105,12 +106,12 @@ impl Store {
         .bind(w.prioritize_queue_order.as_str())
         .bind(w.date_created.as_millis())
         .bind(w.date_updated.as_millis())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         // Its event-callback cursor starts before its first event.
-        sqlx::query("INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, 0)")
+        query("INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, 0)")
             .bind(w.sid.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         for a in &new.activities {
             crate::activity::insert(&mut tx, a).await?;
@@ -134,7 +135,7 @@ impl Store {
         ws: &WorkspaceSid,
     ) -> Result<Option<Workspace>> {
         let row: Option<WorkspaceRow> =
-            sqlx::query_as(&format!("{SELECT} WHERE w.sid = ? AND w.account_sid = ?"))
+            query_as(&format!("{SELECT} WHERE w.sid = ? AND w.account_sid = ?"))
                 .bind(ws.as_str())
                 .bind(account.as_str())
                 .fetch_optional(self.pool().await)
@@ -145,7 +146,7 @@ impl Store {
 
     /// The workspace, whoever owns it (for work the engine does on its own, like callbacks).
     pub async fn find_workspace(&self, ws: &WorkspaceSid) -> Result<Option<Workspace>> {
-        let row: Option<WorkspaceRow> = sqlx::query_as(&format!("{SELECT} WHERE w.sid = ?"))
+        let row: Option<WorkspaceRow> = query_as(&format!("{SELECT} WHERE w.sid = ?"))
             .bind(ws.as_str())
             .fetch_optional(self.pool().await)
             .await?;
@@ -161,7 +162,7 @@ impl Store {
         cursor: Cursor,
         size: usize,
     ) -> Result<Page<Workspace>> {
-        let mut qb = sqlx::QueryBuilder::new(SELECT);
+        let mut qb = Query::new(SELECT);
         qb.push(" WHERE w.account_sid = ")
             .push_bind(account.as_str());
         if let Some(name) = &filter.friendly_name {
@@ -179,7 +180,7 @@ impl Store {
     /// Writes the workspace's mutable fields.
     pub async fn update_workspace(&self, w: &Workspace, events: &[Event]) -> Result<()> {
         let mut tx = self.pool().await.begin().await?;
-        sqlx::query(
+        query(
             "UPDATE workspaces SET friendly_name = ?, default_activity_sid = ?, timeout_activity_sid = ?,
                 event_callback_url = ?, events_filter = ?, multi_task_enabled = ?,
                 prioritize_queue_order = ?, date_updated = ?
@@ -194,7 +195,7 @@ impl Store {
         .bind(w.prioritize_queue_order.as_str())
         .bind(w.date_updated.as_millis())
         .bind(w.sid.as_str())
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
         self.commit_with_events(tx, events).await
     }
@@ -216,14 +217,14 @@ impl Store {
             "task_channels",
             "activities",
         ] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE workspace_sid = ?"))
+            query(&format!("DELETE FROM {table} WHERE workspace_sid = ?"))
                 .bind(ws.as_str())
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM workspaces WHERE sid = ?")
+        query("DELETE FROM workspaces WHERE sid = ?")
             .bind(ws.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         tx.commit().await?;
         Ok(())

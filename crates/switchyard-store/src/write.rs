@@ -10,7 +10,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use sqlx::{Sqlite, SqlitePool};
 use switchyard_core::decide::Change;
 use switchyard_core::event::Event;
 use tokio::sync::oneshot;
@@ -121,7 +120,7 @@ impl Store {
     }
 
     /// The pool, once every write submitted so far is done: each query starts here.
-    pub(crate) async fn pool(&self) -> &SqlitePool {
+    pub(crate) async fn pool(&self) -> &crate::db::Pool {
         self.settled().await;
         &self.pool
     }
@@ -144,15 +143,15 @@ impl Store {
     /// and its events are one transaction, like a routing decision.
     pub(crate) async fn commit_with_events(
         &self,
-        mut tx: sqlx::Transaction<'static, Sqlite>,
+        mut tx: crate::db::Tx,
         events: &[Event],
     ) -> Result<()> {
         if !events.is_empty() {
             let mut insert = sql::Sql::default();
             sql::push_events(&mut insert, &events.iter().collect::<Vec<_>>());
-            for (text, args) in insert.statements() {
-                sql::bind_all(sqlx::query(text), args)
-                    .execute(&mut *tx)
+            for statement in insert.statements() {
+                crate::db::Query::from_parts(&statement.text, &statement.args)
+                    .execute(&mut tx)
                     .await?;
             }
         }

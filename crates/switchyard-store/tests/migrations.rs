@@ -26,7 +26,7 @@ async fn events_keep_their_seq_and_filters_across_the_rebuild() {
             .unwrap()
             .create_if_missing(true);
         let pool = SqlitePool::connect_with(options).await.unwrap();
-        let mut before = sqlx::migrate!("../../migrations");
+        let mut before = sqlx::migrate!("../../migrations/sqlite");
         before.migrations = before
             .migrations
             .iter()

@@ -28,7 +28,7 @@ async fn first_canceled_reason(s: &Server, w: &str) -> String {
 
 fn file_db() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("switchyard.db").display());
+    let url = switchyard_engine::testing::database_at(&dir.path().join("switchyard.db"));
     (dir, url)
 }
 

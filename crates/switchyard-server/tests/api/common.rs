@@ -32,7 +32,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
-        Server::start_on("sqlite::memory:", EngineOptions::default()).await
+        Server::start_on(
+            &switchyard_engine::testing::database(),
+            EngineOptions::default(),
+        )
+        .await
     }
 
     pub async fn start_on(url: &str, options: EngineOptions) -> Server {
@@ -42,7 +46,7 @@ impl Server {
     /// A server on a fresh in-memory database with settings changed by `configure`.
     pub async fn start_configured(configure: impl FnOnce(ServerConfig) -> ServerConfig) -> Server {
         Server::start_full(
-            "sqlite::memory:",
+            &switchyard_engine::testing::database(),
             EngineOptions::default(),
             START,
             configure,

@@ -127,7 +127,7 @@ async fn a_failing_then_stalling_receiver_gets_every_event_in_order_once_it_reco
 #[tokio::test]
 async fn events_owed_at_shutdown_are_delivered_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("events.db").display());
+    let url = switchyard_engine::testing::database_at(&dir.path().join("events.db"));
     let mut rx = Receiver::start(Reply::status(503)).await;
     let s = Server::start_on(&url, Default::default()).await;
     let (ws, _, _) = simple_workspace(&s, None, "1").await;

@@ -5,7 +5,7 @@ use crate::common::*;
 #[tokio::test]
 async fn everything_survives_a_restart_on_the_same_file() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("switchyard.db").display());
+    let url = switchyard_engine::testing::database_at(&dir.path().join("switchyard.db"));
     let s = Server::start_on(&url, Default::default()).await;
     let (_, w) = s
         .post(

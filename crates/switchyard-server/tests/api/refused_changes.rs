@@ -97,7 +97,7 @@ async fn a_refused_task_update_changes_nothing() {
 #[tokio::test]
 async fn a_worker_whose_routing_fails_is_still_created_and_routed_later() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("switchyard.db").display());
+    let url = switchyard_engine::testing::database_at(&dir.path().join("switchyard.db"));
     let s = Server::start_on(&url, Default::default()).await;
     let (ws, _) = two_queues(&s).await;
     let w = format!("/Workspaces/{ws}");
@@ -107,14 +107,7 @@ async fn a_worker_whose_routing_fails_is_still_created_and_routed_later() {
     );
 
     // Reserving fails while this trigger stands, as it would on a full disk.
-    let sql = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::query(
-        "CREATE TRIGGER refuse BEFORE INSERT ON reservations
-         BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-    )
-    .execute(&sql)
-    .await
-    .unwrap();
+    refuse_reservations(&url, true).await;
     let available = s.activity(&ws, "Available").await;
     let (status, worker) = s
         .post(
@@ -134,10 +127,7 @@ async fn a_worker_whose_routing_fails_is_still_created_and_routed_later() {
 
     // Once writes succeed again, the rebuilt model routes the task to the new worker. The
     // clock is manual here: moving it (by nothing) runs the timer pass, which rebuilds.
-    sqlx::query("DROP TRIGGER refuse")
-        .execute(&sql)
-        .await
-        .unwrap();
+    refuse_reservations(&url, false).await;
     let (status, body) = s.post("/_switchyard/Clock", &[("Advance", "0")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let reserved: Value = s
@@ -174,4 +164,34 @@ async fn a_deleted_workers_accepted_reservation_is_not_reached_through_it() {
     assert_error(&completed, 404, 20404, "Worker");
     let (_, still) = s.get(&format!("{w}/Tasks/{task}")).await;
     assert_eq!(still["assignment_status"], "assigned");
+}
+
+/// Makes every insert into `reservations` fail (`refuse`), or stops it, on either backend.
+async fn refuse_reservations(url: &str, refuse: bool) {
+    let statements: &[&str] = match (switchyard_engine::testing::on_postgres(), refuse) {
+        (false, true) => &["CREATE TRIGGER refuse BEFORE INSERT ON reservations
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"],
+        (false, false) => &["DROP TRIGGER refuse"],
+        (true, true) => &[
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql
+                AS $$ BEGIN RAISE EXCEPTION 'refused by the test'
+                    USING ERRCODE = 'check_violation'; END $$",
+            "CREATE TRIGGER refuse BEFORE INSERT ON reservations
+                FOR EACH ROW EXECUTE FUNCTION refuse()",
+        ],
+        (true, false) => &["DROP TRIGGER refuse ON reservations"],
+    };
+    if switchyard_engine::testing::on_postgres() {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for statement in statements {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        for statement in statements {
+            sqlx::query(statement).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+    }
 }

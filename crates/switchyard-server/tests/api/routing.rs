@@ -1205,7 +1205,7 @@ async fn capacity_and_worker_changes_trigger_routing() {
 #[tokio::test]
 async fn routing_resumes_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("r.db").display());
+    let url = switchyard_engine::testing::database_at(&dir.path().join("r.db"));
     let s = Server::start_on(&url, Default::default()).await;
     let (ws, _, _) = simple_workspace(&s, None, "1").await;
     let w = format!("/Workspaces/{ws}");

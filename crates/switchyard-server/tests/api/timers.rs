@@ -380,7 +380,7 @@ async fn a_step_change_rescinds_reservations_the_new_step_does_not_allow() {
 #[tokio::test]
 async fn timers_that_fell_due_while_down_fire_at_startup() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let url = switchyard_engine::testing::database_at(&dir.path().join("t.db"));
     let s = Server::start_on(&url, Default::default()).await;
     let (ws, _) = workspace_with(
         &s,

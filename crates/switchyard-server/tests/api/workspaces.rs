@@ -182,7 +182,7 @@ async fn fifo_template_creates_queue_and_workflow() {
 #[tokio::test]
 async fn legacy_activity_set() {
     let s = Server::start_on(
-        "sqlite::memory:",
+        &switchyard_engine::testing::database(),
         switchyard_engine::EngineOptions {
             activity_set: switchyard_engine::ActivitySet::Legacy,
             ..Default::default()

@@ -7,15 +7,13 @@
 //! and run again without it) and the others still commit; the writes of its [`Chain`] after
 //! it are refused, since each was decided on the assumption that the ones before it commit.
 //!
-//! The thread talks to SQLite itself (rusqlite, on the same bundled SQLite as sqlx), with each
-//! statement prepared once and kept: a write costs no hand-off to another thread.
+//! The thread talks to its database through a [`Committer`] of the backend's: SQLite's
+//! ([`sqlite`]) and PostgreSQL's ([`postgres`]).
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
 
-use rusqlite::Connection;
 use tokio::sync::{oneshot, watch};
 
-use crate::checkpoint::Checkpointer;
 use crate::sql::Compiled;
 use crate::write::{Chain, OnCommit};
 use crate::{Result, StoreError};
@@ -30,6 +28,29 @@ pub const COMMIT_SECONDS: &str = "switchyard_commit_duration_seconds";
 pub const COMMIT_GROUP_WRITES: &str = "switchyard_commit_group_writes";
 /// Writes that failed or were refused (their chain broke before them).
 pub const WRITES_FAILED: &str = "switchyard_writes_failed_total";
+
+mod postgres;
+mod sqlite;
+
+pub(crate) use postgres::PostgresCommitter;
+pub(crate) use sqlite::SqliteCommitter;
+
+/// The message of the conflict that fails a write whose worker changed since it was decided.
+pub(crate) const WORKER_CHANGED: &str = "a worker changed concurrently";
+
+/// How the writer thread reaches its database: one connection, one transaction at a time.
+pub(crate) trait Committer: Send + 'static {
+    fn begin(&mut self) -> Result<()>;
+    /// Runs one write's statements inside the open transaction.
+    fn apply(&mut self, write: &Compiled) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    /// Ends the open transaction, if any, without committing.
+    fn rollback(&mut self);
+    /// After each group: how many writes it committed, and whether more are queued.
+    fn committed(&mut self, _writes: usize, _backlog: bool) {}
+    /// Closes the connection once the writes before are done.
+    fn close(&mut self);
+}
 
 /// One submitted write.
 pub(crate) struct Job {
@@ -126,7 +147,7 @@ impl Writer {
     /// without yielding waits in that worker's queue until the operation is done, so the
     /// decisions and their commits would take turns instead of overlapping.
     pub(crate) fn start(
-        conns: WriterConnections,
+        committer: Box<dyn Committer>,
         events_written: Arc<watch::Sender<u64>>,
     ) -> std::io::Result<Arc<Writer>> {
         let wake = Arc::new(Wake::default());
@@ -136,8 +157,7 @@ impl Writer {
             finished: watch::channel(0).0,
         });
         let task = WriterTask {
-            conn: Some(conns.write),
-            checkpointer: Some(Checkpointer::start(conns.checkpoint)?),
+            committer: Some(committer),
             events_written,
             writer: Arc::downgrade(&writer),
         };
@@ -157,22 +177,11 @@ impl Writer {
     }
 }
 
-/// The connections of the writer.
-pub(crate) struct WriterConnections {
-    /// Every write goes through it. SQLite's autocheckpoint stays on here: a checkpoint on
-    /// the writer's connection, between its transactions, is what lets the next one start the
-    /// WAL over.
-    pub(crate) write: Connection,
-    /// For the [`Checkpointer`].
-    pub(crate) checkpoint: Connection,
-}
-
 /// What the writer thread owns.
 struct WriterTask {
-    /// The connection writes go through: one writer keeps its page cache and prepared
-    /// statements warm and never waits on another writer's lock. `None` once closed.
-    conn: Option<Connection>,
-    checkpointer: Option<Checkpointer>,
+    /// The connection writes go through: one writer keeps its caches and prepared statements
+    /// warm and never waits on another writer's lock. `None` once closed.
+    committer: Option<Box<dyn Committer>>,
     events_written: Arc<watch::Sender<u64>>,
     writer: Weak<Writer>,
 }
@@ -187,13 +196,8 @@ impl WriterTask {
             match command {
                 Some(Command::Write(group)) => self.apply(group),
                 Some(Command::Close(done)) => {
-                    if let Some(checkpointer) = self.checkpointer.take() {
-                        checkpointer.close();
-                    }
-                    if let Some(conn) = self.conn.take() {
-                        if let Err((_, e)) = conn.close() {
-                            tracing::warn!(error = %e, "closing the writer connection failed");
-                        }
+                    if let Some(mut committer) = self.committer.take() {
+                        committer.close();
                     }
                     let _ = done.send(());
                 }
@@ -208,8 +212,8 @@ impl WriterTask {
             .map(|job| job.chain.broken().then_some(Err(StoreError::Abandoned)))
             .collect();
         let started = std::time::Instant::now();
-        match &self.conn {
-            Some(conn) => run_group(conn, &group, &mut outcomes),
+        match &mut self.committer {
+            Some(committer) => run_group(committer.as_mut(), &group, &mut outcomes),
             None => fail_all(&mut outcomes, sqlx::Error::PoolClosed.into()),
         }
         metrics::histogram!(COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
@@ -245,8 +249,8 @@ impl WriterTask {
         if any_events {
             self.events_written.send_modify(|n| *n = n.wrapping_add(1));
         }
-        if let Some(checkpointer) = &mut self.checkpointer {
-            checkpointer.committed(committed, backlog);
+        if let Some(committer) = &mut self.committer {
+            committer.committed(committed, backlog);
         }
         for hook in hooks {
             hook();
@@ -272,9 +276,9 @@ fn fail_all(outcomes: &mut [Option<Result<()>>], error: StoreError) {
 /// and without the later writes of its chain. Any other failure fails the whole group.
 ///
 /// Rolling back and running again costs more than a savepoint per write when a write fails,
-/// but nothing when none does: a savepoint copies every page a write touches first into a
-/// journal of its own.
-fn run_group(conn: &Connection, group: &[Job], outcomes: &mut [Option<Result<()>>]) {
+/// but nothing when none does: on SQLite, a savepoint copies every page a write touches first
+/// into a journal of its own.
+fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Result<()>>]) {
     loop {
         let todo: Vec<usize> = (0..group.len())
             .filter(|&i| outcomes[i].is_none())
@@ -282,33 +286,24 @@ fn run_group(conn: &Connection, group: &[Job], outcomes: &mut [Option<Result<()>
         if todo.is_empty() {
             return;
         }
-        if let Err(e) = run(conn, "BEGIN") {
+        if let Err(e) = conn.begin() {
+            conn.rollback();
             fail_all(outcomes, e);
             return;
         }
-        let failed = todo.iter().find_map(|&i| {
-            let written = group[i]
-                .compiled
-                .sql
-                .statements()
-                .try_for_each(|(text, args)| {
-                    let mut statement = conn.prepare_cached(text)?;
-                    statement.execute(rusqlite::params_from_iter(args))?;
-                    Ok::<_, StoreError>(())
-                });
-            written.err().map(|e| (i, e))
-        });
+        let failed =
+            (todo.iter()).find_map(|&i| conn.apply(&group[i].compiled).err().map(|e| (i, e)));
         let Some((i, error)) = failed else {
-            match run(conn, "COMMIT") {
+            match conn.commit() {
                 Ok(()) => todo.iter().for_each(|&i| outcomes[i] = Some(Ok(()))),
                 Err(e) => {
-                    rollback(conn);
+                    conn.rollback();
                     fail_all(outcomes, e);
                 }
             }
             return;
         };
-        rollback(conn);
+        conn.rollback();
         let own_fault = matches!(error, StoreError::Conflict(_));
         outcomes[i] = Some(Err(error));
         if !own_fault {
@@ -321,20 +316,6 @@ fn run_group(conn: &Connection, group: &[Job], outcomes: &mut [Option<Result<()>
                 *outcome = Some(Err(StoreError::Abandoned));
             }
         }
-    }
-}
-
-/// Runs a statement without parameters, prepared once.
-fn run(conn: &Connection, text: &str) -> Result<()> {
-    conn.prepare_cached(text)?.execute([])?;
-    Ok(())
-}
-
-/// Ends the open transaction, if any, without committing; without one, ROLLBACK fails
-/// harmlessly.
-fn rollback(conn: &Connection) {
-    if let Err(e) = conn.execute_batch("ROLLBACK") {
-        tracing::debug!(error = %e, "rollback after a failed group");
     }
 }
 
