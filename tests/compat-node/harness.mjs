@@ -33,6 +33,7 @@ import { mkdirSync, createWriteStream } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
+import { testDatabase } from '../lib/switchyard.mjs';
 import assert from 'node:assert/strict';
 import twilio from 'twilio';
 
@@ -65,7 +66,7 @@ export function serverBinary() {
 }
 
 /**
- * Start `$SWITCHYARD_BIN serve` on an ephemeral port with an in-memory database.
+ * Start `$SWITCHYARD_BIN serve` on an ephemeral port with a private database (see testDatabase).
  * Resolves once the server printed `Switchyard listening on http://...`.
  */
 export async function startServer({ accountSid, authToken, name = 'server', extraArgs = [] } = {}) {
@@ -73,7 +74,7 @@ export async function startServer({ accountSid, authToken, name = 'server', extr
   const args = [
     'serve',
     '--bind', '127.0.0.1:0',
-    '--database', 'sqlite::memory:',
+    '--database', testDatabase(),
     '--account-sid', accountSid,
     '--auth-token', authToken,
     ...extraArgs,

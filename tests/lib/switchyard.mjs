@@ -19,7 +19,20 @@ export const CHROMIUM = {
 };
 
 /**
- * Starts `$SWITCHYARD_BIN serve` on a free port with an in-memory database and the development
+ * The database a test server runs on: `sqlite::memory:`, or a new database on the PostgreSQL
+ * server `SWITCHYARD_TEST_DATABASE` names (the suites run once on each backend; the server
+ * creates a missing database).
+ */
+export function testDatabase() {
+  const server = process.env.SWITCHYARD_TEST_DATABASE;
+  if (!server) return 'sqlite::memory:';
+  const url = new URL(server);
+  url.pathname = `/switchyard_node_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e9)}`;
+  return url.toString();
+}
+
+/**
+ * Starts `$SWITCHYARD_BIN serve` on a free port with a private database and the development
  * credentials (nothing from the environment's account settings); resolves with the child and
  * its URL once it says where it listens.
  */
@@ -29,7 +42,7 @@ export async function startServer(extraArgs = []) {
   delete env.SWITCHYARD_AUTH_TOKEN;
   delete env.SWITCHYARD_API_KEYS;
   const child = spawn(process.env.SWITCHYARD_BIN,
-    ['serve', '--bind', '127.0.0.1:0', '--database', 'sqlite::memory:', ...extraArgs],
+    ['serve', '--bind', '127.0.0.1:0', '--database', testDatabase(), ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'], env });
   for await (const line of createInterface({ input: child.stdout })) {
     const m = line.match(/Switchyard listening on (\S+)/);

@@ -108,7 +108,7 @@ pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
 /// The core's types the engine's calls take and return: SIDs, resources, statuses, time.
 pub use switchyard_core::{model, routing::ReservationStatus, routing::TaskStatus, sid, Timestamp};
-pub use switchyard_store::{testing, Backend, ReservationScope, TaskFilter};
+pub use switchyard_store::{is_postgres_url, testing, Backend, ReservationScope, TaskFilter};
 pub use switchyard_store::{
     ActivityFilter, Cursor, EventFilter, Page, Store, StoreError, TaskQueueFilter, WorkerFilter,
     WorkflowFilter, WorkspaceFilter,

@@ -50,7 +50,8 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Create or upgrade the database, then exit.
     Migrate {
-        /// Database URL (`sqlite://path.db`, a plain file path, or `sqlite::memory:`).
+        /// Database URL: `sqlite://path.db`, a plain file path, `sqlite::memory:`, or
+        /// `postgres://user:password@host:port/database`.
         #[arg(
             long,
             env = "SWITCHYARD_DATABASE_URL",
@@ -84,7 +85,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "SWITCHYARD_BIND", default_value = "127.0.0.1:7979")]
     bind: SocketAddr,
-    /// Database URL (`sqlite://path.db`, a plain file path, or `sqlite::memory:`).
+    /// Database URL: `sqlite://path.db`, a plain file path, `sqlite::memory:`, or
+    /// `postgres://user:password@host:port/database` (created if missing).
     #[arg(
         long,
         env = "SWITCHYARD_DATABASE_URL",
@@ -177,12 +179,23 @@ fn positive_secs(s: &str) -> Result<f64, String> {
     }
 }
 
-/// Accepts `sqlite:...` URLs as they are and turns a bare path into one.
+/// Accepts `sqlite:...` and PostgreSQL URLs as they are and turns a bare path into a SQLite one.
 fn database_url(s: &str) -> String {
-    if s.starts_with("sqlite:") {
+    if s.starts_with("sqlite:") || switchyard_engine::is_postgres_url(s) {
         s.to_owned()
     } else {
         format!("sqlite://{s}")
+    }
+}
+
+/// The database URL as it may be printed and logged: without its password.
+fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -252,7 +265,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let store = Store::open(&url)
         .await
-        .with_context(|| format!("opening the database {url}"))?;
+        .with_context(|| format!("opening the database {}", shown_url(&url)))?;
     let engine = Engine::new(store, clock, options);
 
     // The accounts that may sign in are exactly these; the development pair only when no
@@ -344,7 +357,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if public_url != listening {
         say!(out, "  public URL:  {public_url}");
     }
-    say!(out, "  database:    {url}");
+    say!(out, "  database:    {}", shown_url(&url));
     if matches!(args.clock, ClockArg::Manual) {
         say!(
             out,
@@ -378,7 +391,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     drop(out);
-    tracing::info!(%public_url, database = %url, "ready");
+    tracing::info!(%public_url, database = %shown_url(&url), "ready");
 
     switchyard_server::serve(listener, state, shutdown_signal())
         .await
@@ -391,9 +404,9 @@ async fn migrate(database: &str) -> anyhow::Result<()> {
     let url = database_url(database);
     let engine = Engine::open(&url, SystemClock, EngineOptions::default())
         .await
-        .with_context(|| format!("migrating {url}"))?;
+        .with_context(|| format!("migrating {}", shown_url(&url)))?;
     engine.close().await;
-    println!("{url} is up to date");
+    println!("{} is up to date", shown_url(&url));
     Ok(())
 }
 

@@ -202,8 +202,9 @@ fn check_invariants(c: &Client, ws: &str, acknowledged: &HashSet<String>) {
 #[test]
 fn sigkill_under_load_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("crash.db");
-    let db = db.to_str().unwrap();
+    // A file, or a database on the PostgreSQL server of the run on that backend.
+    let db = switchyard_engine::testing::database_at(&dir.path().join("crash.db"));
+    let db = db.as_str();
     let seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
