@@ -45,7 +45,10 @@ impl Engine {
             date_updated: now,
         };
         let created = event::activity(mint(), &workspace, "activity.created", &activity, now);
-        self.store.insert_activity(&activity, &[created]).await?;
+        self.record(workspace.clone(), vec![created], async |events| {
+            self.store.insert_activity(&activity, events).await
+        })
+        .await?;
         self.reload(workspace).await?;
         Ok(activity)
     }
@@ -95,7 +98,10 @@ impl Engine {
         a.date_updated = self.now();
         let workspace = self.workspace(account, ws).await?;
         let updated = event::activity(mint(), &workspace, "activity.updated", &a, a.date_updated);
-        self.store.update_activity(&a, &[updated]).await?;
+        self.record(workspace.clone(), vec![updated], async |events| {
+            self.store.update_activity(&a, events).await
+        })
+        .await?;
         self.reload(workspace).await?;
         Ok(a)
     }
@@ -115,7 +121,10 @@ impl Engine {
         }
         let workspace = self.workspace(account, ws).await?;
         let deleted = event::activity(mint(), &workspace, "activity.deleted", &a, self.now());
-        Ok(self.store.delete_activity(sid, &[deleted]).await?)
+        self.record(workspace, vec![deleted], async |events| {
+            self.store.delete_activity(sid, events).await
+        })
+        .await
     }
 
     async fn check_activity_name_free(

@@ -191,7 +191,7 @@ impl crate::Engine {
         self.workspace(account, ws).await?;
         let after = match start {
             StreamStart::Beginning => 0,
-            StreamStart::Now => self.store.last_event_seq(ws).await?,
+            StreamStart::Now => self.store.last_event_number(ws).await?,
             StreamStart::After(seq) => seq,
         };
         Ok(EventStream {

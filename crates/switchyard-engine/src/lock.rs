@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use switchyard_core::decide::{Change, Decider, Triggers, Unit};
+use switchyard_core::event::Event;
 use switchyard_core::model::{Task, Worker, Workspace};
 use switchyard_core::routing::Model;
 use switchyard_core::sid::{TaskSid, WorkerSid};
@@ -26,6 +27,8 @@ pub(crate) struct Slot {
     /// Every write decided on this model, in decision order: once one fails, the writer refuses
     /// the rest, and the next lock rebuilds the model.
     chain: Chain,
+    /// The number of the workspace's last event decided, loaded with the model.
+    last_event: i64,
 }
 
 /// The workspace's model, locked for one operation; loaded from the store on first use.
@@ -68,6 +71,16 @@ impl Locked {
     /// references.
     pub(crate) fn contended(&self) -> bool {
         Arc::strong_count(OwnedMutexGuard::mutex(&self.guard)) > 2
+    }
+
+    /// Numbers `events` after every event of the workspace decided before them. Only under the
+    /// lock, and only for events committed in that order: the writer's order, or a
+    /// configuration change's own transaction while the lock is held.
+    pub(crate) fn number<'e>(&mut self, events: impl IntoIterator<Item = &'e mut Event>) {
+        for event in events {
+            self.guard.last_event += 1;
+            event.number = self.guard.last_event;
+        }
     }
 
     /// The writes submitted so far, for the caller to wait for apart from the rest.
@@ -143,9 +156,16 @@ impl Engine {
         }
         let unrouted = !fresh && guard.model.is_none();
         if fresh || guard.model.is_none() {
-            match self.load_model(&workspace).await {
-                Ok(model) => {
+            let loaded = match self.load_model(&workspace).await {
+                Ok(model) => (self.store.last_event_number(&workspace.sid).await)
+                    .map(|last| (model, last))
+                    .map_err(Error::from),
+                Err(e) => Err(e),
+            };
+            match loaded {
+                Ok((model, last_event)) => {
                     guard.model = Some(model);
+                    guard.last_event = last_event;
                     // The load read the store after every write submitted before it: the
                     // model builds on none of them, whatever became of them.
                     guard.chain = Chain::default();
@@ -176,9 +196,28 @@ impl Engine {
         Ok(locked)
     }
 
+    /// Records a configuration change with its `events` under the workspace's lock: `write`
+    /// commits them in its own transaction before the lock is released, numbered after every
+    /// event decided before, so no event numbered after them can commit first.
+    pub(crate) async fn record(
+        &self,
+        workspace: Workspace,
+        mut events: Vec<Event>,
+        write: impl AsyncFnOnce(&[Event]) -> switchyard_store::Result<()>,
+    ) -> Result<()> {
+        let mut locked = self.lock(workspace).await?;
+        locked.number(events.iter_mut());
+        let written = write(&events).await.map_err(Error::from);
+        self.release_lock(locked, written).await
+    }
+
     /// Submits writes behind the earlier ones of the workspace, with `announce` told to
     /// subscribers once they commit (in commit order); returns without waiting.
-    fn submit(&self, locked: &mut Locked, writes: &[Change], announce: Option<Notification>) {
+    fn submit(&self, locked: &mut Locked, writes: &mut [Change], announce: Option<Notification>) {
+        locked.number(writes.iter_mut().filter_map(|c| match c {
+            Change::Event(e) => Some(e),
+            _ => None,
+        }));
         let counts = measure::counts(writes);
         let on_commit = (announce.is_some() || !counts.is_empty()).then(|| {
             let routing = Arc::clone(&self.routing);
@@ -214,9 +253,9 @@ impl Engine {
     }
 
     /// Submits one unit the core decided (whose rows the model already follows).
-    fn submit_unit(&self, locked: &mut Locked, unit: Unit) {
+    fn submit_unit(&self, locked: &mut Locked, mut unit: Unit) {
         let announce = unit.announce.map(Notification::ReservationCreated);
-        self.submit(locked, &unit.changes, announce);
+        self.submit(locked, &mut unit.changes, announce);
     }
 
     /// Runs the routing the triggers call for, releases the lock, and waits for every write.

@@ -83,9 +83,12 @@ impl Engine {
         let created =
             event::task_channel(mint(), &workspace, "task-channel.created", &channel, now);
         let capacity = self.options.default_channel_capacity;
-        self.store
-            .create_task_channel(&channel, capacity, &mut mint, &[created])
-            .await?;
+        self.record(workspace.clone(), vec![created], async |events| {
+            (self.store)
+                .create_task_channel(&channel, capacity, &mut mint, events)
+                .await
+        })
+        .await?;
         self.reload(workspace).await?;
         Ok(channel)
     }
@@ -142,7 +145,10 @@ impl Engine {
             &c,
             c.date_updated,
         );
-        self.store.update_task_channel(&c, &[updated]).await?;
+        self.record(workspace.clone(), vec![updated], async |events| {
+            self.store.update_task_channel(&c, events).await
+        })
+        .await?;
         Ok(c)
     }
 
@@ -157,7 +163,10 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let deleted =
             event::task_channel(mint(), &workspace, "task-channel.deleted", &c, self.now());
-        self.store.delete_task_channel(&c.sid, &[deleted]).await?;
+        self.record(workspace.clone(), vec![deleted], async |events| {
+            self.store.delete_task_channel(&c.sid, events).await
+        })
+        .await?;
         self.reload(workspace).await
     }
 }

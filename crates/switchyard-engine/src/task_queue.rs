@@ -118,7 +118,9 @@ impl Engine {
         };
         let created = event::task_queue(mint(), &workspace, "task-queue.created", &queue, now);
         let mut locked = self.lock(workspace).await?;
-        self.store.insert_task_queue(&queue, &[created]).await?;
+        let mut created = [created];
+        locked.number(&mut created);
+        self.store.insert_task_queue(&queue, &created).await?;
         locked.model().put_queue(queue_state(&queue));
         // A new queue holds no tasks yet, so it makes no reservation possible.
         self.finish(locked, Triggers::default()).await?;
@@ -228,7 +230,10 @@ impl Engine {
             })
             .into_iter()
             .collect();
-        self.store.update_task_queue(&q, &events).await?;
+        self.record(workspace.clone(), events, async |events| {
+            self.store.update_task_queue(&q, events).await
+        })
+        .await?;
         self.reload(workspace).await?;
         Ok(q)
     }
@@ -254,7 +259,10 @@ impl Engine {
         }
         let workspace = self.workspace(account, ws).await?;
         let deleted = event::task_queue(mint(), &workspace, "task-queue.deleted", &q, self.now());
-        self.store.delete_task_queue(sid, &[deleted]).await?;
+        self.record(workspace.clone(), vec![deleted], async |events| {
+            self.store.delete_task_queue(sid, events).await
+        })
+        .await?;
         self.reload(workspace).await
     }
 

@@ -135,8 +135,10 @@ impl Engine {
         let mut locked = self.lock(workspace).await?;
         let created = event::worker(mint(), &locked.workspace, "worker.created", &worker, now);
         let capacity = self.options.default_channel_capacity;
+        let mut created = [created];
+        locked.number(&mut created);
         self.store
-            .create_worker(&worker, capacity, &mut mint, &[created])
+            .create_worker(&worker, capacity, &mut mint, &created)
             .await?;
         // The worker is stored from here on: an error now would have the caller create it
         // again. Whatever fails below drops the workspace's model, and rebuilding it routes.
@@ -344,7 +346,9 @@ impl Engine {
         let mut triggers = Triggers::default();
         self.decide(&mut locked, now, |d| d.release_worker(sid, &mut triggers));
         let deleted = event::worker(mint(), &locked.workspace, "worker.deleted", &w, now);
-        self.store.delete_worker(sid, &[deleted]).await?;
+        let mut deleted = [deleted];
+        locked.number(&mut deleted);
+        self.store.delete_worker(sid, &deleted).await?;
         locked.model().remove_worker(sid);
         locked.model().rows.remove_worker(sid);
         self.finish(locked, triggers).await

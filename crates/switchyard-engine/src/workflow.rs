@@ -107,7 +107,10 @@ impl Engine {
         };
         let created =
             event::workflow_configuration(mint(), &workspace, "workflow.created", &workflow, now);
-        self.store.insert_workflow(&workflow, &[created]).await?;
+        self.record(workspace.clone(), vec![created], async |events| {
+            self.store.insert_workflow(&workflow, events).await
+        })
+        .await?;
         self.reload(workspace).await?;
         Ok(workflow)
     }
@@ -179,7 +182,10 @@ impl Engine {
             &f,
             f.date_updated,
         );
-        self.store.update_workflow(&f, &[updated]).await?;
+        self.record(workspace.clone(), vec![updated], async |events| {
+            self.store.update_workflow(&f, events).await
+        })
+        .await?;
         let all = p.re_evaluate_tasks == Some(true);
         self.reevaluate(workspace, sid, all).await?;
         Ok(f)
@@ -196,7 +202,10 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let deleted =
             event::workflow_configuration(mint(), &workspace, "workflow.deleted", &f, self.now());
-        self.store.delete_workflow(sid, &[deleted]).await?;
+        self.record(workspace.clone(), vec![deleted], async |events| {
+            self.store.delete_workflow(sid, events).await
+        })
+        .await?;
         self.reload(workspace).await
     }
 }

@@ -225,6 +225,10 @@ impl Engine {
             queues,
             workflows,
         };
+        // Nobody else can reach the workspace before it commits: its events are the first.
+        for (number, event) in (1..).zip(events.iter_mut()) {
+            event.number = number;
+        }
         self.store.create_workspace(&new, &events).await?;
         Ok(workspace)
     }
@@ -280,7 +284,10 @@ impl Engine {
             self.store.skip_recorded_events(ws).await?;
         }
         let updated = event::workspace(mint(), &w, "workspace.updated", w.date_updated);
-        self.store.update_workspace(&w, &[updated]).await?;
+        self.record(w.clone(), vec![updated], async |events| {
+            self.store.update_workspace(&w, events).await
+        })
+        .await?;
         self.reload(w.clone()).await?;
         Ok(w)
     }

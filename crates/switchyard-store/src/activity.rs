@@ -79,7 +79,7 @@ impl Store {
         sid: &ActivitySid,
     ) -> Result<Option<Activity>> {
         let row: Option<ActivityRow> =
-            query_as(&format!("{SELECT} WHERE a.sid = ? AND a.workspace_sid = ?"))
+            query_as(format!("{SELECT} WHERE a.sid = ? AND a.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -94,7 +94,7 @@ impl Store {
         ws: &WorkspaceSid,
         name: &str,
     ) -> Result<Option<Activity>> {
-        let row: Option<ActivityRow> = query_as(&format!(
+        let row: Option<ActivityRow> = query_as(format!(
             "{SELECT} WHERE a.workspace_sid = ? AND a.friendly_name = ?"
         ))
         .bind(ws.as_str())

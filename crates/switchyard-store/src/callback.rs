@@ -60,7 +60,7 @@ impl Store {
     /// Every pending reservation, in any workspace, whose callback has no recorded outcome,
     /// oldest first.
     pub async fn unanswered_reservations(&self) -> Result<Vec<Reservation>> {
-        let rows: Vec<ReservationRow> = query_as(&format!(
+        let rows: Vec<ReservationRow> = query_as(format!(
             "{SELECT_RESERVATION} WHERE r.reservation_status = 'pending'
                 AND r.callback_outcome IS NULL ORDER BY r.seq"
         ))

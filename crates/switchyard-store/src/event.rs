@@ -45,6 +45,7 @@ struct EventRow {
     actor_type: String,
     actor_sid: String,
     event_data: String,
+    number: i64,
 }
 
 impl TryFrom<EventRow> for (i64, Event) {
@@ -66,13 +67,15 @@ impl TryFrom<EventRow> for (i64, Event) {
                 actor_type: r.actor_type,
                 actor_sid: r.actor_sid,
                 data,
+                number: r.number,
             },
         ))
     }
 }
 
 const SELECT_EVENT: &str = "SELECT e.seq, e.sid, e.workspace_sid, e.event_type, e.description,
-        e.event_date, e.resource_type, e.resource_sid, e.actor_type, e.actor_sid, e.event_data
+        e.event_date, e.resource_type, e.resource_sid, e.actor_type, e.actor_sid, e.event_data,
+        e.number
     FROM events e";
 
 impl Store {
@@ -125,7 +128,7 @@ impl Store {
 
     /// The event, if it is in the workspace.
     pub async fn get_event(&self, ws: &WorkspaceSid, sid: &EventSid) -> Result<Option<Event>> {
-        let row: Option<EventRow> = query_as(&format!(
+        let row: Option<EventRow> = query_as(format!(
             "{SELECT_EVENT} WHERE e.sid = ? AND e.workspace_sid = ?"
         ))
         .bind(sid.as_str())
@@ -228,25 +231,28 @@ impl Store {
 }
 
 impl Store {
-    /// Up to `limit` of the workspace's events after `seq`, oldest first.
+    /// Up to `limit` of the workspace's events numbered after `number`, in number order, each
+    /// with its number.
     pub async fn events_after(
         &self,
         ws: &WorkspaceSid,
-        seq: i64,
+        number: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Event)>> {
-        let rows: Vec<EventRow> = query_as(&format!(
-            "{SELECT_EVENT} WHERE e.workspace_sid = ? AND e.seq > ? ORDER BY e.seq LIMIT ?"
+        let rows: Vec<EventRow> = query_as(format!(
+            "{SELECT_EVENT} WHERE e.workspace_sid = ? AND e.number > ? ORDER BY e.number LIMIT ?"
         ))
         .bind(ws.as_str())
-        .bind(seq)
+        .bind(number)
         .bind(limit as i64)
         .fetch_all(self.pool().await)
         .await?;
-        rows.into_iter().map(TryInto::try_into).collect()
+        rows.into_iter()
+            .map(|r| <(i64, Event)>::try_from(r).map(|(_, e)| (e.number, e)))
+            .collect()
     }
 
-    /// The `seq` of the workspace's last event handled by event callbacks (0 when none).
+    /// The number of the workspace's last event handled by event callbacks (0 when none).
     pub async fn event_cursor(&self, ws: &WorkspaceSid) -> Result<i64> {
         let row: Option<(i64,)> =
             query_as("SELECT delivered_seq FROM event_deliveries WHERE workspace_sid = ?")
@@ -256,7 +262,7 @@ impl Store {
         Ok(row.map_or(0, |r| r.0))
     }
 
-    /// Records that the workspace's events up to `seq` are handled.
+    /// Records that the workspace's events up to number `seq` are handled.
     pub async fn set_event_cursor(&self, ws: &WorkspaceSid, seq: i64) -> Result<()> {
         query(
             "INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, ?)
@@ -274,7 +280,7 @@ impl Store {
     pub async fn skip_recorded_events(&self, ws: &WorkspaceSid) -> Result<()> {
         query(
             "INSERT INTO event_deliveries (workspace_sid, delivered_seq)
-             VALUES (?1, COALESCE((SELECT MAX(seq) FROM events WHERE workspace_sid = ?1), 0))
+             VALUES (?1, COALESCE((SELECT MAX(number) FROM events WHERE workspace_sid = ?1), 0))
              ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
         )
         .bind(ws.as_str())
@@ -283,10 +289,10 @@ impl Store {
         Ok(())
     }
 
-    /// The position of the workspace's latest event (0 when it has none).
-    pub async fn last_event_seq(&self, ws: &WorkspaceSid) -> Result<i64> {
+    /// The number of the workspace's latest event (0 when it has none).
+    pub async fn last_event_number(&self, ws: &WorkspaceSid) -> Result<i64> {
         let (seq,): (i64,) =
-            query_as("SELECT COALESCE(MAX(seq), 0) FROM events WHERE workspace_sid = ?")
+            query_as("SELECT COALESCE(MAX(number), 0) FROM events WHERE workspace_sid = ?")
                 .bind(ws.as_str())
                 .fetch_one(self.pool().await)
                 .await?;

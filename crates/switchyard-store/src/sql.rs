@@ -364,7 +364,8 @@ fn push_worker(b: &mut Sql, w: &Worker, expected_version: i64) {
         .changing_one();
 }
 
-/// Inserts events in one statement, in order (their `seq` follows it).
+/// Inserts events in one statement, in order (their `seq` follows it), with the numbers the
+/// engine gave them.
 pub(crate) fn push_events(b: &mut Sql, events: &[&Event]) {
     if events.is_empty() {
         return;
@@ -373,7 +374,7 @@ pub(crate) fn push_events(b: &mut Sql, events: &[&Event]) {
         "INSERT INTO events (sid, workspace_sid, event_type, description, event_date,
             resource_type, resource_sid, actor_type, actor_sid, event_data, task_sid, worker_sid,
             workflow_sid, task_queue_sid, reservation_sid, task_channel_sid,
-            task_channel_unique_name) VALUES ",
+            task_channel_unique_name, number) VALUES ",
     );
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
@@ -403,6 +404,7 @@ pub(crate) fn push_events(b: &mut Sql, events: &[&Event]) {
         ] {
             row.push(e.get(key).map(str::to_owned).into());
         }
+        row.push(e.number.into());
         b.tuple(row);
     }
     b.push(";");

@@ -185,7 +185,7 @@ impl TryFrom<ReservationRow> for (i64, Reservation) {
 impl Store {
     /// The task as committed, if it is in the workspace.
     pub async fn get_task(&self, ws: &WorkspaceSid, sid: &TaskSid) -> Result<Option<Task>> {
-        let row: Option<TaskRow> = query_as(&format!(
+        let row: Option<TaskRow> = query_as(format!(
             "{SELECT_TASK} WHERE t.sid = ? AND t.workspace_sid = ?"
         ))
         .bind(sid.as_str())
@@ -249,7 +249,7 @@ impl Store {
 
     /// Every task of the workspace still being routed or worked on (not completed or canceled).
     pub async fn active_tasks(&self, ws: &WorkspaceSid) -> Result<Vec<(i64, Task)>> {
-        let rows: Vec<TaskRow> = query_as(&format!(
+        let rows: Vec<TaskRow> = query_as(format!(
             "{SELECT_TASK} WHERE t.workspace_sid = ? AND t.assignment_status NOT IN ('completed', 'canceled') ORDER BY t.seq"
         ))
         .bind(ws.as_str())
@@ -295,7 +295,7 @@ impl Store {
 
     /// Reservations of the workspace holding capacity (pending, accepted or wrapping).
     pub async fn live_reservations(&self, ws: &WorkspaceSid) -> Result<Vec<Reservation>> {
-        let rows: Vec<ReservationRow> = query_as(&format!(
+        let rows: Vec<ReservationRow> = query_as(format!(
             "{SELECT_RESERVATION} WHERE r.workspace_sid = ?
                 AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
         ))
@@ -333,7 +333,7 @@ impl Store {
             ReservationScope::Task(t) => ("task_sid", t.as_str()),
             ReservationScope::Worker(w) => ("worker_sid", w.as_str()),
         };
-        let row: Option<ReservationRow> = query_as(&format!(
+        let row: Option<ReservationRow> = query_as(format!(
             "{SELECT_RESERVATION} WHERE r.sid = ? AND r.workspace_sid = ? AND r.{column} = ?"
         ))
         .bind(sid.as_str())
@@ -380,7 +380,7 @@ impl Store {
         ws: &WorkspaceSid,
         task: &TaskSid,
     ) -> Result<Vec<Reservation>> {
-        let rows: Vec<ReservationRow> = query_as(&format!(
+        let rows: Vec<ReservationRow> = query_as(format!(
             "{SELECT_RESERVATION} WHERE r.workspace_sid = ? AND r.task_sid = ?
                 AND r.reservation_status IN ('pending', 'accepted', 'wrapping') ORDER BY r.seq"
         ))

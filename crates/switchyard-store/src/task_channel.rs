@@ -97,7 +97,7 @@ impl Store {
         ws: &WorkspaceSid,
         sid_or_name: &str,
     ) -> Result<Option<TaskChannel>> {
-        let row: Option<TaskChannelRow> = query_as(&format!(
+        let row: Option<TaskChannelRow> = query_as(format!(
             "{SELECT} WHERE c.workspace_sid = ? AND (c.sid = ?2 OR c.unique_name = ?2)"
         ))
         .bind(ws.as_str())

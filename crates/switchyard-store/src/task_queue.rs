@@ -106,7 +106,7 @@ impl Store {
         sid: &TaskQueueSid,
     ) -> Result<Option<TaskQueue>> {
         let row: Option<TaskQueueRow> =
-            query_as(&format!("{SELECT} WHERE q.sid = ? AND q.workspace_sid = ?"))
+            query_as(format!("{SELECT} WHERE q.sid = ? AND q.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)

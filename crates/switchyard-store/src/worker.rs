@@ -193,7 +193,7 @@ impl Store {
     /// The worker, if it is in the workspace.
     pub async fn get_worker(&self, ws: &WorkspaceSid, sid: &WorkerSid) -> Result<Option<Worker>> {
         let row: Option<WorkerRow> =
-            query_as(&format!("{SELECT} WHERE w.sid = ? AND w.workspace_sid = ?"))
+            query_as(format!("{SELECT} WHERE w.sid = ? AND w.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -301,7 +301,7 @@ impl Store {
 
     /// Every worker channel of the workspace.
     pub async fn all_worker_channels(&self, ws: &WorkspaceSid) -> Result<Vec<WorkerChannel>> {
-        let rows: Vec<WorkerChannelRow> = query_as(&format!(
+        let rows: Vec<WorkerChannelRow> = query_as(format!(
             "{SELECT_CHANNEL} WHERE wc.workspace_sid = ? ORDER BY wc.seq"
         ))
         .bind(ws.as_str())
@@ -318,7 +318,7 @@ impl Store {
         worker: &WorkerSid,
         key: &str,
     ) -> Result<Option<WorkerChannel>> {
-        let row: Option<WorkerChannelRow> = query_as(&format!(
+        let row: Option<WorkerChannelRow> = query_as(format!(
             "{SELECT_CHANNEL} WHERE wc.worker_sid = ?1 AND (wc.sid = ?2 OR c.sid = ?2 OR c.unique_name = ?2)"
         ))
         .bind(worker.as_str())

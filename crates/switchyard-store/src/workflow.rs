@@ -89,7 +89,7 @@ impl Store {
         sid: &WorkflowSid,
     ) -> Result<Option<Workflow>> {
         let row: Option<WorkflowRow> =
-            query_as(&format!("{SELECT} WHERE f.sid = ? AND f.workspace_sid = ?"))
+            query_as(format!("{SELECT} WHERE f.sid = ? AND f.workspace_sid = ?"))
                 .bind(sid.as_str())
                 .bind(ws.as_str())
                 .fetch_optional(self.pool().await)
@@ -122,12 +122,11 @@ impl Store {
 
     /// Every workflow of the workspace, oldest first.
     pub async fn all_workflows(&self, ws: &WorkspaceSid) -> Result<Vec<Workflow>> {
-        let rows: Vec<WorkflowRow> = query_as(&format!(
-            "{SELECT} WHERE f.workspace_sid = ? ORDER BY f.seq"
-        ))
-        .bind(ws.as_str())
-        .fetch_all(self.pool().await)
-        .await?;
+        let rows: Vec<WorkflowRow> =
+            query_as(format!("{SELECT} WHERE f.workspace_sid = ? ORDER BY f.seq"))
+                .bind(ws.as_str())
+                .fetch_all(self.pool().await)
+                .await?;
         rows.into_iter()
             .map(|r| <(i64, Workflow)>::try_from(r).map(|(_, f)| f))
             .collect()

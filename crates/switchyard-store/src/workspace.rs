@@ -135,7 +135,7 @@ impl Store {
         ws: &WorkspaceSid,
     ) -> Result<Option<Workspace>> {
         let row: Option<WorkspaceRow> =
-            query_as(&format!("{SELECT} WHERE w.sid = ? AND w.account_sid = ?"))
+            query_as(format!("{SELECT} WHERE w.sid = ? AND w.account_sid = ?"))
                 .bind(ws.as_str())
                 .bind(account.as_str())
                 .fetch_optional(self.pool().await)
@@ -146,7 +146,7 @@ impl Store {
 
     /// The workspace, whoever owns it (for work the engine does on its own, like callbacks).
     pub async fn find_workspace(&self, ws: &WorkspaceSid) -> Result<Option<Workspace>> {
-        let row: Option<WorkspaceRow> = query_as(&format!("{SELECT} WHERE w.sid = ?"))
+        let row: Option<WorkspaceRow> = query_as(format!("{SELECT} WHERE w.sid = ?"))
             .bind(ws.as_str())
             .fetch_optional(self.pool().await)
             .await?;
@@ -217,7 +217,7 @@ impl Store {
             "task_channels",
             "activities",
         ] {
-            query(&format!("DELETE FROM {table} WHERE workspace_sid = ?"))
+            query(format!("DELETE FROM {table} WHERE workspace_sid = ?"))
                 .bind(ws.as_str())
                 .execute(&mut tx)
                 .await?;

@@ -99,7 +99,7 @@ async fn events_keep_their_seq_and_filters_across_the_rebuild() {
     // A new event goes after the delivery cursor, so event callbacks still send it.
     assert_eq!(store.event_cursor(&ws).await.unwrap(), 9);
     let workspace = store.find_workspace(&ws).await.unwrap().unwrap();
-    let new = Event::new(
+    let mut new = Event::new(
         EventSid::from_bytes([10; 16]),
         &workspace,
         "task.updated",
@@ -107,6 +107,9 @@ async fn events_keep_their_seq_and_filters_across_the_rebuild() {
         "u".into(),
         Timestamp::from_secs(3),
     );
+    // Numbered as the engine numbers it: after the workspace's last event, whose `seq` became
+    // its number when events were first numbered.
+    new.number = store.last_event_number(&ws).await.unwrap() + 1;
     store.write(&[Change::Event(new.clone())]).await.unwrap();
     let after: Vec<i64> = store
         .events_after(&ws, 9, 10)

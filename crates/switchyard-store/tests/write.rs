@@ -95,15 +95,18 @@ async fn fixture() -> Fixture {
     }
 }
 
+/// Event `n`, numbered `n` in its workspace (as the engine would number it).
 fn event(f: &Fixture, n: u8) -> Event {
-    Event::new(
+    let mut e = Event::new(
         sid::<EventSid>(n),
         &f.workspace,
         "worker.attributes.update",
         ("worker", f.worker.sid.as_str()),
         "changed".into(),
         Timestamp::from_secs(1_800_000_001),
-    )
+    );
+    e.number = i64::from(n);
+    e
 }
 
 fn task(f: &Fixture, n: u8) -> Task {
@@ -340,6 +343,7 @@ async fn committed_pages_reach_the_database_file_before_the_wal_fills_up() {
         bytes[..2].copy_from_slice(&i.to_be_bytes());
         let mut e = event(&f, 0);
         e.sid = EventSid::from_bytes(bytes);
+        e.number = 1000 + i64::from(i);
         pending.push(f.store.submit(&[Change::Event(e.clone())], &chain));
     }
     for p in pending {

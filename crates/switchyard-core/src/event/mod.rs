@@ -36,6 +36,10 @@ pub struct Event {
     pub actor_sid: String,
     /// The field groups, snake_case keys with string values, in a stable order.
     pub data: Vec<(String, String)>,
+    /// Its place among the workspace's events, in the order they were decided (0 until the
+    /// engine numbers it, under the workspace's lock). Event callbacks deliver by it: unlike
+    /// a row's insertion order, it cannot be overtaken by a transaction that commits later.
+    pub number: i64,
 }
 
 impl Event {
@@ -63,6 +67,7 @@ impl Event {
                 ("workspace_sid".into(), workspace.sid.as_str().to_owned()),
                 ("workspace_name".into(), workspace.friendly_name.clone()),
             ],
+            number: 0,
         }
     }
 
