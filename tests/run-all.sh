@@ -26,6 +26,8 @@ start_test_postgres
 echo "==> Engine and API tests, and the kill -9 crash test, on PostgreSQL"
 cargo test --locked -p switchyard-engine -p switchyard-server --tests
 cargo test --locked -p switchyard --test crash
+echo "==> The load generator's smoke run on PostgreSQL"
+cargo test --locked -p switchyard-bench
 echo "==> Twilio Node.js SDK compatibility suite on PostgreSQL"
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/compat-node/run.sh
 echo "==> Twilio's Worker SDK on PostgreSQL"

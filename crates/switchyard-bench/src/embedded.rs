@@ -25,7 +25,7 @@ pub(crate) async fn open(
     dir: &std::path::Path,
     multi_task: bool,
 ) -> Result<(Engine, AccountSid, WorkspaceSid)> {
-    let url = format!("sqlite://{}", dir.join("embedded.db").display());
+    let url = crate::database::url(dir, "embedded.db");
     let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
     let account = engine.ensure_account(ACCOUNT.parse()?).await?;
     let ws = engine

@@ -170,7 +170,7 @@ pub(crate) async fn start_server(
     configure: impl FnOnce(ServerConfig) -> ServerConfig,
 ) -> Result<(String, Running)> {
     let dir = tempfile::tempdir()?;
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let url = crate::database::url(dir.path(), "bench.db");
     let engine = Engine::open(&url, SystemClock, EngineOptions::default()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);

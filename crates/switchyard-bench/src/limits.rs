@@ -1,6 +1,7 @@
 //! The machine's own limits, measured the same way as the scenarios: how fast SQLite commits
-//! single-row transactions on this file system, and how many requests an empty axum handler
-//! answers on this loopback.
+//! single-row transactions on this file system (and PostgreSQL, from one connection and from
+//! eight, when the run is on PostgreSQL), and how many requests an empty axum handler answers
+//! on this loopback.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +41,54 @@ pub(crate) async fn sqlite_commits(dir: &Path, duration: Duration) -> Result<Val
     }
     Ok(json!({
         "commits_per_s": per_sec(n, meter.elapsed()),
+        "resources": meter.report(),
+    }))
+}
+
+/// Single-row `BEGIN; INSERT; COMMIT` transactions on the run's PostgreSQL server, from
+/// `connections` connections at once, in a database of their own.
+pub(crate) async fn postgres_commits(duration: Duration, connections: usize) -> Result<Value> {
+    use sqlx::postgres::PgConnection;
+    let url = crate::database::url(Path::new("limits"), &format!("commits-{connections}"));
+    if !<sqlx::Postgres as sqlx::migrate::MigrateDatabase>::database_exists(&url).await? {
+        <sqlx::Postgres as sqlx::migrate::MigrateDatabase>::create_database(&url).await?;
+    }
+    let mut setup = PgConnection::connect(&url).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS rows (id BIGSERIAL PRIMARY KEY, payload TEXT NOT NULL)",
+    )
+    .execute(&mut setup)
+    .await?;
+    setup.close().await?;
+    let meter = Meter::start();
+    let deadline = Instant::now() + duration;
+    let loops: Vec<_> = (0..connections)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let mut conn = PgConnection::connect(&url).await?;
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    let mut tx = conn.begin().await?;
+                    sqlx::query("INSERT INTO rows (payload) VALUES ($1)")
+                        .bind("a task-sized row of about this many bytes, give or take a few")
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    n += 1;
+                }
+                conn.close().await?;
+                Ok::<u64, sqlx::Error>(n)
+            })
+        })
+        .collect();
+    let mut n = 0;
+    for l in loops {
+        n += l.await??;
+    }
+    Ok(json!({
+        "commits_per_s": per_sec(n, meter.elapsed()),
+        "connections": connections,
         "resources": meter.report(),
     }))
 }

@@ -18,6 +18,7 @@ use anyhow::Result;
 use clap::{Parser, ValueEnum};
 use serde_json::{json, Map, Value};
 
+mod database;
 mod embedded;
 mod http;
 mod limits;
@@ -85,6 +86,10 @@ struct Args {
     /// Tasks per second of the sockets scenario.
     #[arg(long, default_value_t = 200)]
     socket_rate: u64,
+    /// Run on this PostgreSQL server (`postgres://user:password@host:port/db`), each scenario
+    /// in a database of its own, dropped at the end; SQLite files when absent.
+    #[arg(long)]
+    database: Option<String>,
     /// A quick run with tiny sizes, to check that everything works (not to measure).
     #[arg(long)]
     smoke: bool,
@@ -112,6 +117,13 @@ async fn main() -> Result<()> {
         args.workspaces = 3;
         args.sockets = 20;
     }
+    if let Some(server) = args.database.clone() {
+        anyhow::ensure!(
+            switchyard_engine::is_postgres_url(&server) && url::Url::parse(&server).is_ok(),
+            "--database takes a postgres:// URL"
+        );
+        database::use_postgres(server);
+    }
     let scenarios = if args.scenarios.is_empty() {
         Scenario::value_variants().to_vec()
     } else {
@@ -128,10 +140,15 @@ async fn main() -> Result<()> {
                 let limit = duration.min(Duration::from_secs(10));
                 let sqlite = limits::sqlite_commits(dir.path(), limit).await?;
                 let axum = limits::empty_axum(limit, args.in_flight).await?;
-                (
-                    "limits",
-                    json!({ "sqlite_single_row_commits": sqlite, "empty_axum_handler": axum }),
-                )
+                let mut limits =
+                    json!({ "sqlite_single_row_commits": sqlite, "empty_axum_handler": axum });
+                if database::postgres().is_some() {
+                    limits["postgres_single_row_commits"] = json!({
+                        "one_connection": limits::postgres_commits(limit, 1).await?,
+                        "eight_connections": limits::postgres_commits(limit, 8).await?,
+                    });
+                }
+                ("limits", limits)
             }
             Scenario::Lifecycle => {
                 let pace = http::Pace::Closed(args.in_flight);
@@ -179,6 +196,9 @@ async fn main() -> Result<()> {
         eprintln!("{name}: {result}");
         report.insert(name.into(), result);
     }
+    if database::postgres().is_some() {
+        database::drop_made().await?;
+    }
     let text = serde_json::to_string_pretty(&Value::Object(report))?;
     println!("{text}");
     if let Some(path) = &args.out {
@@ -196,6 +216,7 @@ fn machine() -> Value {
             .map(|m| m.trim().to_owned())
     });
     json!({
+        "database": if database::postgres().is_some() { "postgres" } else { "sqlite" },
         "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
         "cpu": cpu,
         "os": std::env::consts::OS,

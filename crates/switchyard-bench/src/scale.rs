@@ -108,7 +108,7 @@ pub(crate) async fn run(size: Size) -> Result<Value> {
             .await?;
         overview_latencies.push(started.elapsed());
     }
-    let url = format!("sqlite://{}", dir.path().join("embedded.db").display());
+    let url = crate::database::url(dir.path(), "embedded.db");
     engine.close().await;
     drop(engine);
 

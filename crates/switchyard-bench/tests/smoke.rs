@@ -6,11 +6,16 @@ use std::process::Command;
 #[test]
 fn every_scenario_runs_and_reports() {
     let out = tempfile::NamedTempFile::new().unwrap();
-    let status = Command::new(env!("CARGO_BIN_EXE_switchyard-bench"))
-        .args(["--smoke", "--out"])
-        .arg(out.path())
-        .status()
-        .unwrap();
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_switchyard-bench"));
+    bench.args(["--smoke", "--out"]).arg(out.path());
+    // On the run of the suite on PostgreSQL, every scenario runs there.
+    let postgres = std::env::var("SWITCHYARD_TEST_DATABASE")
+        .ok()
+        .filter(|v| !v.is_empty());
+    if let Some(server) = &postgres {
+        bench.args(["--database", server]);
+    }
+    let status = bench.status().unwrap();
     assert!(status.success());
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
@@ -38,6 +43,13 @@ fn every_scenario_runs_and_reports() {
             > 0.0
     );
     assert_eq!(report["scale"]["reservations_created"], 50, "{report}");
+    if postgres.is_some() {
+        assert_eq!(report["machine"]["database"], "postgres");
+        for connections in ["one_connection", "eight_connections"] {
+            let limit = &report["limits"]["postgres_single_row_commits"][connections];
+            assert!(limit["commits_per_s"].as_f64().unwrap() > 0.0, "{report}");
+        }
+    }
     // Every socket heard of its reservation (the scenario fails otherwise).
     assert_eq!(
         report["sockets"]["create_to_reservation_created_frame_ms"]["count"], 20,
