@@ -163,6 +163,9 @@ impl rusqlite::ToSql for Arg {
 pub(crate) struct Compiled {
     pub(crate) sql: Sql,
     pub(crate) has_events: bool,
+    /// The changes themselves, for a writer that batches a group's changes table by table
+    /// (PostgreSQL's); empty otherwise.
+    pub(crate) changes: Vec<Change>,
 }
 
 /// Compiles one decision's writes, without `BEGIN`/`COMMIT`: the writer wraps them.
@@ -237,19 +240,49 @@ pub(crate) fn compile(writes: &[Change]) -> Compiled {
     c
 }
 
+/// The head of a task upsert: its rows follow.
+pub(crate) const INSERT_TASKS: &str =
+    "INSERT INTO tasks (sid, workspace_sid, workflow_sid, workflow_friendly_name, attributes,
+        assignment_status, priority, timeout, task_channel_sid, task_channel_unique_name,
+        task_queue_sid, task_queue_friendly_name, task_queue_entered_date, virtual_start_time,
+        reason, routing_target, ignore_capacity, step_filter, step_index, step_entered_date,
+        assignment_count, addons, version, date_created, date_updated) ";
+
+/// What a task upsert changes in a stored row: everything that can change.
+pub(crate) const UPSERT_TASKS: &str = " ON CONFLICT (sid) DO UPDATE SET
+    workflow_sid = excluded.workflow_sid,
+    workflow_friendly_name = excluded.workflow_friendly_name,
+    attributes = excluded.attributes,
+    assignment_status = excluded.assignment_status,
+    priority = excluded.priority,
+    timeout = excluded.timeout,
+    task_channel_sid = excluded.task_channel_sid,
+    task_channel_unique_name = excluded.task_channel_unique_name,
+    task_queue_sid = excluded.task_queue_sid,
+    task_queue_friendly_name = excluded.task_queue_friendly_name,
+    task_queue_entered_date = excluded.task_queue_entered_date,
+    virtual_start_time = excluded.virtual_start_time,
+    reason = excluded.reason,
+    step_filter = excluded.step_filter,
+    step_index = excluded.step_index,
+    step_entered_date = excluded.step_entered_date,
+    assignment_count = excluded.assignment_count,
+    version = excluded.version,
+    date_updated = excluded.date_updated";
+
 fn push_task(b: &mut Sql, t: &Task) {
+    b.push(INSERT_TASKS).push("VALUES ");
+    b.tuple(task_row(t));
+    b.push(UPSERT_TASKS).push(";");
+}
+
+/// A task's columns, in [`INSERT_TASKS`]'s order.
+pub(crate) fn task_row(t: &Task) -> Vec<Arg> {
     let (step_filter, step_index) = match t.step {
         Some(s) => (Some(s.filter.map_or(-1, |f| f as i64)), Some(s.step as i64)),
         None => (None, None),
     };
-    b.push(
-        "INSERT INTO tasks (sid, workspace_sid, workflow_sid, workflow_friendly_name, attributes,
-            assignment_status, priority, timeout, task_channel_sid, task_channel_unique_name,
-            task_queue_sid, task_queue_friendly_name, task_queue_entered_date, virtual_start_time,
-            reason, routing_target, ignore_capacity, step_filter, step_index, step_entered_date,
-            assignment_count, addons, version, date_created, date_updated) VALUES ",
-    );
-    b.tuple([
+    vec![
         t.sid.as_str().into(),
         t.workspace_sid.as_str().into(),
         t.workflow
@@ -280,38 +313,31 @@ fn push_task(b: &mut Sql, t: &Task) {
         t.version.into(),
         t.date_created.as_millis().into(),
         t.date_updated.as_millis().into(),
-    ]);
-    b.push(
-        " ON CONFLICT (sid) DO UPDATE SET
-            workflow_sid = excluded.workflow_sid,
-            workflow_friendly_name = excluded.workflow_friendly_name,
-            attributes = excluded.attributes,
-            assignment_status = excluded.assignment_status,
-            priority = excluded.priority,
-            timeout = excluded.timeout,
-            task_channel_sid = excluded.task_channel_sid,
-            task_channel_unique_name = excluded.task_channel_unique_name,
-            task_queue_sid = excluded.task_queue_sid,
-            task_queue_friendly_name = excluded.task_queue_friendly_name,
-            task_queue_entered_date = excluded.task_queue_entered_date,
-            virtual_start_time = excluded.virtual_start_time,
-            reason = excluded.reason,
-            step_filter = excluded.step_filter,
-            step_index = excluded.step_index,
-            step_entered_date = excluded.step_entered_date,
-            assignment_count = excluded.assignment_count,
-            version = excluded.version,
-            date_updated = excluded.date_updated;",
-    );
+    ]
 }
 
+/// The head of a reservation upsert: its rows follow.
+pub(crate) const INSERT_RESERVATIONS: &str =
+    "INSERT INTO reservations (sid, workspace_sid, task_sid, worker_sid, worker_name,
+        task_queue_sid, task_channel_sid, reservation_status, previous_activity_sid,
+        instruction, version, date_created, date_updated) ";
+
+/// What a reservation upsert changes in a stored row.
+pub(crate) const UPSERT_RESERVATIONS: &str = " ON CONFLICT (sid) DO UPDATE SET
+    reservation_status = excluded.reservation_status,
+    instruction = excluded.instruction,
+    version = excluded.version,
+    date_updated = excluded.date_updated";
+
 fn push_reservation(b: &mut Sql, r: &Reservation) {
-    b.push(
-        "INSERT INTO reservations (sid, workspace_sid, task_sid, worker_sid, worker_name,
-            task_queue_sid, task_channel_sid, reservation_status, previous_activity_sid,
-            instruction, version, date_created, date_updated) VALUES ",
-    );
-    b.tuple([
+    b.push(INSERT_RESERVATIONS).push("VALUES ");
+    b.tuple(reservation_row(r));
+    b.push(UPSERT_RESERVATIONS).push(";");
+}
+
+/// A reservation's columns, in [`INSERT_RESERVATIONS`]'s order.
+pub(crate) fn reservation_row(r: &Reservation) -> Vec<Arg> {
+    vec![
         r.sid.as_str().into(),
         r.workspace_sid.as_str().into(),
         r.task_sid.as_str().into(),
@@ -329,14 +355,7 @@ fn push_reservation(b: &mut Sql, r: &Reservation) {
         r.version.into(),
         r.date_created.as_millis().into(),
         r.date_updated.as_millis().into(),
-    ]);
-    b.push(
-        " ON CONFLICT (sid) DO UPDATE SET
-            reservation_status = excluded.reservation_status,
-            instruction = excluded.instruction,
-            version = excluded.version,
-            date_updated = excluded.date_updated;",
-    );
+    ]
 }
 
 /// Writes a worker's mutable fields if its version is still `expected_version`; the write fails
@@ -370,16 +389,26 @@ pub(crate) fn push_events(b: &mut Sql, events: &[&Event]) {
     if events.is_empty() {
         return;
     }
-    b.push(
-        "INSERT INTO events (sid, workspace_sid, event_type, description, event_date,
-            resource_type, resource_sid, actor_type, actor_sid, event_data, task_sid, worker_sid,
-            workflow_sid, task_queue_sid, reservation_sid, task_channel_sid,
-            task_channel_unique_name, number) VALUES ",
-    );
+    b.push(INSERT_EVENTS).push("VALUES ");
     for (i, e) in events.iter().enumerate() {
         if i > 0 {
             b.push(", ");
         }
+        b.tuple(event_row(e));
+    }
+    b.push(";");
+}
+
+/// The head of an events insert: its rows follow.
+pub(crate) const INSERT_EVENTS: &str =
+    "INSERT INTO events (sid, workspace_sid, event_type, description, event_date,
+        resource_type, resource_sid, actor_type, actor_sid, event_data, task_sid, worker_sid,
+        workflow_sid, task_queue_sid, reservation_sid, task_channel_sid,
+        task_channel_unique_name, number) ";
+
+/// An event's columns, in [`INSERT_EVENTS`]'s order.
+pub(crate) fn event_row(e: &Event) -> Vec<Arg> {
+    {
         let data = serde_json::to_string(&e.data).expect("pairs of strings serialize");
         let mut row: Vec<Arg> = vec![
             e.sid.as_str().into(),
@@ -405,7 +434,6 @@ pub(crate) fn push_events(b: &mut Sql, events: &[&Event]) {
             row.push(e.get(key).map(str::to_owned).into());
         }
         row.push(e.number.into());
-        b.tuple(row);
+        row
     }
-    b.push(";");
 }

@@ -87,7 +87,10 @@ impl Store {
         chain: &Chain,
         on_commit: Option<OnCommit>,
     ) -> Pending {
-        let compiled = sql::compile(writes);
+        let mut compiled = sql::compile(writes);
+        if self.pool.backend() == crate::Backend::Postgres {
+            compiled.changes = writes.to_vec();
+        }
         let (done, answer) = oneshot::channel();
         let mut queue = self.writer.queue();
         if queue.gone {

@@ -29,6 +29,7 @@ pub const COMMIT_GROUP_WRITES: &str = "switchyard_commit_group_writes";
 /// Writes that failed or were refused (their chain broke before them).
 pub const WRITES_FAILED: &str = "switchyard_writes_failed_total";
 
+mod batch;
 mod postgres;
 mod sqlite;
 
@@ -43,6 +44,11 @@ pub(crate) trait Committer: Send + 'static {
     fn begin(&mut self) -> Result<()>;
     /// Runs one write's statements inside the open transaction.
     fn apply(&mut self, write: &Compiled) -> Result<()>;
+    /// Runs several writes at once, table by table, inside the open transaction: `None` when
+    /// this backend has no such path or these writes cannot take it (then each runs on its own).
+    fn apply_batched(&mut self, _writes: &[&Compiled]) -> Option<Result<()>> {
+        None
+    }
     fn commit(&mut self) -> Result<()>;
     /// Ends the open transaction, if any, without committing.
     fn rollback(&mut self);
@@ -290,6 +296,34 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
             conn.rollback();
             fail_all(outcomes, e);
             return;
+        }
+        let writes: Vec<&Compiled> = todo.iter().map(|&i| &group[i].compiled).collect();
+        match conn.apply_batched(&writes) {
+            None => {}
+            Some(Ok(())) => {
+                match conn.commit() {
+                    Ok(()) => todo.iter().for_each(|&i| outcomes[i] = Some(Ok(()))),
+                    Err(e) => {
+                        conn.rollback();
+                        fail_all(outcomes, e);
+                    }
+                }
+                return;
+            }
+            // One of them broke a rule: run them one by one to learn which.
+            Some(Err(StoreError::Conflict(_))) => {
+                conn.rollback();
+                if let Err(e) = conn.begin() {
+                    conn.rollback();
+                    fail_all(outcomes, e);
+                    return;
+                }
+            }
+            Some(Err(e)) => {
+                conn.rollback();
+                fail_all(outcomes, e);
+                return;
+            }
         }
         let failed =
             (todo.iter()).find_map(|&i| conn.apply(&group[i].compiled).err().map(|e| (i, e)));

@@ -4,6 +4,7 @@
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor, PgConnection, Postgres};
 
+use super::batch::{self, Column};
 use super::{Committer, WORKER_CHANGED};
 use crate::db::{bound, numbered};
 use crate::sql::{Arg, Compiled};
@@ -79,6 +80,30 @@ impl Committer for PostgresCommitter {
             }
             Ok(())
         })
+    }
+
+    fn apply_batched(&mut self, writes: &[&Compiled]) -> Option<Result<()>> {
+        let statements = batch::statements(writes)?;
+        let Some(conn) = self.conn.as_mut() else {
+            return Some(Err(StoreError::Database(sqlx::Error::PoolClosed)));
+        };
+        Some(self.runtime.block_on(async {
+            for statement in statements {
+                let mut query = sqlx::query::<Postgres>(&statement.text);
+                for column in statement.columns {
+                    query = match column {
+                        Column::Text(v) => query.bind(v),
+                        Column::Int(v) => query.bind(v),
+                        Column::Bool(v) => query.bind(v),
+                    };
+                }
+                let changed = query.execute(&mut *conn).await?.rows_affected();
+                if statement.changes.is_some_and(|n| n != changed) {
+                    return Err(StoreError::Conflict(WORKER_CHANGED.to_owned()));
+                }
+            }
+            Ok(())
+        }))
     }
 
     fn commit(&mut self) -> Result<()> {

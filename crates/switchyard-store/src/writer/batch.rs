@@ -1,0 +1,337 @@
+//! PostgreSQL's fast path: a whole group of writes as one statement per table, each row a
+//! position in arrays the statement unnests (`INSERT ... SELECT * FROM UNNEST($1::text[], ...)`),
+//! so a group costs a handful of round trips however many writes it holds.
+//!
+//! A row written twice in the group is written once, as the last write left it: task and
+//! reservation rows are whole rows, so that is what writing them in turn would leave. A worker
+//! updated twice is checked against the version the first write expected, which holds only if
+//! each later write expected the version the one before it wrote; otherwise the group takes the
+//! slow path, one write at a time, as it does when any statement here fails.
+
+use std::collections::HashMap;
+
+use switchyard_core::decide::Change;
+use switchyard_core::event::Event;
+use switchyard_core::model::{Reservation, Task, Worker, WorkerChannel};
+use switchyard_core::Timestamp;
+
+use crate::sql::{self, Arg, Compiled};
+
+/// One column of a batch: the values of one parameter position across its rows.
+pub(crate) enum Column {
+    Text(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Column {
+    fn cast(&self) -> &'static str {
+        match self {
+            Column::Text(_) => "text[]",
+            Column::Int(_) => "bigint[]",
+            Column::Bool(_) => "boolean[]",
+        }
+    }
+}
+
+/// A statement over arrays, and how many rows it must change (when it must).
+pub(crate) struct Statement {
+    pub(crate) text: String,
+    pub(crate) columns: Vec<Column>,
+    pub(crate) changes: Option<u64>,
+}
+
+/// Turns rows (each the same shape) into columns.
+fn columns(rows: &[Vec<Arg>]) -> Vec<Column> {
+    let Some(first) = rows.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .map(|i| match &first[i] {
+            Arg::Text(_) => Column::Text(
+                (rows.iter())
+                    .map(|r| match &r[i] {
+                        Arg::Text(v) => v.clone(),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Arg::Int(_) => Column::Int(
+                (rows.iter())
+                    .map(|r| match &r[i] {
+                        Arg::Int(v) => *v,
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Arg::Bool(_) => Column::Bool(
+                (rows.iter())
+                    .map(|r| match &r[i] {
+                        Arg::Bool(v) => *v,
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        })
+        .collect()
+}
+
+/// `UNNEST($1::text[], $2::bigint[], ...)` over `columns`.
+fn unnest(columns: &[Column]) -> String {
+    let arrays: Vec<String> = (columns.iter().enumerate())
+        .map(|(i, c)| format!("${}::{}", i + 1, c.cast()))
+        .collect();
+    format!("UNNEST({})", arrays.join(", "))
+}
+
+/// Rows keyed by SID, each kept as the last write left it, in order of first appearance.
+struct Latest<T> {
+    order: Vec<String>,
+    rows: HashMap<String, T>,
+}
+
+impl<T> Default for Latest<T> {
+    fn default() -> Self {
+        Latest {
+            order: Vec::new(),
+            rows: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Latest<T> {
+    fn put(&mut self, sid: &str, row: T) {
+        if self.rows.insert(sid.to_owned(), row).is_none() {
+            self.order.push(sid.to_owned());
+        }
+    }
+
+    fn get_mut(&mut self, sid: &str) -> Option<&mut T> {
+        self.rows.get_mut(sid)
+    }
+
+    fn remove(&mut self, sid: &str) {
+        if self.rows.remove(sid).is_some() {
+            self.order.retain(|s| s != sid);
+        }
+    }
+
+    fn values(&self) -> impl Iterator<Item = &T> {
+        self.order.iter().filter_map(|s| self.rows.get(s))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// The group's writes as statements over arrays, in an order that leaves what writing them in
+/// turn would; `None` when they cannot be batched.
+pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
+    let mut tasks: Latest<&Task> = Latest::default();
+    let mut reservations: Latest<&Reservation> = Latest::default();
+    // A worker's whole row, with the version the first write of it expected.
+    let mut workers: Latest<(Worker, i64)> = Latest::default();
+    let mut idle: Latest<Timestamp> = Latest::default();
+    let mut channels: Latest<&WorkerChannel> = Latest::default();
+    let mut deleted: Vec<String> = Vec::new();
+    let mut answered: Vec<String> = Vec::new();
+    let mut failed: Latest<&str> = Latest::default();
+    let mut events: Vec<&Event> = Vec::new();
+    for write in writes {
+        if write.changes.is_empty() && !write.sql.statements().is_empty() {
+            return None;
+        }
+        for change in &write.changes {
+            match change {
+                Change::Task(t) => tasks.put(t.sid.as_str(), t),
+                Change::Reservation(r) => reservations.put(r.sid.as_str(), r),
+                Change::Worker {
+                    worker,
+                    expected_version,
+                } => {
+                    let sid = worker.sid.as_str();
+                    let mut row = (worker.clone(), *expected_version);
+                    if let Some((before, first_expected)) = workers.get_mut(sid) {
+                        if before.version != *expected_version {
+                            return None;
+                        }
+                        row.1 = *first_expected;
+                    }
+                    // The whole row carries its idle time: an earlier idle change is spent.
+                    idle.remove(sid);
+                    workers.put(sid, row);
+                }
+                Change::WorkerIdle { worker, idle_since } => {
+                    match workers.get_mut(worker.as_str()) {
+                        Some((row, _)) => row.idle_since = *idle_since,
+                        None => idle.put(worker.as_str(), *idle_since),
+                    }
+                }
+                Change::WorkerChannel(c) => channels.put(c.sid.as_str(), c),
+                Change::DeleteTask(sid) => deleted.push(sid.as_str().to_owned()),
+                Change::CallbackAnswered(r) => answered.push(r.as_str().to_owned()),
+                Change::CallbackFailed { reservation, error } => {
+                    failed.put(reservation.as_str(), error.as_str())
+                }
+                Change::Event(e) => events.push(e),
+            }
+        }
+    }
+    // A task is deleted for good: none is written again after its deletion.
+    if deleted.iter().any(|d| {
+        writes
+            .iter()
+            .flat_map(|w| &w.changes)
+            .skip_while(|c| !matches!(c, Change::DeleteTask(s) if s.as_str() == d))
+            .any(|c| matches!(c, Change::Task(t) if t.sid.as_str() == d))
+    }) {
+        return None;
+    }
+
+    let mut out = Vec::new();
+    if !tasks.is_empty() {
+        let rows: Vec<Vec<Arg>> = tasks.values().map(|t| sql::task_row(t)).collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "{}SELECT * FROM {}{}",
+                sql::INSERT_TASKS,
+                unnest(&columns),
+                sql::UPSERT_TASKS
+            ),
+            columns,
+            changes: None,
+        });
+    }
+    if !reservations.is_empty() {
+        let rows: Vec<Vec<Arg>> = (reservations.values())
+            .map(|r| sql::reservation_row(r))
+            .collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "{}SELECT * FROM {}{}",
+                sql::INSERT_RESERVATIONS,
+                unnest(&columns),
+                sql::UPSERT_RESERVATIONS
+            ),
+            columns,
+            changes: None,
+        });
+    }
+    if !workers.is_empty() {
+        let rows: Vec<Vec<Arg>> = (workers.values())
+            .map(|(w, expected)| {
+                vec![
+                    w.sid.as_str().into(),
+                    (*expected).into(),
+                    w.friendly_name.clone().into(),
+                    w.activity_sid.as_str().into(),
+                    w.attributes.clone().into(),
+                    w.date_status_changed.as_millis().into(),
+                    w.date_updated.as_millis().into(),
+                    w.version.into(),
+                    w.idle_since.as_millis().into(),
+                ]
+            })
+            .collect();
+        let count = rows.len() as u64;
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "UPDATE workers w SET friendly_name = v.friendly_name,
+                    activity_sid = v.activity_sid, attributes = v.attributes,
+                    date_status_changed = v.date_status_changed, date_updated = v.date_updated,
+                    version = v.version, idle_since = v.idle_since
+                 FROM {} AS v(sid, expected, friendly_name, activity_sid, attributes,
+                    date_status_changed, date_updated, version, idle_since)
+                 WHERE w.sid = v.sid AND w.version = v.expected",
+                unnest(&columns)
+            ),
+            columns,
+            changes: Some(count),
+        });
+    }
+    if !idle.is_empty() {
+        let rows: Vec<Vec<Arg>> = (idle.order.iter())
+            .filter_map(|sid| idle.rows.get(sid).map(|t| (sid, t)))
+            .map(|(sid, t)| vec![sid.as_str().into(), t.as_millis().into()])
+            .collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "UPDATE workers w SET idle_since = v.idle_since FROM {} AS v(sid, idle_since)
+                 WHERE w.sid = v.sid",
+                unnest(&columns)
+            ),
+            columns,
+            changes: None,
+        });
+    }
+    if !channels.is_empty() {
+        let rows: Vec<Vec<Arg>> = (channels.values())
+            .map(|c| {
+                vec![
+                    c.sid.as_str().into(),
+                    c.configured_capacity.into(),
+                    Some(c.available).into(),
+                    c.date_updated.as_millis().into(),
+                ]
+            })
+            .collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "UPDATE worker_channels wc SET capacity = v.capacity, available = v.available,
+                    date_updated = v.date_updated
+                 FROM {} AS v(sid, capacity, available, date_updated) WHERE wc.sid = v.sid",
+                unnest(&columns)
+            ),
+            columns,
+            changes: None,
+        });
+    }
+    if !answered.is_empty() {
+        out.push(Statement {
+            text: "UPDATE reservations SET callback_outcome = 'answered', callback_error = NULL
+                   WHERE sid = ANY($1::text[]) AND callback_outcome IS NULL"
+                .to_owned(),
+            columns: vec![Column::Text(answered.into_iter().map(Some).collect())],
+            changes: None,
+        });
+    }
+    if !failed.is_empty() {
+        let rows: Vec<Vec<Arg>> = (failed.order.iter())
+            .filter_map(|sid| failed.rows.get(sid).map(|e| (sid, e)))
+            .map(|(sid, e)| vec![sid.as_str().into(), (*e).into()])
+            .collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "UPDATE reservations r SET callback_outcome = 'failed', callback_error = v.error
+                 FROM {} AS v(sid, error) WHERE r.sid = v.sid",
+                unnest(&columns)
+            ),
+            columns,
+            changes: None,
+        });
+    }
+    if !deleted.is_empty() {
+        out.push(Statement {
+            text: "DELETE FROM tasks WHERE sid = ANY($1::text[])".to_owned(),
+            columns: vec![Column::Text(deleted.into_iter().map(Some).collect())],
+            changes: None,
+        });
+    }
+    if !events.is_empty() {
+        let rows: Vec<Vec<Arg>> = events.iter().map(|e| sql::event_row(e)).collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!("{}SELECT * FROM {}", sql::INSERT_EVENTS, unnest(&columns)),
+            columns,
+            changes: None,
+        });
+    }
+    Some(out)
+}
