@@ -25,7 +25,7 @@ source tests/lib/postgres.sh
 start_test_postgres
 echo "==> Engine and API tests, and the kill -9 crash test, on PostgreSQL"
 cargo test --locked -p switchyard-engine -p switchyard-server --tests
-cargo test --locked -p switchyard --test crash
+cargo test --locked -p switchyard --test crash --test migrate
 echo "==> The load generator's smoke run on PostgreSQL"
 cargo test --locked -p switchyard-bench
 echo "==> Twilio Node.js SDK compatibility suite on PostgreSQL"
