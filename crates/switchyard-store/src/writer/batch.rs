@@ -3,10 +3,12 @@
 //! so a group costs a handful of round trips however many writes it holds.
 //!
 //! A row written twice in the group is written once, as the last write left it: task and
-//! reservation rows are whole rows, so that is what writing them in turn would leave. A worker
-//! updated twice is checked against the version the first write expected, which holds only if
-//! each later write expected the version the one before it wrote; otherwise the group takes the
-//! slow path, one write at a time, as it does when any statement here fails.
+//! reservation rows are whole rows, so that is what writing them in turn would leave (as long as
+//! the columns an upsert keeps are the same in both, which is checked). A worker updated twice
+//! is checked against the version the first write expected, which holds only if each later
+//! write expected the version the one before it wrote, and only if no state in between had a
+//! name or an activity of its own, which the schema's rules would have checked; otherwise the
+//! group takes the slow path, one write at a time, as it does when any statement here fails.
 
 use std::collections::HashMap;
 
@@ -144,8 +146,54 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
         }
         for change in &write.changes {
             match change {
-                Change::Task(t) => tasks.put(t.sid.as_str(), t),
-                Change::Reservation(r) => reservations.put(r.sid.as_str(), r),
+                Change::Task(t) => {
+                    if let Some(before) = tasks.get_mut(t.sid.as_str()) {
+                        let kept = (
+                            &before.workspace_sid,
+                            &before.routing_target,
+                            before.ignore_capacity,
+                            &before.addons,
+                            before.date_created,
+                        );
+                        let now = (
+                            &t.workspace_sid,
+                            &t.routing_target,
+                            t.ignore_capacity,
+                            &t.addons,
+                            t.date_created,
+                        );
+                        if kept != now {
+                            return None;
+                        }
+                    }
+                    tasks.put(t.sid.as_str(), t)
+                }
+                Change::Reservation(r) => {
+                    if let Some(before) = reservations.get_mut(r.sid.as_str()) {
+                        let kept = (
+                            &before.task_sid,
+                            &before.worker_sid,
+                            &before.worker_name,
+                            &before.task_queue_sid,
+                            &before.task_channel_sid,
+                            &before.previous_activity_sid,
+                            before.date_created,
+                        );
+                        let now = (
+                            &r.task_sid,
+                            &r.worker_sid,
+                            &r.worker_name,
+                            &r.task_queue_sid,
+                            &r.task_channel_sid,
+                            &r.previous_activity_sid,
+                            r.date_created,
+                        );
+                        if kept != now {
+                            return None;
+                        }
+                    }
+                    reservations.put(r.sid.as_str(), r)
+                }
                 Change::Worker {
                     worker,
                     expected_version,
@@ -153,7 +201,9 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
                     let sid = worker.sid.as_str();
                     let mut row = (worker.clone(), *expected_version);
                     if let Some((before, first_expected)) = workers.get_mut(sid) {
-                        if before.version != *expected_version {
+                        let unchecked = before.friendly_name != worker.friendly_name
+                            || before.activity_sid != worker.activity_sid;
+                        if before.version != *expected_version || unchecked {
                             return None;
                         }
                         row.1 = *first_expected;
@@ -334,4 +384,87 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
         });
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_core::decide::Change;
+    use switchyard_core::model::Worker;
+    use switchyard_core::sid::{ActivitySid, WorkerSid, WorkspaceSid};
+    use switchyard_core::Timestamp;
+
+    use super::statements;
+    use crate::sql::Compiled;
+
+    fn worker(version: i64, name: &str) -> Worker {
+        Worker {
+            sid: WorkerSid::from_bytes([1; 16]),
+            workspace_sid: WorkspaceSid::from_bytes([2; 16]),
+            friendly_name: name.to_owned(),
+            activity_sid: ActivitySid::from_bytes([3; 16]),
+            activity_name: "Available".to_owned(),
+            available: true,
+            attributes: "{}".to_owned(),
+            date_status_changed: Timestamp::from_millis(0),
+            date_created: Timestamp::from_millis(0),
+            date_updated: Timestamp::from_millis(version),
+            version,
+            idle_since: Timestamp::from_millis(0),
+        }
+    }
+
+    fn write(changes: Vec<Change>) -> Compiled {
+        Compiled {
+            changes,
+            ..Default::default()
+        }
+    }
+
+    fn update(version: i64, name: &str) -> Change {
+        Change::Worker {
+            worker: worker(version, name),
+            expected_version: version - 1,
+        }
+    }
+
+    #[test]
+    fn a_worker_updated_in_turn_is_written_once_checked_against_the_first_version() {
+        let idle = Change::WorkerIdle {
+            worker: WorkerSid::from_bytes([1; 16]),
+            idle_since: Timestamp::from_millis(42),
+        };
+        let (a, b) = (
+            write(vec![update(1, "w")]),
+            write(vec![update(2, "w"), idle]),
+        );
+        let out = statements(&[&a, &b]).expect("batched");
+        assert_eq!(
+            out.len(),
+            1,
+            "one worker statement; the idle time folded into it"
+        );
+        assert_eq!(out[0].changes, Some(1));
+        let super::Column::Int(expected) = &out[0].columns[1] else {
+            panic!("the expected versions")
+        };
+        assert_eq!(expected, &[Some(0)]);
+        let super::Column::Int(idle) = &out[0].columns[8] else {
+            panic!("the idle times")
+        };
+        assert_eq!(idle, &[Some(42)]);
+    }
+
+    #[test]
+    fn what_only_writes_in_turn_would_check_takes_the_slow_path() {
+        // A later write that expected another version than the one before it wrote.
+        let stale = Change::Worker {
+            worker: worker(5, "w"),
+            expected_version: 3,
+        };
+        let (a, b) = (write(vec![update(1, "w")]), write(vec![stale]));
+        assert!(statements(&[&a, &b]).is_none());
+        // A name in between, which the unique index would have checked.
+        let (a, b) = (write(vec![update(1, "x")]), write(vec![update(2, "w")]));
+        assert!(statements(&[&a, &b]).is_none());
+    }
 }

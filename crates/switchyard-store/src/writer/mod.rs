@@ -310,19 +310,16 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
                 }
                 return;
             }
-            // One of them broke a rule: run them one by one to learn which.
-            Some(Err(StoreError::Conflict(_))) => {
+            // One of them broke a rule (or the batch itself failed): run them one by one, which
+            // tells which, or fails the group if the database does.
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "a batched group runs again one write at a time");
                 conn.rollback();
                 if let Err(e) = conn.begin() {
                     conn.rollback();
                     fail_all(outcomes, e);
                     return;
                 }
-            }
-            Some(Err(e)) => {
-                conn.rollback();
-                fail_all(outcomes, e);
-                return;
             }
         }
         let failed =
