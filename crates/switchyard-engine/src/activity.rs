@@ -1,5 +1,6 @@
 //! Activities.
 
+use switchyard_core::decide::{Change, Configure};
 use switchyard_core::model::Activity;
 use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
 use switchyard_store::ActivityFilter;
@@ -45,10 +46,11 @@ impl Engine {
             date_updated: now,
         };
         let created = event::activity(mint(), &workspace, "activity.created", &activity, now);
-        self.record(workspace.clone(), vec![created], async |events| {
-            self.store.insert_activity(&activity, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::CreateActivity(activity.clone())),
+            Change::Event(created),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await?;
         Ok(activity)
     }
@@ -98,10 +100,11 @@ impl Engine {
         a.date_updated = self.now();
         let workspace = self.workspace(account, ws).await?;
         let updated = event::activity(mint(), &workspace, "activity.updated", &a, a.date_updated);
-        self.record(workspace.clone(), vec![updated], async |events| {
-            self.store.update_activity(&a, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::UpdateActivity(a.clone())),
+            Change::Event(updated),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await?;
         Ok(a)
     }
@@ -121,10 +124,11 @@ impl Engine {
         }
         let workspace = self.workspace(account, ws).await?;
         let deleted = event::activity(mint(), &workspace, "activity.deleted", &a, self.now());
-        self.record(workspace, vec![deleted], async |events| {
-            self.store.delete_activity(sid, events).await
-        })
-        .await
+        let changes = vec![
+            Change::Configure(Configure::DeleteActivity(sid.clone())),
+            Change::Event(deleted),
+        ];
+        self.configure(workspace, changes).await
     }
 
     async fn check_activity_name_free(

@@ -78,7 +78,11 @@ impl crate::Engine {
         ws: &switchyard_core::sid::WorkspaceSid,
         seq: i64,
     ) -> crate::Result<()> {
-        Ok(self.store.set_event_cursor(ws, seq).await?)
+        let delivered = switchyard_core::decide::Change::EventsDelivered {
+            workspace: ws.clone(),
+            through: seq,
+        };
+        Ok(self.store.write(&[delivered]).await?)
     }
 
     /// The workspace's `EventCallbackUrl`; `None` once it has none, or is deleted.

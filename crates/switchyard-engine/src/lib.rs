@@ -68,6 +68,7 @@
 
 use std::sync::Arc;
 
+use switchyard_core::decide::{Change, Configure};
 use switchyard_core::model::{Workspace, MAX_FRIENDLY_NAME_LEN};
 use switchyard_core::sid::{AccountSid, Sid, WorkspaceSid};
 
@@ -211,7 +212,11 @@ impl Engine {
     /// credentials: who may act for an account is the embedding service's (or the HTTP
     /// server's) business.
     pub async fn ensure_account(&self, account: AccountSid) -> Result<AccountSid> {
-        self.store.upsert_account(&account, self.now()).await?;
+        let create = Configure::CreateAccount {
+            sid: account.clone(),
+            date_created: self.now(),
+        };
+        self.store.write(&[Change::Configure(create)]).await?;
         Ok(account)
     }
 

@@ -196,24 +196,42 @@ impl Engine {
         Ok(locked)
     }
 
-    /// Records a configuration change with its `events` under the workspace's lock: `write`
-    /// commits them in its own transaction before the lock is released, numbered after every
-    /// event decided before, so no event numbered after them can commit first.
-    pub(crate) async fn record(
+    /// Writes a configuration change with its events, numbered under the workspace's lock
+    /// after every event decided before them and submitted before the lock is released, so
+    /// that the writer commits them in that order; returns once it committed.
+    ///
+    /// On a chain of its own: a configuration write that fails (a name taken meanwhile)
+    /// refuses none of the routing writes decided after it, and the model is reloaded after a
+    /// configuration change anyway.
+    pub(crate) async fn configure(&self, workspace: Workspace, changes: Vec<Change>) -> Result<()> {
+        let locked = self.lock(workspace).await?;
+        self.configure_locked(locked, changes).await
+    }
+
+    /// [`Engine::configure`] under a lock already held (by a change that read what it writes
+    /// under it).
+    pub(crate) async fn configure_locked(
         &self,
-        workspace: Workspace,
-        mut events: Vec<Event>,
-        write: impl AsyncFnOnce(&[Event]) -> switchyard_store::Result<()>,
+        mut locked: Locked,
+        mut changes: Vec<Change>,
     ) -> Result<()> {
-        let mut locked = self.lock(workspace).await?;
-        locked.number(events.iter_mut());
-        let written = write(&events).await.map_err(Error::from);
-        self.release_lock(locked, written).await
+        locked.number(changes.iter_mut().filter_map(|c| match c {
+            Change::Event(e) => Some(e),
+            _ => None,
+        }));
+        let pending = self.store.submit(&changes, &Chain::default());
+        locked.inflight.push(pending);
+        self.release_lock(locked, Ok(())).await
     }
 
     /// Submits writes behind the earlier ones of the workspace, with `announce` told to
     /// subscribers once they commit (in commit order); returns without waiting.
-    fn submit(&self, locked: &mut Locked, writes: &mut [Change], announce: Option<Notification>) {
+    pub(crate) fn submit(
+        &self,
+        locked: &mut Locked,
+        writes: &mut [Change],
+        announce: Option<Notification>,
+    ) {
         locked.number(writes.iter_mut().filter_map(|c| match c {
             Change::Event(e) => Some(e),
             _ => None,

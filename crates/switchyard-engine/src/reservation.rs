@@ -1,6 +1,6 @@
 //! Reservations: accept, reject, and the statuses that follow the task.
 
-use switchyard_core::decide::{Triggers, Unaccepted};
+use switchyard_core::decide::{Change, Triggers, Unaccepted};
 use switchyard_core::model::Reservation;
 use switchyard_core::routing::ReservationStatus;
 use switchyard_core::sid::{AccountSid, ReservationSid, WorkerSid, WorkspaceSid};
@@ -156,6 +156,7 @@ impl Engine {
     /// Records that the app answered the reservation's assignment callback, so a restart does
     /// not send it again.
     pub async fn record_callback_answered(&self, reservation: &ReservationSid) -> Result<()> {
-        Ok(self.store.record_callback_answered(reservation).await?)
+        let answered = [Change::CallbackAnswered(reservation.clone())];
+        Ok(self.store.write(&answered).await?)
     }
 }

@@ -1,7 +1,9 @@
 //! Task channels.
 
-use switchyard_core::model::{is_valid_unique_name, TaskChannel};
-use switchyard_core::sid::{AccountSid, WorkspaceSid};
+use switchyard_core::decide::{Change, Configure};
+use switchyard_core::model::{is_valid_unique_name, TaskChannel, WorkerChannel};
+use switchyard_core::sid::{AccountSid, WorkerSid, WorkspaceSid};
+use switchyard_core::Timestamp;
 
 use crate::{
     event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest, Result,
@@ -82,13 +84,22 @@ impl Engine {
         };
         let created =
             event::task_channel(mint(), &workspace, "task-channel.created", &channel, now);
+        // Under the workspace's lock, so that a worker created meanwhile either is listed here
+        // or lists this channel.
+        let locked = self.lock(workspace.clone()).await?;
         let capacity = self.options.default_channel_capacity;
-        self.record(workspace.clone(), vec![created], async |events| {
-            (self.store)
-                .create_task_channel(&channel, capacity, &mut mint, events)
-                .await
-        })
-        .await?;
+        let worker_channels = (self.store.all_workers(ws).await?)
+            .into_iter()
+            .map(|(_, w)| new_worker_channel(&w.sid, &channel, capacity, now))
+            .collect();
+        let changes = vec![
+            Change::Configure(Configure::CreateTaskChannel {
+                channel: channel.clone(),
+                worker_channels,
+            }),
+            Change::Event(created),
+        ];
+        self.configure_locked(locked, changes).await?;
         self.reload(workspace).await?;
         Ok(channel)
     }
@@ -145,10 +156,11 @@ impl Engine {
             &c,
             c.date_updated,
         );
-        self.record(workspace.clone(), vec![updated], async |events| {
-            self.store.update_task_channel(&c, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::UpdateTaskChannel(c.clone())),
+            Change::Event(updated),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         Ok(c)
     }
 
@@ -163,10 +175,34 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let deleted =
             event::task_channel(mint(), &workspace, "task-channel.deleted", &c, self.now());
-        self.record(workspace.clone(), vec![deleted], async |events| {
-            self.store.delete_task_channel(&c.sid, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::DeleteTaskChannel(c.sid.clone())),
+            Change::Event(deleted),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await
+    }
+}
+
+/// A worker's channel for a task channel, as a worker or a task channel created at `now`
+/// starts with it.
+pub(crate) fn new_worker_channel(
+    worker: &WorkerSid,
+    channel: &TaskChannel,
+    capacity: i64,
+    now: Timestamp,
+) -> WorkerChannel {
+    WorkerChannel {
+        sid: mint(),
+        workspace_sid: channel.workspace_sid.clone(),
+        worker_sid: worker.clone(),
+        task_channel_sid: channel.sid.clone(),
+        task_channel_unique_name: channel.unique_name.clone(),
+        configured_capacity: capacity,
+        available: true,
+        assigned_tasks: 0,
+        active_reservations: 0,
+        date_created: now,
+        date_updated: now,
     }
 }

@@ -11,7 +11,7 @@ use crate::{
     event, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
     Result,
 };
-use switchyard_core::decide::Triggers;
+use switchyard_core::decide::{Change, Configure, Triggers};
 use switchyard_core::routing::queue_state;
 
 /// Parameters of a new queue.
@@ -118,9 +118,11 @@ impl Engine {
         };
         let created = event::task_queue(mint(), &workspace, "task-queue.created", &queue, now);
         let mut locked = self.lock(workspace).await?;
-        let mut created = [created];
-        locked.number(&mut created);
-        self.store.insert_task_queue(&queue, &created).await?;
+        let mut changes = [
+            Change::Configure(Configure::CreateTaskQueue(queue.clone())),
+            Change::Event(created),
+        ];
+        self.submit(&mut locked, &mut changes, None);
         locked.model().put_queue(queue_state(&queue));
         // A new queue holds no tasks yet, so it makes no reservation possible.
         self.finish(locked, Triggers::default()).await?;
@@ -230,10 +232,10 @@ impl Engine {
             })
             .into_iter()
             .collect();
-        self.record(workspace.clone(), events, async |events| {
-            self.store.update_task_queue(&q, events).await
-        })
-        .await?;
+        let changes = std::iter::once(Change::Configure(Configure::UpdateTaskQueue(q.clone())))
+            .chain(events.into_iter().map(Change::Event))
+            .collect();
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await?;
         Ok(q)
     }
@@ -259,10 +261,11 @@ impl Engine {
         }
         let workspace = self.workspace(account, ws).await?;
         let deleted = event::task_queue(mint(), &workspace, "task-queue.deleted", &q, self.now());
-        self.record(workspace.clone(), vec![deleted], async |events| {
-            self.store.delete_task_queue(sid, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::DeleteTaskQueue(sid.clone())),
+            Change::Event(deleted),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await
     }
 

@@ -8,11 +8,13 @@ use switchyard_core::sid::{AccountSid, ActivitySid, TaskQueueSid, WorkerSid, Wor
 use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter};
 
 use crate::event;
+use crate::lock::settle;
+use crate::task_channel::{new_worker_channel, MAX_TASK_CHANNELS};
 use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
 };
-use switchyard_core::decide::{ChannelChange, Triggers, WorkerChange};
+use switchyard_core::decide::{Change, ChannelChange, Configure, Triggers, WorkerChange};
 use switchyard_core::routing::{channel_state, worker_state};
 
 /// Parameters of a new worker.
@@ -134,12 +136,30 @@ impl Engine {
         };
         let mut locked = self.lock(workspace).await?;
         let created = event::worker(mint(), &locked.workspace, "worker.created", &worker, now);
+        // Read under the workspace's lock, so that a task channel created meanwhile either is
+        // listed here or lists this worker.
         let capacity = self.options.default_channel_capacity;
-        let mut created = [created];
-        locked.number(&mut created);
-        self.store
-            .create_worker(&worker, capacity, &mut mint, &created)
-            .await?;
+        let channels = (self.store)
+            .list_task_channels(ws, Cursor::Start, MAX_TASK_CHANNELS as usize)
+            .await?
+            .items
+            .into_iter()
+            .map(|(_, c)| new_worker_channel(&worker.sid, &c, capacity, now))
+            .collect();
+        let mut changes = [
+            Change::Configure(Configure::CreateWorker {
+                worker: worker.clone(),
+                channels,
+            }),
+            Change::Event(created),
+        ];
+        self.submit(&mut locked, &mut changes, None);
+        // Its row's creation order comes from the store: wait for it here.
+        if let Err(e) = settle(locked.take_inflight()).await {
+            // Not stored: the model is dropped and the error returned (`release_lock` returns
+            // the error it is given).
+            return self.release_lock(locked, Err(e)).await.map(|()| worker);
+        }
         // The worker is stored from here on: an error now would have the caller create it
         // again. Whatever fails below drops the workspace's model, and rebuilding it routes.
         let triggers = Triggers {
@@ -346,9 +366,11 @@ impl Engine {
         let mut triggers = Triggers::default();
         self.decide(&mut locked, now, |d| d.release_worker(sid, &mut triggers));
         let deleted = event::worker(mint(), &locked.workspace, "worker.deleted", &w, now);
-        let mut deleted = [deleted];
-        locked.number(&mut deleted);
-        self.store.delete_worker(sid, &deleted).await?;
+        let mut changes = [
+            Change::Configure(Configure::DeleteWorker(sid.clone())),
+            Change::Event(deleted),
+        ];
+        self.submit(&mut locked, &mut changes, None);
         locked.model().remove_worker(sid);
         locked.model().rows.remove_worker(sid);
         self.finish(locked, triggers).await

@@ -1,5 +1,6 @@
 //! Workflows.
 
+use switchyard_core::decide::{Change, Configure};
 use switchyard_core::model::{
     Workflow, DEFAULT_RESERVATION_TIMEOUT_SECS, MAX_RESERVATION_TIMEOUT_SECS,
 };
@@ -107,10 +108,11 @@ impl Engine {
         };
         let created =
             event::workflow_configuration(mint(), &workspace, "workflow.created", &workflow, now);
-        self.record(workspace.clone(), vec![created], async |events| {
-            self.store.insert_workflow(&workflow, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::CreateWorkflow(workflow.clone())),
+            Change::Event(created),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await?;
         Ok(workflow)
     }
@@ -182,10 +184,11 @@ impl Engine {
             &f,
             f.date_updated,
         );
-        self.record(workspace.clone(), vec![updated], async |events| {
-            self.store.update_workflow(&f, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::UpdateWorkflow(f.clone())),
+            Change::Event(updated),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         let all = p.re_evaluate_tasks == Some(true);
         self.reevaluate(workspace, sid, all).await?;
         Ok(f)
@@ -202,10 +205,11 @@ impl Engine {
         let workspace = self.workspace(account, ws).await?;
         let deleted =
             event::workflow_configuration(mint(), &workspace, "workflow.deleted", &f, self.now());
-        self.record(workspace.clone(), vec![deleted], async |events| {
-            self.store.delete_workflow(sid, events).await
-        })
-        .await?;
+        let changes = vec![
+            Change::Configure(Configure::DeleteWorkflow(sid.clone())),
+            Change::Event(deleted),
+        ];
+        self.configure(workspace.clone(), changes).await?;
         self.reload(workspace).await
     }
 }

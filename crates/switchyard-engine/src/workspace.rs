@@ -1,11 +1,12 @@
 //! Workspaces.
 
+use switchyard_core::decide::{Change, Configure, NewWorkspace};
 use switchyard_core::model::{
     Activity, QueueOrder, TaskChannel, TaskQueue, Workflow, Workspace,
     DEFAULT_RESERVATION_TIMEOUT_SECS, DEFAULT_TARGET_WORKERS, DEFAULT_TASK_CHANNELS, EVENT_TYPES,
 };
 use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
-use switchyard_store::{Cursor, NewWorkspace, WorkspaceFilter};
+use switchyard_store::{Cursor, WorkspaceFilter};
 
 use crate::{
     callback_url, event, friendly_name, mint, new_friendly_name, Engine, Error, Page, PageRequest,
@@ -229,7 +230,11 @@ impl Engine {
         for (number, event) in (1..).zip(events.iter_mut()) {
             event.number = number;
         }
-        self.store.create_workspace(&new, &events).await?;
+        let changes: Vec<_> =
+            std::iter::once(Change::Configure(Configure::CreateWorkspace(Box::new(new))))
+                .chain(events.into_iter().map(Change::Event))
+                .collect();
+        self.store.write(&changes).await?;
         Ok(workspace)
     }
 
@@ -279,15 +284,15 @@ impl Engine {
             w.prioritize_queue_order = o;
         }
         w.date_updated = self.now();
+        let mut changes = Vec::new();
         if w.event_callback_url.is_some() && w.event_callback_url != old_callback {
             // A new URL hears of what happens from now on, not of the past.
-            self.store.skip_recorded_events(ws).await?;
+            changes.push(Change::Configure(Configure::SkipRecordedEvents(ws.clone())));
         }
+        changes.push(Change::Configure(Configure::UpdateWorkspace(w.clone())));
         let updated = event::workspace(mint(), &w, "workspace.updated", w.date_updated);
-        self.record(w.clone(), vec![updated], async |events| {
-            self.store.update_workspace(&w, events).await
-        })
-        .await?;
+        changes.push(Change::Event(updated));
+        self.configure(w.clone(), changes).await?;
         self.reload(w.clone()).await?;
         Ok(w)
     }
@@ -295,7 +300,9 @@ impl Engine {
     /// Deletes a workspace and everything in it.
     pub async fn delete_workspace(&self, account: &AccountSid, ws: &WorkspaceSid) -> Result<()> {
         self.workspace(account, ws).await?;
-        self.store.delete_workspace(ws).await?;
+        self.store
+            .write(&[Change::Configure(Configure::DeleteWorkspace(ws.clone()))])
+            .await?;
         self.forget(ws);
         Ok(())
     }
@@ -316,7 +323,8 @@ impl Engine {
                 return Ok(deleted);
             }
             for (_, w) in page.items {
-                self.store.delete_workspace(&w.sid).await?;
+                let delete = Change::Configure(Configure::DeleteWorkspace(w.sid.clone()));
+                self.store.write(&[delete]).await?;
                 self.forget(&w.sid);
                 deleted.push(w.sid);
             }

@@ -1,11 +1,10 @@
 //! Activities.
 
-use switchyard_core::event::Event;
 use switchyard_core::model::Activity;
 use switchyard_core::sid::{ActivitySid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query, Tx};
+use crate::db::{query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Filters of the activity list.
@@ -48,30 +47,7 @@ impl TryFrom<ActivityRow> for (i64, Activity) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut Tx, a: &Activity) -> Result<()> {
-    query(
-        "INSERT INTO activities (sid, workspace_sid, friendly_name, available, date_created, date_updated)
-         VALUES (?, ?, ?, ?, ?, ?)",
-    )
-    .bind(a.sid.as_str())
-    .bind(a.workspace_sid.as_str())
-    .bind(&a.friendly_name)
-    .bind(a.available)
-    .bind(a.date_created.as_millis())
-    .bind(a.date_updated.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Inserts an activity.
-    pub async fn insert_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        insert(&mut tx, a).await?;
-        self.commit_with_events(tx, events).await
-    }
-
     /// The activity, if it is in the workspace.
     pub async fn get_activity(
         &self,
@@ -130,18 +106,6 @@ impl Store {
         Ok(Page::from_fetched(rows, cursor, size))
     }
 
-    /// Writes the activity's friendly name.
-    pub async fn update_activity(&self, a: &Activity, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query("UPDATE activities SET friendly_name = ?, date_updated = ? WHERE sid = ?")
-            .bind(&a.friendly_name)
-            .bind(a.date_updated.as_millis())
-            .bind(a.sid.as_str())
-            .execute(&mut tx)
-            .await?;
-        self.commit_with_events(tx, events).await
-    }
-
     /// What still refers to the activity, in words; `None` when it can be deleted.
     pub async fn activity_usage(
         &self,
@@ -169,15 +133,5 @@ impl Store {
         } else {
             None
         })
-    }
-
-    /// Deletes the activity.
-    pub async fn delete_activity(&self, a: &ActivitySid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query("DELETE FROM activities WHERE sid = ?")
-            .bind(a.as_str())
-            .execute(&mut tx)
-            .await?;
-        self.commit_with_events(tx, events).await
     }
 }

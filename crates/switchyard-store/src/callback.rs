@@ -2,14 +2,13 @@
 //! re-notifying unanswered reservations and backing off from failed ones.
 
 use switchyard_core::model::Reservation;
-use switchyard_core::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
+use switchyard_core::sid::{TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
 use crate::db::query_as;
 use crate::task::{ReservationRow, SELECT_RESERVATION};
-use switchyard_core::decide::Change;
 
-use crate::{sid, Chain, Result, Store};
+use crate::{sid, Result, Store};
 
 /// The failed assignment callbacks of one task (still being routed) for one worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +24,6 @@ pub struct CallbackFailureCount {
 }
 
 impl Store {
-    /// Records that the app answered the reservation's assignment callback.
-    pub async fn record_callback_answered(&self, reservation: &ReservationSid) -> Result<()> {
-        // Through the writer, grouped with the routing writes: a second writer on the pool
-        // would wait for SQLite's write lock.
-        let answered = [Change::CallbackAnswered(reservation.clone())];
-        self.submit(&answered, &Chain::default()).wait().await
-    }
-
     /// Failed callbacks per task and worker, for the workspace's tasks still being routed.
     pub async fn callback_failures(&self, ws: &WorkspaceSid) -> Result<Vec<CallbackFailureCount>> {
         let rows: Vec<(String, String, i64, i64)> = query_as(

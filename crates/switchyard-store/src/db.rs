@@ -1,7 +1,7 @@
 //! The query layer over both backends: a query is written once, with `?` placeholders and
 //! typed arguments, and runs on SQLite as written or on PostgreSQL with `$n` placeholders.
 //!
-//! The calls mirror sqlx's (`query(..).bind(..).fetch_all(conn)`), so a query reads the same as
+//! The calls mirror sqlx's (`query(..).bind(..).fetch_all(pool)`), so a query reads the same as
 //! before; what differs between the backends is chosen where it differs ([`Pool::backend`]).
 
 use std::borrow::Cow;
@@ -28,30 +28,6 @@ pub enum Backend {
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
-}
-
-/// A transaction of either backend: dropped without [`Tx::commit`], it rolls back.
-pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
-    Postgres(sqlx::Transaction<'static, Postgres>),
-}
-
-/// Where a query runs: the pool, or an open transaction.
-pub(crate) enum Conn<'a> {
-    Pool(&'a Pool),
-    Tx(&'a mut Tx),
-}
-
-impl<'a> From<&'a Pool> for Conn<'a> {
-    fn from(p: &'a Pool) -> Conn<'a> {
-        Conn::Pool(p)
-    }
-}
-
-impl<'a> From<&'a mut Tx> for Conn<'a> {
-    fn from(t: &'a mut Tx) -> Conn<'a> {
-        Conn::Tx(t)
-    }
 }
 
 /// A row type that decodes from either backend (what `#[derive(sqlx::FromRow)]` gives when
@@ -83,28 +59,11 @@ impl Pool {
         }
     }
 
-    pub(crate) async fn begin(&self) -> Result<Tx> {
-        Ok(match self {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
-    }
-
     pub(crate) async fn close(&self) {
         match self {
             Pool::Sqlite(p) => p.close().await,
             Pool::Postgres(p) => p.close().await,
         }
-    }
-}
-
-impl Tx {
-    pub(crate) async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
-        }
-        Ok(())
     }
 }
 
@@ -160,29 +119,20 @@ macro_rules! bound_args {
 
 pub(crate) use bound_args as bound;
 
-/// Runs `$run` (a method of sqlx's query) on whichever backend `$conn` is, with the query's text
+/// Runs `$run` (a method of sqlx's query) on whichever backend `$pool` is, with the query's text
 /// and arguments bound: `$make` builds the sqlx query from the text.
 macro_rules! on_backend {
-    ($conn:expr, $q:expr, |$text:ident| $make:expr, $run:ident $(. $then:ident())?) => {{
+    ($pool:expr, $q:expr, |$text:ident| $make:expr, $run:ident $(. $then:ident())?) => {{
         let args = &$q.args;
-        match $conn {
-            Conn::Pool(Pool::Sqlite(p)) => {
+        match $pool {
+            Pool::Sqlite(p) => {
                 let $text: &str = &$q.text;
                 bound_args!($make.0, args).$run(p).await?$(.$then())?
             }
-            Conn::Pool(Pool::Postgres(p)) => {
+            Pool::Postgres(p) => {
                 let numbered = numbered(&$q.text);
                 let $text: &str = &numbered;
                 bound_args!($make.1, args).$run(p).await?$(.$then())?
-            }
-            Conn::Tx(Tx::Sqlite(t)) => {
-                let $text: &str = &$q.text;
-                bound_args!($make.0, args).$run(&mut **t).await?$(.$then())?
-            }
-            Conn::Tx(Tx::Postgres(t)) => {
-                let numbered = numbered(&$q.text);
-                let $text: &str = &numbered;
-                bound_args!($make.1, args).$run(&mut **t).await?$(.$then())?
             }
         }
     }};
@@ -201,11 +151,6 @@ pub(crate) struct QueryAs<R> {
     rows: PhantomData<fn() -> R>,
 }
 
-/// A statement that returns no rows (or whose rows are not read).
-pub(crate) fn query(text: impl Into<String>) -> Query {
-    Query::new(text)
-}
-
 /// A statement whose rows decode as `R`.
 pub(crate) fn query_as<R: FromEither>(text: impl Into<String>) -> QueryAs<R> {
     Query::new(text).build_query_as()
@@ -217,20 +162,6 @@ impl Query {
             text: text.into(),
             args: Vec::new(),
         }
-    }
-
-    /// A statement compiled for the writer, run on a pool's connection instead.
-    pub(crate) fn from_parts(text: &str, args: &[Arg]) -> Query {
-        Query {
-            text: text.to_owned(),
-            args: args.to_vec(),
-        }
-    }
-
-    /// Binds the next `?`.
-    pub(crate) fn bind(mut self, arg: impl Into<Arg>) -> Query {
-        self.args.push(arg.into());
-        self
     }
 
     /// Appends text.
@@ -269,17 +200,6 @@ impl Query {
             rows: PhantomData,
         }
     }
-
-    /// Runs the statement; returns how many rows it changed.
-    pub(crate) async fn execute<'c>(&self, conn: impl Into<Conn<'c>>) -> Result<u64> {
-        let done = on_backend!(
-            conn.into(),
-            self,
-            |text| (sqlx::query::<Sqlite>(text), sqlx::query::<Postgres>(text)),
-            execute.rows_affected()
-        );
-        Ok(done)
-    }
 }
 
 /// Binds appended with a separator between them (an `IN (...)` list).
@@ -307,9 +227,9 @@ impl<R: FromEither> QueryAs<R> {
         self
     }
 
-    pub(crate) async fn fetch_all<'c>(&self, conn: impl Into<Conn<'c>>) -> Result<Vec<R>> {
+    pub(crate) async fn fetch_all(&self, pool: &Pool) -> Result<Vec<R>> {
         Ok(on_backend!(
-            conn.into(),
+            pool,
             self.query,
             |text| (
                 sqlx::query_as::<Sqlite, R>(text),
@@ -319,9 +239,9 @@ impl<R: FromEither> QueryAs<R> {
         ))
     }
 
-    pub(crate) async fn fetch_optional<'c>(&self, conn: impl Into<Conn<'c>>) -> Result<Option<R>> {
+    pub(crate) async fn fetch_optional(&self, pool: &Pool) -> Result<Option<R>> {
         Ok(on_backend!(
-            conn.into(),
+            pool,
             self.query,
             |text| (
                 sqlx::query_as::<Sqlite, R>(text),
@@ -331,9 +251,9 @@ impl<R: FromEither> QueryAs<R> {
         ))
     }
 
-    pub(crate) async fn fetch_one<'c>(&self, conn: impl Into<Conn<'c>>) -> Result<R> {
+    pub(crate) async fn fetch_one(&self, pool: &Pool) -> Result<R> {
         Ok(on_backend!(
-            conn.into(),
+            pool,
             self.query,
             |text| (
                 sqlx::query_as::<Sqlite, R>(text),

@@ -4,7 +4,7 @@ use switchyard_core::event::Event;
 use switchyard_core::sid::{EventSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query};
+use crate::db::{query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Which events a list returns. Every field narrows it; dates are inclusive.
@@ -260,33 +260,6 @@ impl Store {
                 .fetch_optional(self.pool().await)
                 .await?;
         Ok(row.map_or(0, |r| r.0))
-    }
-
-    /// Records that the workspace's events up to number `seq` are handled.
-    pub async fn set_event_cursor(&self, ws: &WorkspaceSid, seq: i64) -> Result<()> {
-        query(
-            "INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, ?)
-             ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
-        )
-        .bind(ws.as_str())
-        .bind(seq)
-        .execute(self.pool().await)
-        .await?;
-        Ok(())
-    }
-
-    /// Marks every event the workspace has so far as handled: a new `EventCallbackUrl` hears
-    /// only of what happens from now on.
-    pub async fn skip_recorded_events(&self, ws: &WorkspaceSid) -> Result<()> {
-        query(
-            "INSERT INTO event_deliveries (workspace_sid, delivered_seq)
-             VALUES (?1, COALESCE((SELECT MAX(number) FROM events WHERE workspace_sid = ?1), 0))
-             ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
-        )
-        .bind(ws.as_str())
-        .execute(self.pool().await)
-        .await?;
-        Ok(())
     }
 
     /// The number of the workspace's latest event (0 when it has none).

@@ -15,10 +15,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use switchyard_core::sid::Sid;
 
-mod account;
 mod activity;
 mod callback;
 mod checkpoint;
+mod configure;
 mod db;
 mod event;
 mod sql;
@@ -41,7 +41,7 @@ pub use task::{ReservationScope, TaskFilter};
 pub use task_queue::TaskQueueFilter;
 pub use worker::WorkerFilter;
 pub use workflow::WorkflowFilter;
-pub use workspace::{NewWorkspace, WorkspaceFilter};
+pub use workspace::WorkspaceFilter;
 pub use write::{Chain, OnCommit, Pending};
 pub use writer::{COMMIT_GROUP_WRITES, COMMIT_SECONDS, WRITES_FAILED};
 

@@ -122,6 +122,14 @@ impl Sql {
         self
     }
 
+    /// One whole statement whose text holds a `?` for each of `args`, in order.
+    pub(crate) fn statement(&mut self, text: &str, args: Vec<Arg>) -> &mut Self {
+        debug_assert_eq!(text.matches('?').count(), args.len(), "{text}");
+        self.text.push_str(text);
+        self.args.extend(args);
+        self.push(";")
+    }
+
     /// `(?, ?, …)` with `args`.
     fn tuple(&mut self, args: impl IntoIterator<Item = Arg>) -> &mut Self {
         self.push("(");
@@ -230,6 +238,14 @@ pub(crate) fn compile(writes: &[Change]) -> Compiled {
                     .push(";");
             }
             Change::Event(e) => events.push(e),
+            Change::EventsDelivered { workspace, through } => {
+                c.sql.statement(
+                    "INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, ?)
+                     ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
+                    vec![workspace.as_str().into(), (*through).into()],
+                );
+            }
+            Change::Configure(change) => crate::configure::push(&mut c.sql, change),
         }
     }
     // All of a change's events go in one statement, in order.

@@ -1,11 +1,10 @@
 //! Task channels.
 
-use switchyard_core::event::Event;
 use switchyard_core::model::TaskChannel;
-use switchyard_core::sid::{TaskChannelSid, WorkerChannelSid, WorkspaceSid};
+use switchyard_core::sid::WorkspaceSid;
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query, Tx};
+use crate::db::{query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 #[derive(sqlx::FromRow)]
@@ -41,56 +40,7 @@ impl TryFrom<TaskChannelRow> for (i64, TaskChannel) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut Tx, c: &TaskChannel) -> Result<()> {
-    query(
-        "INSERT INTO task_channels (sid, workspace_sid, friendly_name, unique_name,
-            channel_optimized_routing, date_created, date_updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(c.sid.as_str())
-    .bind(c.workspace_sid.as_str())
-    .bind(&c.friendly_name)
-    .bind(&c.unique_name)
-    .bind(c.channel_optimized_routing)
-    .bind(c.date_created.as_millis())
-    .bind(c.date_updated.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Inserts a task channel, and a worker channel of capacity `capacity` for every worker of the
-    /// workspace, with SIDs from `mint`.
-    pub async fn create_task_channel(
-        &self,
-        c: &TaskChannel,
-        capacity: i64,
-        mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
-        events: &[Event],
-    ) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        insert(&mut tx, c).await?;
-        let workers: Vec<(String,)> =
-            query_as("SELECT sid FROM workers WHERE workspace_sid = ? ORDER BY seq")
-                .bind(c.workspace_sid.as_str())
-                .fetch_all(&mut tx)
-                .await?;
-        for (worker,) in workers {
-            crate::worker::insert_channel(
-                &mut tx,
-                &mint(),
-                &c.workspace_sid,
-                &worker,
-                c.sid.as_str(),
-                capacity,
-                c.date_created,
-            )
-            .await?;
-        }
-        self.commit_with_events(tx, events).await
-    }
-
     /// The task channel with this SID or unique name, if it is in the workspace.
     pub async fn get_task_channel(
         &self,
@@ -133,35 +83,5 @@ impl Store {
             .fetch_one(self.pool().await)
             .await?;
         Ok(n)
-    }
-
-    /// Writes the channel's mutable fields.
-    pub async fn update_task_channel(&self, c: &TaskChannel, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query(
-            "UPDATE task_channels SET friendly_name = ?, channel_optimized_routing = ?, date_updated = ?
-             WHERE sid = ?",
-        )
-        .bind(&c.friendly_name)
-        .bind(c.channel_optimized_routing)
-        .bind(c.date_updated.as_millis())
-        .bind(c.sid.as_str())
-        .execute(&mut tx)
-        .await?;
-        self.commit_with_events(tx, events).await
-    }
-
-    /// Deletes the channel and its worker channels.
-    pub async fn delete_task_channel(&self, c: &TaskChannelSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query("DELETE FROM worker_channels WHERE task_channel_sid = ?")
-            .bind(c.as_str())
-            .execute(&mut tx)
-            .await?;
-        query("DELETE FROM task_channels WHERE sid = ?")
-            .bind(c.as_str())
-            .execute(&mut tx)
-            .await?;
-        self.commit_with_events(tx, events).await
     }
 }

@@ -1,11 +1,10 @@
 //! Task queues.
 
-use switchyard_core::event::Event;
 use switchyard_core::model::TaskQueue;
 use switchyard_core::sid::{TaskQueueSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query, Tx};
+use crate::db::{query_as, Query};
 use crate::{opt_sid, push_cursor, sid, Cursor, Result, Store, StoreError};
 
 /// Filters of the queue list that SQL answers (expression filters are the engine's).
@@ -69,36 +68,7 @@ impl TryFrom<TaskQueueRow> for (i64, TaskQueue) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut Tx, q: &TaskQueue) -> Result<()> {
-    query(
-        "INSERT INTO task_queues (sid, workspace_sid, friendly_name, target_workers,
-            max_reserved_workers, task_order, reservation_activity_sid, assignment_activity_sid,
-            date_created, date_updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(q.sid.as_str())
-    .bind(q.workspace_sid.as_str())
-    .bind(&q.friendly_name)
-    .bind(&q.target_workers)
-    .bind(q.max_reserved_workers)
-    .bind(q.task_order.as_str())
-    .bind(q.reservation_activity.as_ref().map(|(s, _)| s.as_str()))
-    .bind(q.assignment_activity.as_ref().map(|(s, _)| s.as_str()))
-    .bind(q.date_created.as_millis())
-    .bind(q.date_updated.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Inserts a queue.
-    pub async fn insert_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        insert(&mut tx, q).await?;
-        self.commit_with_events(tx, events).await
-    }
-
     /// The queue, if it is in the workspace.
     pub async fn get_task_queue(
         &self,
@@ -149,36 +119,5 @@ impl Store {
         push_cursor(&mut qb, "q", cursor, limit);
         let rows: Vec<TaskQueueRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    /// Writes the queue's mutable fields.
-    pub async fn update_task_queue(&self, q: &TaskQueue, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query(
-            "UPDATE task_queues SET friendly_name = ?, target_workers = ?, max_reserved_workers = ?,
-                task_order = ?, reservation_activity_sid = ?, assignment_activity_sid = ?, date_updated = ?
-             WHERE sid = ?",
-        )
-        .bind(&q.friendly_name)
-        .bind(&q.target_workers)
-        .bind(q.max_reserved_workers)
-        .bind(q.task_order.as_str())
-        .bind(q.reservation_activity.as_ref().map(|(s, _)| s.as_str()))
-        .bind(q.assignment_activity.as_ref().map(|(s, _)| s.as_str()))
-        .bind(q.date_updated.as_millis())
-        .bind(q.sid.as_str())
-        .execute(&mut tx)
-        .await?;
-        self.commit_with_events(tx, events).await
-    }
-
-    /// Deletes the queue.
-    pub async fn delete_task_queue(&self, q: &TaskQueueSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query("DELETE FROM task_queues WHERE sid = ?")
-            .bind(q.as_str())
-            .execute(&mut tx)
-            .await?;
-        self.commit_with_events(tx, events).await
     }
 }

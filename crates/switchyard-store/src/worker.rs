@@ -1,11 +1,10 @@
 //! Workers and their per-channel capacities.
 
-use switchyard_core::event::Event;
 use switchyard_core::model::{Worker, WorkerChannel};
-use switchyard_core::sid::{ActivitySid, WorkerChannelSid, WorkerSid, WorkspaceSid};
+use switchyard_core::sid::{ActivitySid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query, Tx};
+use crate::db::{query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Filters of the worker list that SQL answers (expression filters are the engine's).
@@ -116,80 +115,7 @@ impl TryFrom<WorkerChannelRow> for (i64, WorkerChannel) {
     }
 }
 
-pub(crate) async fn insert_channel(
-    conn: &mut Tx,
-    sid: &WorkerChannelSid,
-    ws: &WorkspaceSid,
-    worker: &str,
-    task_channel: &str,
-    capacity: i64,
-    now: Timestamp,
-) -> Result<()> {
-    query(
-        "INSERT INTO worker_channels (sid, workspace_sid, worker_sid, task_channel_sid, capacity,
-            available, date_created, date_updated)
-         VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)",
-    )
-    .bind(sid.as_str())
-    .bind(ws.as_str())
-    .bind(worker)
-    .bind(task_channel)
-    .bind(capacity)
-    .bind(now.as_millis())
-    .bind(now.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Inserts a worker and a worker channel of capacity `capacity` for every task channel of the
-    /// workspace, with SIDs from `mint`.
-    pub async fn create_worker(
-        &self,
-        w: &Worker,
-        capacity: i64,
-        mint: &mut (dyn FnMut() -> WorkerChannelSid + Send),
-        events: &[Event],
-    ) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query(
-            "INSERT INTO workers (sid, workspace_sid, friendly_name, activity_sid, attributes,
-                date_status_changed, date_created, date_updated, version, idle_since)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(w.sid.as_str())
-        .bind(w.workspace_sid.as_str())
-        .bind(&w.friendly_name)
-        .bind(w.activity_sid.as_str())
-        .bind(&w.attributes)
-        .bind(w.date_status_changed.as_millis())
-        .bind(w.date_created.as_millis())
-        .bind(w.date_updated.as_millis())
-        .bind(w.version)
-        .bind(w.idle_since.as_millis())
-        .execute(&mut tx)
-        .await?;
-        let channels: Vec<(String,)> =
-            query_as("SELECT sid FROM task_channels WHERE workspace_sid = ? ORDER BY seq")
-                .bind(w.workspace_sid.as_str())
-                .fetch_all(&mut tx)
-                .await?;
-        for (channel,) in channels {
-            insert_channel(
-                &mut tx,
-                &mint(),
-                &w.workspace_sid,
-                w.sid.as_str(),
-                &channel,
-                capacity,
-                w.date_created,
-            )
-            .await?;
-        }
-        self.commit_with_events(tx, events).await
-    }
-
     /// The worker, if it is in the workspace.
     pub async fn get_worker(&self, ws: &WorkspaceSid, sid: &WorkerSid) -> Result<Option<Worker>> {
         let row: Option<WorkerRow> =
@@ -249,20 +175,6 @@ impl Store {
         push_cursor(&mut qb, "w", cursor, limit);
         let rows: Vec<WorkerRow> = qb.build_query_as().fetch_all(self.pool().await).await?;
         rows.into_iter().map(TryInto::try_into).collect()
-    }
-
-    /// Deletes the worker and its channels.
-    pub async fn delete_worker(&self, w: &WorkerSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query("DELETE FROM worker_channels WHERE worker_sid = ?")
-            .bind(w.as_str())
-            .execute(&mut tx)
-            .await?;
-        query("DELETE FROM workers WHERE sid = ?")
-            .bind(w.as_str())
-            .execute(&mut tx)
-            .await?;
-        self.commit_with_events(tx, events).await
     }
 
     /// A page of the worker's channels.

@@ -1,11 +1,10 @@
 //! Workflows.
 
-use switchyard_core::event::Event;
 use switchyard_core::model::Workflow;
 use switchyard_core::sid::{WorkflowSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query, Tx};
+use crate::db::{query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
 
 /// Filters of the workflow list.
@@ -53,35 +52,7 @@ impl TryFrom<WorkflowRow> for (i64, Workflow) {
     }
 }
 
-pub(crate) async fn insert(conn: &mut Tx, f: &Workflow) -> Result<()> {
-    query(
-        "INSERT INTO workflows (sid, workspace_sid, friendly_name, configuration,
-            assignment_callback_url, fallback_assignment_callback_url, task_reservation_timeout,
-            date_created, date_updated)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(f.sid.as_str())
-    .bind(f.workspace_sid.as_str())
-    .bind(&f.friendly_name)
-    .bind(&f.configuration)
-    .bind(&f.assignment_callback_url)
-    .bind(&f.fallback_assignment_callback_url)
-    .bind(f.task_reservation_timeout)
-    .bind(f.date_created.as_millis())
-    .bind(f.date_updated.as_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
-    /// Inserts a workflow.
-    pub async fn insert_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        insert(&mut tx, f).await?;
-        self.commit_with_events(tx, events).await
-    }
-
     /// The workflow, if it is in the workspace.
     pub async fn get_workflow(
         &self,
@@ -130,35 +101,5 @@ impl Store {
         rows.into_iter()
             .map(|r| <(i64, Workflow)>::try_from(r).map(|(_, f)| f))
             .collect()
-    }
-
-    /// Writes the workflow's mutable fields.
-    pub async fn update_workflow(&self, f: &Workflow, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query(
-            "UPDATE workflows SET friendly_name = ?, configuration = ?, assignment_callback_url = ?,
-                fallback_assignment_callback_url = ?, task_reservation_timeout = ?, date_updated = ?
-             WHERE sid = ?",
-        )
-        .bind(&f.friendly_name)
-        .bind(&f.configuration)
-        .bind(&f.assignment_callback_url)
-        .bind(&f.fallback_assignment_callback_url)
-        .bind(f.task_reservation_timeout)
-        .bind(f.date_updated.as_millis())
-        .bind(f.sid.as_str())
-        .execute(&mut tx)
-        .await?;
-        self.commit_with_events(tx, events).await
-    }
-
-    /// Deletes the workflow.
-    pub async fn delete_workflow(&self, f: &WorkflowSid, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query("DELETE FROM workflows WHERE sid = ?")
-            .bind(f.as_str())
-            .execute(&mut tx)
-            .await?;
-        self.commit_with_events(tx, events).await
     }
 }

@@ -1,27 +1,11 @@
 //! Workspaces, created together with their default activities, channels and template resources.
 
-use switchyard_core::event::Event;
-use switchyard_core::model::{Activity, TaskChannel, TaskQueue, Workflow, Workspace};
+use switchyard_core::model::Workspace;
 use switchyard_core::sid::{AccountSid, WorkspaceSid};
 use switchyard_core::Timestamp;
 
-use crate::db::{query, query_as, Query};
+use crate::db::{query_as, Query};
 use crate::{push_cursor, sid, Cursor, Page, Result, Store, StoreError};
-
-/// A workspace and everything created with it, inserted in one transaction.
-#[derive(Debug, Clone)]
-pub struct NewWorkspace {
-    /// The workspace.
-    pub workspace: Workspace,
-    /// Its initial activities.
-    pub activities: Vec<Activity>,
-    /// Its initial task channels.
-    pub channels: Vec<TaskChannel>,
-    /// Queues created from a template.
-    pub queues: Vec<TaskQueue>,
-    /// Workflows created from a template.
-    pub workflows: Vec<Workflow>,
-}
 
 /// Filters of the workspace list.
 #[derive(Debug, Clone, Default)]
@@ -85,49 +69,6 @@ impl TryFrom<WorkspaceRow> for (i64, Workspace) {
 }
 
 impl Store {
-    /// Inserts a workspace with its initial activities, channels, queues and workflows.
-    pub async fn create_workspace(&self, new: &NewWorkspace, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        let w = &new.workspace;
-        query(
-            "INSERT INTO workspaces (sid, account_sid, friendly_name, default_activity_sid,
-                timeout_activity_sid, event_callback_url, events_filter, multi_task_enabled,
-                prioritize_queue_order, date_created, date_updated)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(w.sid.as_str())
-        .bind(w.account_sid.as_str())
-        .bind(&w.friendly_name)
-        .bind(w.default_activity_sid.as_str())
-        .bind(w.timeout_activity_sid.as_str())
-        .bind(&w.event_callback_url)
-        .bind(&w.events_filter)
-        .bind(w.multi_task_enabled)
-        .bind(w.prioritize_queue_order.as_str())
-        .bind(w.date_created.as_millis())
-        .bind(w.date_updated.as_millis())
-        .execute(&mut tx)
-        .await?;
-        // Its event-callback cursor starts before its first event.
-        query("INSERT INTO event_deliveries (workspace_sid, delivered_seq) VALUES (?, 0)")
-            .bind(w.sid.as_str())
-            .execute(&mut tx)
-            .await?;
-        for a in &new.activities {
-            crate::activity::insert(&mut tx, a).await?;
-        }
-        for c in &new.channels {
-            crate::task_channel::insert(&mut tx, c).await?;
-        }
-        for q in &new.queues {
-            crate::task_queue::insert(&mut tx, q).await?;
-        }
-        for wf in &new.workflows {
-            crate::workflow::insert(&mut tx, wf).await?;
-        }
-        self.commit_with_events(tx, events).await
-    }
-
     /// The workspace, if it exists and belongs to `account`.
     pub async fn get_workspace(
         &self,
@@ -175,58 +116,5 @@ impl Store {
             .map(TryInto::try_into)
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_fetched(rows, cursor, size))
-    }
-
-    /// Writes the workspace's mutable fields.
-    pub async fn update_workspace(&self, w: &Workspace, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        query(
-            "UPDATE workspaces SET friendly_name = ?, default_activity_sid = ?, timeout_activity_sid = ?,
-                event_callback_url = ?, events_filter = ?, multi_task_enabled = ?,
-                prioritize_queue_order = ?, date_updated = ?
-             WHERE sid = ?",
-        )
-        .bind(&w.friendly_name)
-        .bind(w.default_activity_sid.as_str())
-        .bind(w.timeout_activity_sid.as_str())
-        .bind(&w.event_callback_url)
-        .bind(&w.events_filter)
-        .bind(w.multi_task_enabled)
-        .bind(w.prioritize_queue_order.as_str())
-        .bind(w.date_updated.as_millis())
-        .bind(w.sid.as_str())
-        .execute(&mut tx)
-        .await?;
-        self.commit_with_events(tx, events).await
-    }
-
-    /// Deletes the workspace and everything in it.
-    pub async fn delete_workspace(&self, ws: &WorkspaceSid) -> Result<()> {
-        let mut tx = self.pool().await.begin().await?;
-        // Children go first, leaves before the rows they reference, so that no foreign key
-        // check depends on the order SQLite happens to cascade in.
-        for table in [
-            "event_deliveries",
-            "events",
-            "reservations",
-            "tasks",
-            "worker_channels",
-            "workers",
-            "workflows",
-            "task_queues",
-            "task_channels",
-            "activities",
-        ] {
-            query(format!("DELETE FROM {table} WHERE workspace_sid = ?"))
-                .bind(ws.as_str())
-                .execute(&mut tx)
-                .await?;
-        }
-        query("DELETE FROM workspaces WHERE sid = ?")
-            .bind(ws.as_str())
-            .execute(&mut tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
     }
 }

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use switchyard_core::decide::Change;
-use switchyard_core::event::Event;
 use tokio::sync::oneshot;
 
 use crate::sql;
@@ -140,28 +139,5 @@ impl Store {
         }
         self.writer.wake.notify_one();
         let _ = closed.await;
-    }
-
-    /// Records `events` in `tx`, commits it, and tells event listeners: a configuration change
-    /// and its events are one transaction, like a routing decision.
-    pub(crate) async fn commit_with_events(
-        &self,
-        mut tx: crate::db::Tx,
-        events: &[Event],
-    ) -> Result<()> {
-        if !events.is_empty() {
-            let mut insert = sql::Sql::default();
-            sql::push_events(&mut insert, &events.iter().collect::<Vec<_>>());
-            for statement in insert.statements() {
-                crate::db::Query::from_parts(&statement.text, &statement.args)
-                    .execute(&mut tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        if !events.is_empty() {
-            self.events_written.send_modify(|n| *n = n.wrapping_add(1));
-        }
-        Ok(())
     }
 }

@@ -6,12 +6,13 @@
 use std::time::Duration;
 
 use sqlx::Connection;
+use switchyard_core::decide::{Configure, NewWorkspace};
 use switchyard_core::event::Event;
 use switchyard_core::model::{Activity, QueueOrder, Task, Worker, Workspace};
 use switchyard_core::routing::TaskStatus;
 use switchyard_core::sid::{ActivitySid, EventSid, TaskSid, WorkerSid, WorkspaceSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Chain, Change, Cursor, EventFilter, NewWorkspace, Store, StoreError};
+use switchyard_store::{Chain, Change, Cursor, EventFilter, Store, StoreError};
 
 fn sid<T: switchyard_core::sid::Sid>(n: u8) -> T {
     T::from_bytes([n; 16])
@@ -29,9 +30,14 @@ async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("w.db").display());
     let store = Store::open(&url).await.unwrap();
-    let account = "AC00000000000000000000000000000000".parse().unwrap();
+    let account: switchyard_core::sid::AccountSid =
+        "AC00000000000000000000000000000000".parse().unwrap();
     let now = Timestamp::from_secs(1_800_000_000);
-    store.upsert_account(&account, now).await.unwrap();
+    let create = Configure::CreateAccount {
+        sid: account.clone(),
+        date_created: now,
+    };
+    store.write(&[Change::Configure(create)]).await.unwrap();
     let idle: ActivitySid = sid(1);
     let workspace = Workspace {
         sid: sid::<WorkspaceSid>(2),
@@ -48,26 +54,22 @@ async fn fixture() -> Fixture {
         date_created: now,
         date_updated: now,
     };
-    store
-        .create_workspace(
-            &NewWorkspace {
-                workspace: workspace.clone(),
-                activities: vec![Activity {
-                    sid: idle.clone(),
-                    workspace_sid: workspace.sid.clone(),
-                    friendly_name: "Idle".into(),
-                    available: true,
-                    date_created: now,
-                    date_updated: now,
-                }],
-                channels: vec![],
-                queues: vec![],
-                workflows: vec![],
-            },
-            &[],
-        )
-        .await
-        .unwrap();
+    let new = NewWorkspace {
+        workspace: workspace.clone(),
+        activities: vec![Activity {
+            sid: idle.clone(),
+            workspace_sid: workspace.sid.clone(),
+            friendly_name: "Idle".into(),
+            available: true,
+            date_created: now,
+            date_updated: now,
+        }],
+        channels: vec![],
+        queues: vec![],
+        workflows: vec![],
+    };
+    let create = Configure::CreateWorkspace(Box::new(new));
+    store.write(&[Change::Configure(create)]).await.unwrap();
     let worker = Worker {
         sid: sid::<WorkerSid>(3),
         workspace_sid: workspace.sid.clone(),
@@ -82,10 +84,11 @@ async fn fixture() -> Fixture {
         version: 0,
         idle_since: now,
     };
-    store
-        .create_worker(&worker, 1, &mut || unreachable!("no task channels"), &[])
-        .await
-        .unwrap();
+    let create = Configure::CreateWorker {
+        worker: worker.clone(),
+        channels: vec![],
+    };
+    store.write(&[Change::Configure(create)]).await.unwrap();
     Fixture {
         _dir: dir,
         url,

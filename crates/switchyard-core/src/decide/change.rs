@@ -1,10 +1,11 @@
 //! What a decision writes: owned rows, one atomic unit at a time, with what its commit
 //! announces.
 
+use super::Configure;
 use crate::event::Event;
 use crate::model::{Reservation, Task, Worker, WorkerChannel, Workflow, Workspace};
 use crate::rows::Rows;
-use crate::sid::{ReservationSid, TaskSid, WorkerSid};
+use crate::sid::{ReservationSid, TaskSid, WorkerSid, WorkspaceSid};
 use crate::Timestamp;
 
 /// One row change of a decision.
@@ -44,6 +45,16 @@ pub enum Change {
         /// What went wrong.
         error: String,
     },
+    /// Record that event callbacks have handled the workspace's events up to number
+    /// `through`.
+    EventsDelivered {
+        /// The workspace.
+        workspace: WorkspaceSid,
+        /// The number of the last event handled.
+        through: i64,
+    },
+    /// A configuration change (the model is reloaded after it commits).
+    Configure(Configure),
 }
 
 impl Rows {
@@ -58,7 +69,9 @@ impl Rows {
             Change::WorkerChannel(_)
             | Change::Event(_)
             | Change::CallbackAnswered(_)
-            | Change::CallbackFailed { .. } => {}
+            | Change::CallbackFailed { .. }
+            | Change::EventsDelivered { .. }
+            | Change::Configure(_) => {}
         }
     }
 }

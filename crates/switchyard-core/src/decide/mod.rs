@@ -9,6 +9,8 @@
 //! - `command.rs`: the entry point, [`decide`]: a [`Command`] on a model gives a [`Decision`]
 //!   (an [`Outcome`] and the units), or a [`Refused`] that changed nothing.
 //! - `change.rs`: [`Change`], [`Unit`], [`ReservationCreated`].
+//! - `configure.rs`: [`Configure`], the configuration changes the engine validates and writes
+//!   (not decided here: they reload the model).
 //! - `mint.rs`: [`Mint`] and a deterministic [`Counter`].
 //! - `refused.rs`: [`Refused`], why a command changed nothing.
 //! - `reservation.rs`: accept, reject, wrap and complete a reservation; its ends without
@@ -21,6 +23,7 @@
 
 mod change;
 mod command;
+mod configure;
 mod mint;
 mod refused;
 mod reservation;
@@ -33,6 +36,7 @@ mod worker;
 
 pub use change::{Change, ReservationCreated, Unit};
 pub use command::{decide, Command, Decision, Outcome};
+pub use configure::{Configure, NewWorkspace};
 pub use mint::{Counter, Mint};
 pub use refused::Refused;
 pub use reservation::{ReservationAction, Unaccepted, CALLBACK_FAILED};

@@ -225,6 +225,8 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
                     failed.put(reservation.as_str(), error.as_str())
                 }
                 Change::Event(e) => events.push(e),
+                // Rare, and row by row: the group goes one write at a time.
+                Change::Configure(_) | Change::EventsDelivered { .. } => return None,
             }
         }
     }
