@@ -390,9 +390,10 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
 
 #[cfg(test)]
 mod tests {
-    use switchyard_core::decide::Change;
-    use switchyard_core::model::Worker;
-    use switchyard_core::sid::{ActivitySid, WorkerSid, WorkspaceSid};
+    use switchyard_core::decide::{Change, Configure};
+    use switchyard_core::model::{Task, Worker};
+    use switchyard_core::routing::TaskStatus;
+    use switchyard_core::sid::{ActivitySid, TaskChannelSid, TaskSid, WorkerSid, WorkspaceSid};
     use switchyard_core::Timestamp;
 
     use super::statements;
@@ -412,6 +413,32 @@ mod tests {
             date_updated: Timestamp::from_millis(version),
             version,
             idle_since: Timestamp::from_millis(0),
+        }
+    }
+
+    fn task(version: i64) -> Task {
+        Task {
+            sid: TaskSid::from_bytes([4; 16]),
+            workspace_sid: WorkspaceSid::from_bytes([2; 16]),
+            workflow: None,
+            attributes: "{}".into(),
+            assignment_status: TaskStatus::Pending,
+            priority: 0,
+            timeout: 60,
+            task_channel: (TaskChannelSid::from_bytes([5; 16]), "default".into()),
+            task_queue: None,
+            task_queue_entered_date: None,
+            virtual_start_time: Timestamp::from_millis(0),
+            reason: None,
+            routing_target: None,
+            ignore_capacity: None,
+            step: None,
+            step_entered: None,
+            assignment_count: 0,
+            addons: "{}".into(),
+            version,
+            date_created: Timestamp::from_millis(0),
+            date_updated: Timestamp::from_millis(version),
         }
     }
 
@@ -468,5 +495,42 @@ mod tests {
         // A name in between, which the unique index would have checked.
         let (a, b) = (write(vec![update(1, "x")]), write(vec![update(2, "w")]));
         assert!(statements(&[&a, &b]).is_none());
+    }
+
+    #[test]
+    fn a_task_written_in_turn_is_written_once_as_it_ends() {
+        let (a, b) = (
+            write(vec![Change::Task(task(0))]),
+            write(vec![Change::Task(task(1))]),
+        );
+        let out = statements(&[&a, &b]).expect("batched");
+        assert_eq!(out.len(), 1, "one task statement");
+        let super::Column::Int(versions) = &out[0].columns[22] else {
+            panic!("the versions")
+        };
+        assert_eq!(versions, &[Some(1)], "one row, at its last version");
+    }
+
+    #[test]
+    fn what_the_upsert_would_not_write_again_takes_the_slow_path() {
+        // A column the upsert keeps (set at creation) differs between two writes of a task.
+        let mut retargeted = task(1);
+        retargeted.routing_target = Some("WK".to_owned());
+        let (a, b) = (
+            write(vec![Change::Task(task(0))]),
+            write(vec![Change::Task(retargeted)]),
+        );
+        assert!(statements(&[&a, &b]).is_none());
+        // A task deleted, then written again.
+        let sid = TaskSid::from_bytes([4; 16]);
+        let (a, b) = (
+            write(vec![Change::Task(task(0)), Change::DeleteTask(sid)]),
+            write(vec![Change::Task(task(1))]),
+        );
+        assert!(statements(&[&a, &b]).is_none());
+        // A configuration change, written row by row.
+        let delete = Configure::DeleteWorker(WorkerSid::from_bytes([1; 16]));
+        let a = write(vec![Change::Configure(delete)]);
+        assert!(statements(&[&a]).is_none());
     }
 }
