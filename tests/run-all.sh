@@ -3,9 +3,9 @@
 # binary), then the compatibility suite that drives the server with the official Twilio Node.js
 # library, Twilio's Worker SDK, the browser console in Debian's Chromium, and Schemathesis, all on
 # SQLite; then the conformance suite (every Rust test that opens a database, the kill -9 crash
-# test among them, then the Node.js SDK and Worker SDK suites) again on a throwaway PostgreSQL
-# server it starts itself. Installs what it needs (npm packages, Chromium, PostgreSQL) on first
-# run.
+# test among them, then the Node.js SDK, Worker SDK, console and Schemathesis suites) again on a
+# throwaway PostgreSQL server it starts itself. Installs what it needs (npm packages, Chromium,
+# PostgreSQL) on first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,3 +36,7 @@ echo "==> Twilio Node.js SDK compatibility suite on PostgreSQL"
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/compat-node/run.sh
 echo "==> Twilio's Worker SDK on PostgreSQL"
 SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/worker-sdk/run.sh
+echo "==> The browser console in Chromium on PostgreSQL"
+SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/console/run.sh
+echo "==> Schemathesis on PostgreSQL (fails on any 5xx)"
+SWITCHYARD_BIN="$PWD/target/debug/switchyard" bash tests/schemathesis/run.sh

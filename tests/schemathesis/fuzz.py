@@ -66,10 +66,20 @@ def env_int(name: str, default: int) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def test_database(workdir: Path) -> str:
+    """A SQLite file in `workdir`, or a new database (created by the server) on the PostgreSQL
+    server of SWITCHYARD_TEST_DATABASE: the suite's PostgreSQL pass."""
+    server = os.environ.get("SWITCHYARD_TEST_DATABASE")
+    if not server:
+        return str(workdir / "switchyard.db")
+    base = server.rsplit("/", 1)[0]
+    return f"{base}/switchyard_schemathesis_{os.getpid()}_{time.time_ns()}"
+
+
 class Server:
     def __init__(self, binary: Path, workdir: Path, log_dir: Path):
         self.binary = binary
-        self.db = workdir / "switchyard.db"
+        self.db = test_database(workdir)
         self.stdout_path = log_dir / "server.stdout.log"
         self.stderr_path = log_dir / "server.log"
         self.proc: subprocess.Popen | None = None
@@ -95,7 +105,7 @@ class Server:
         args = [
             str(self.binary), "serve",
             "--bind", "127.0.0.1:0",  # the OS picks a free port; the server prints it
-            "--database", str(self.db),
+            "--database", self.db,
             "--account-sid", ACCOUNT_SID,
             "--auth-token", AUTH_TOKEN,
         ]

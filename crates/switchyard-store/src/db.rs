@@ -1,8 +1,9 @@
 //! The query layer over both backends: a query is written once, with `?` placeholders and
 //! typed arguments, and runs on SQLite as written or on PostgreSQL with `$n` placeholders.
 //!
-//! The calls mirror sqlx's (`query(..).bind(..).fetch_all(pool)`), so a query reads the same as
-//! before; what differs between the backends is chosen where it differs ([`Pool::backend`]).
+//! The calls mirror sqlx's (`query_as(..).bind(..).fetch_all(pool)`), so a query reads the same
+//! as before; what differs between the backends is chosen where it differs ([`Pool::backend`]).
+//! Only reads run here: every write goes through the writer ([`crate::writer`]).
 
 use std::borrow::Cow;
 use std::marker::PhantomData;

@@ -1,7 +1,9 @@
-//! Switchyard's store: SQLite through sqlx, and the only crate that knows SQL.
+//! Switchyard's store, on SQLite or PostgreSQL, and the only crate that knows SQL.
 //!
-//! [`Store`] methods take and return core types. Row structs stay private to this crate. Operations
-//! that change several rows run in one transaction named for the business operation.
+//! [`Store`] methods take and return core types; row structs stay private to this crate. Reads
+//! are methods named for what they answer. Writes have one way in: the core's
+//! [`Change`]s, through [`Store::submit`] or [`Store::write`], committed by the one writer in
+//! submission order, each submitted write all or nothing.
 //!
 //! Lists use keyset paging over each table's `seq` insertion counter, so a page is stable while
 //! rows are added: see [`Cursor`].
