@@ -5,6 +5,7 @@ mod common;
 
 mod activities;
 mod auth_and_errors;
+mod backends_agree;
 mod bad_input;
 mod callback_log;
 mod callback_recovery;
