@@ -74,8 +74,8 @@ impl Locked {
     }
 
     /// Numbers `events` after every event of the workspace decided before them. Only under the
-    /// lock, and only for events committed in that order: the writer's order, or a
-    /// configuration change's own transaction while the lock is held.
+    /// lock, for events submitted to the writer (which commits in submission order) before it
+    /// is released.
     pub(crate) fn number<'e>(&mut self, events: impl IntoIterator<Item = &'e mut Event>) {
         for event in events {
             self.guard.last_event += 1;
@@ -201,8 +201,10 @@ impl Engine {
     /// that the writer commits them in that order; returns once it committed.
     ///
     /// On a chain of its own: a configuration write that fails (a name taken meanwhile)
-    /// refuses none of the routing writes decided after it, and the model is reloaded after a
-    /// configuration change anyway.
+    /// refuses none of the routing writes decided after it, and the model, which it did not
+    /// change, stays (the caller reloads it once the change has committed). A change that
+    /// updates the model in place (a worker created or deleted, a queue created) goes on the
+    /// workspace's chain instead ([`Engine::submit`]).
     pub(crate) async fn configure(&self, workspace: Workspace, changes: Vec<Change>) -> Result<()> {
         let locked = self.lock(workspace).await?;
         self.configure_locked(locked, changes).await
@@ -220,8 +222,10 @@ impl Engine {
             _ => None,
         }));
         let pending = self.store.submit(&changes, &Chain::default());
-        locked.inflight.push(pending);
-        self.release_lock(locked, Ok(())).await
+        // The model stays as it is if this write fails: the lock's own writes are awaited
+        // apart from it.
+        self.release_lock(locked, Ok(())).await?;
+        Ok(pending.wait().await?)
     }
 
     /// Submits writes behind the earlier ones of the workspace, with `announce` told to

@@ -12,6 +12,9 @@ use crate::{
 /// Most task channels a workspace may have, the default ones included.
 pub(crate) const MAX_TASK_CHANNELS: i64 = 15;
 
+/// A page size that holds every task channel of a workspace, whatever made it.
+pub(crate) const ALL_TASK_CHANNELS: usize = 10_000;
+
 /// Parameters of a new task channel.
 #[derive(Debug, Clone, Default)]
 pub struct CreateTaskChannel {
@@ -56,22 +59,6 @@ impl Engine {
                 ),
             ));
         }
-        if self
-            .store
-            .get_task_channel(ws, &p.unique_name)
-            .await?
-            .is_some()
-        {
-            return Err(Error::field(
-                "unique_name",
-                format!("{} already exists for workspace {ws}", p.unique_name),
-            ));
-        }
-        if self.store.count_task_channels(ws).await? >= MAX_TASK_CHANNELS {
-            return Err(Error::invalid(format!(
-                "Workspace {ws} already has the maximum of {MAX_TASK_CHANNELS} TaskChannels"
-            )));
-        }
         let now = self.now();
         let channel = TaskChannel {
             sid: mint(),
@@ -84,9 +71,14 @@ impl Engine {
         };
         let created =
             event::task_channel(mint(), &workspace, "task-channel.created", &channel, now);
-        // Under the workspace's lock, so that a worker created meanwhile either is listed here
-        // or lists this channel.
+        // Checked and written under the workspace's lock: two channels created at once cannot
+        // both take the last place or the same name, and a worker created meanwhile either is
+        // listed here or lists this channel.
         let locked = self.lock(workspace.clone()).await?;
+        if let Err(e) = self.check_task_channel_fits(ws, &channel.unique_name).await {
+            self.release_lock(locked, Ok(())).await?;
+            return Err(e);
+        }
         let capacity = self.options.default_channel_capacity;
         let worker_channels = (self.store.all_workers(ws).await?)
             .into_iter()
@@ -102,6 +94,22 @@ impl Engine {
         self.configure_locked(locked, changes).await?;
         self.reload(workspace).await?;
         Ok(channel)
+    }
+
+    /// Whether the workspace can take another task channel named `unique_name`.
+    async fn check_task_channel_fits(&self, ws: &WorkspaceSid, unique_name: &str) -> Result<()> {
+        if (self.store.get_task_channel(ws, unique_name).await?).is_some() {
+            return Err(Error::field(
+                "unique_name",
+                format!("{unique_name} already exists for workspace {ws}"),
+            ));
+        }
+        if self.store.count_task_channels(ws).await? >= MAX_TASK_CHANNELS {
+            return Err(Error::invalid(format!(
+                "Workspace {ws} already has the maximum of {MAX_TASK_CHANNELS} TaskChannels"
+            )));
+        }
+        Ok(())
     }
 
     /// A task channel, by SID or unique name.

@@ -9,7 +9,7 @@ use switchyard_store::{Cursor, StoreError, TaskQueueFilter, WorkerFilter};
 
 use crate::event;
 use crate::lock::settle;
-use crate::task_channel::{new_worker_channel, MAX_TASK_CHANNELS};
+use crate::task_channel::{new_worker_channel, ALL_TASK_CHANNELS};
 use crate::{
     check_version, filtered_page, friendly_name, mint, new_friendly_name, Engine, Error, Page,
     PageRequest, Result,
@@ -140,7 +140,7 @@ impl Engine {
         // listed here or lists this worker.
         let capacity = self.options.default_channel_capacity;
         let channels = (self.store)
-            .list_task_channels(ws, Cursor::Start, MAX_TASK_CHANNELS as usize)
+            .list_task_channels(ws, Cursor::Start, ALL_TASK_CHANNELS)
             .await?
             .items
             .into_iter()

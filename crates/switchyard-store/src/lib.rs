@@ -244,7 +244,7 @@ pub(crate) fn opt_sid<T: Sid>(s: Option<&str>) -> Result<Option<T>> {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: db::Pool,
-    /// The writer, on a thread of its own, that commits routing decisions in order: see
+    /// The writer, on a thread of its own, that commits every write in order: see
     /// [`Store::submit`].
     writer: Arc<writer::Writer>,
     /// Bumped after every committed write that recorded events.

@@ -1,4 +1,5 @@
-//! Routing writes compiled to SQL statements with their parameters, ready for the writer.
+//! Writes (routing rows, and configuration changes through [`crate::configure`]) compiled to
+//! SQL statements with their parameters, ready for the writer.
 
 use switchyard_core::event::Event;
 use switchyard_core::model::{Reservation, Task, Worker};
@@ -166,7 +167,7 @@ impl rusqlite::ToSql for Arg {
     }
 }
 
-/// One routing decision, compiled.
+/// One submitted write (a routing decision's unit, or a configuration change), compiled.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Compiled {
     pub(crate) sql: Sql,

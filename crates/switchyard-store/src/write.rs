@@ -1,7 +1,8 @@
-//! The atomic write of one routing decision: what the engine hands the store, and what it gets
-//! back (a [`Pending`] to wait on).
+//! The store's one way to write: an atomic list of [`Change`]s (a routing decision's unit, or a
+//! configuration change), what the engine hands over, and what it gets back (a [`Pending`] to
+//! wait on).
 //!
-//! A decision is compiled into SQL at once ([`crate::sql`]) and queued for the one writer
+//! A write is compiled into SQL at once ([`crate::sql`]) and queued for the one writer
 //! ([`crate::writer`]), which commits in submission order and groups what queues up into one
 //! transaction. [`Store::submit`] returns at once, so the engine decides its next change while
 //! this one commits. The engine keeps what it wrote in its own model; every query waits for

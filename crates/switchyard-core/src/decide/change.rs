@@ -53,7 +53,7 @@ pub enum Change {
         /// The number of the last event handled.
         through: i64,
     },
-    /// A configuration change (the model is reloaded after it commits).
+    /// A configuration change (the engine reloads the model, or changes it in place).
     Configure(Configure),
 }
 

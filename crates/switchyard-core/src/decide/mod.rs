@@ -10,7 +10,7 @@
 //!   (an [`Outcome`] and the units), or a [`Refused`] that changed nothing.
 //! - `change.rs`: [`Change`], [`Unit`], [`ReservationCreated`].
 //! - `configure.rs`: [`Configure`], the configuration changes the engine validates and writes
-//!   (not decided here: they reload the model).
+//!   (not decided here).
 //! - `mint.rs`: [`Mint`] and a deterministic [`Counter`].
 //! - `refused.rs`: [`Refused`], why a command changed nothing.
 //! - `reservation.rs`: accept, reject, wrap and complete a reservation; its ends without

@@ -107,3 +107,55 @@ async fn at_most_fifteen_channels() {
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn channels_and_workers_created_at_once_keep_the_limit_and_meet() {
+    let s = Server::start().await;
+    let ws = s.workspace("W").await;
+    let channels = format!("/Workspaces/{ws}/TaskChannels");
+    let workers = format!("/Workspaces/{ws}/Workers");
+    // Twenty new channels (the workspace has five: ten more fit), one name asked for twice,
+    // and workers, all at once.
+    let names: Vec<String> = (0..20).map(|i| format!("c{}", i.min(18))).collect();
+    let channel_posts = names.iter().map(|n| {
+        let (channels, s) = (&channels, &s);
+        async move {
+            s.post(channels, &[("FriendlyName", n), ("UniqueName", n)])
+                .await
+        }
+    });
+    let worker_names: Vec<String> = (0..5).map(|i| format!("w{i}")).collect();
+    let worker_posts = worker_names.iter().map(|n| {
+        let (workers, s) = (&workers, &s);
+        async move { s.post(workers, &[("FriendlyName", n)]).await }
+    });
+    let (made, hired) = tokio::join!(
+        futures_util::future::join_all(channel_posts),
+        futures_util::future::join_all(worker_posts)
+    );
+    let created = made
+        .iter()
+        .filter(|(st, _)| *st == StatusCode::CREATED)
+        .count();
+    let statuses: Vec<u16> = made.iter().map(|(st, _)| st.as_u16()).collect();
+    assert_eq!(created, 10, "{statuses:?}");
+    for (status, body) in &made {
+        if *status != StatusCode::CREATED {
+            assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        }
+    }
+    let (_, listed) = s.get(&format!("{channels}?PageSize=50")).await;
+    assert_eq!(listed["channels"].as_array().unwrap().len(), 15);
+    // Every worker has a channel for every task channel, whichever was created first.
+    for (status, worker) in hired {
+        assert_eq!(status, StatusCode::CREATED, "{worker}");
+        let (_, own) = s
+            .get(&format!(
+                "{workers}/{}/Channels?PageSize=50",
+                sid_of(&worker)
+            ))
+            .await;
+        assert_eq!(own["channels"].as_array().unwrap().len(), 15, "{own}");
+    }
+    s.stop().await;
+}

@@ -140,6 +140,8 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
     let mut answered: Vec<String> = Vec::new();
     let mut failed: Latest<&str> = Latest::default();
     let mut events: Vec<&Event> = Vec::new();
+    // The event-callback cursor of each workspace, as the last write set it.
+    let mut delivered: Latest<i64> = Latest::default();
     for write in writes {
         if write.changes.is_empty() && !write.sql.statements().is_empty() {
             return None;
@@ -225,8 +227,11 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
                     failed.put(reservation.as_str(), error.as_str())
                 }
                 Change::Event(e) => events.push(e),
-                // Rare, and row by row: the group goes one write at a time.
-                Change::Configure(_) | Change::EventsDelivered { .. } => return None,
+                // Rare, and many tables: the group goes one write at a time.
+                Change::EventsDelivered { workspace, through } => {
+                    delivered.put(workspace.as_str(), *through)
+                }
+                Change::Configure(_) => return None,
             }
         }
     }
@@ -373,6 +378,22 @@ pub(crate) fn statements(writes: &[&Compiled]) -> Option<Vec<Statement>> {
         out.push(Statement {
             text: "DELETE FROM tasks WHERE sid = ANY($1::text[])".to_owned(),
             columns: vec![Column::Text(deleted.into_iter().map(Some).collect())],
+            changes: None,
+        });
+    }
+    if !delivered.is_empty() {
+        let rows: Vec<Vec<Arg>> = (delivered.order.iter())
+            .filter_map(|ws| delivered.rows.get(ws).map(|n| (ws, n)))
+            .map(|(ws, n)| vec![ws.as_str().into(), (*n).into()])
+            .collect();
+        let columns = columns(&rows);
+        out.push(Statement {
+            text: format!(
+                "INSERT INTO event_deliveries (workspace_sid, delivered_seq) SELECT * FROM {}
+                 ON CONFLICT (workspace_sid) DO UPDATE SET delivered_seq = excluded.delivered_seq",
+                unnest(&columns)
+            ),
+            columns,
             changes: None,
         });
     }
@@ -532,5 +553,23 @@ mod tests {
         let delete = Configure::DeleteWorker(WorkerSid::from_bytes([1; 16]));
         let a = write(vec![Change::Configure(delete)]);
         assert!(statements(&[&a]).is_none());
+    }
+
+    #[test]
+    fn the_event_cursor_is_written_once_per_workspace_as_last_set() {
+        let ws = WorkspaceSid::from_bytes([2; 16]);
+        let at = |through| {
+            write(vec![Change::EventsDelivered {
+                workspace: ws.clone(),
+                through,
+            }])
+        };
+        let (a, b) = (at(7), at(9));
+        let out = statements(&[&a, &b]).expect("batched");
+        assert_eq!(out.len(), 1);
+        let super::Column::Int(through) = &out[0].columns[1] else {
+            panic!("the cursors")
+        };
+        assert_eq!(through, &[Some(9)]);
     }
 }

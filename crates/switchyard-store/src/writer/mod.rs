@@ -1,5 +1,5 @@
-//! The one writer: commits routing writes in the order they were submitted, on a thread of its
-//! own, many at a time.
+//! The one writer: commits every write in the order it was submitted, on a thread of its own,
+//! many at a time.
 //!
 //! Writes that queue up while the writer is busy form a group, committed in one transaction
 //! (group commit): the pages they share, the tables' and indexes' newest leaves, reach the WAL
