@@ -222,9 +222,12 @@ impl Engine {
             _ => None,
         }));
         let pending = self.store.submit(&changes, &Chain::default());
-        // The model stays as it is if this write fails: the lock's own writes are awaited
-        // apart from it.
-        self.release_lock(locked, Ok(())).await?;
+        // The model stays as it is if this write fails: the lock's own writes (routing a model
+        // it had to load) are awaited apart from it, and their failure, after which the model
+        // is rebuilt, is not this change's: it has committed once `pending` says so.
+        if let Err(e) = self.release_lock(locked, Ok(())).await {
+            tracing::warn!(error = %e, "routing before a configuration change failed");
+        }
         Ok(pending.wait().await?)
     }
 
