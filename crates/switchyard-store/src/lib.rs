@@ -307,20 +307,27 @@ impl Store {
     }
 
     async fn open_postgres(url: &str) -> Result<Store> {
-        if !sqlx::Postgres::database_exists(url).await? {
-            match sqlx::Postgres::create_database(url).await {
-                Ok(()) => {}
-                // Another process created it first.
-                Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
         let options = PgConnectOptions::from_str(url).map_err(StoreError::Database)?;
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .min_connections(0)
-            .connect_with(options.clone())
-            .await?;
+        let connect = || {
+            PgPoolOptions::new()
+                .max_connections(16)
+                .min_connections(0)
+                .connect_with(options.clone())
+        };
+        // The database itself first: a user that may not connect to the server's maintenance
+        // database still opens one that exists. Only a missing one (3D000) is created.
+        let pool = match connect().await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
+                match sqlx::Postgres::create_database(url).await {
+                    Ok(()) => {}
+                    // Another process created it first.
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+                    Err(e) => return Err(e.into()),
+                }
+                connect().await?
+            }
+            connected => connected?,
+        };
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await
