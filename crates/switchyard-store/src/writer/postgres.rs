@@ -1,5 +1,9 @@
 //! The writer's PostgreSQL connection, driven by a runtime of the writer thread's own (a sqlx
 //! connection belongs to the runtime it was made on).
+//!
+//! The connection is made again when it is lost (the server restarted, or ended the session):
+//! at the next group's `BEGIN`, so a connection that died while idle costs no write, and a
+//! group that was cut off fails as any failed group does (its writes were not acknowledged).
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor, PgConnection, Postgres};
@@ -13,6 +17,23 @@ use crate::{Result, StoreError};
 pub(crate) struct PostgresCommitter {
     runtime: tokio::runtime::Runtime,
     conn: Option<PgConnection>,
+    options: PgConnectOptions,
+    /// The connection failed in a way that ends it: made again before the next group.
+    lost: bool,
+}
+
+/// Whether `e` means the connection is gone rather than that a statement failed.
+fn connection_lost(e: &StoreError) -> bool {
+    match e {
+        StoreError::Database(sqlx::Error::Database(db)) => {
+            // Class 08 (connection exception) and 57P (the server shutting down or ending the
+            // session: administrator command, crash, not yet accepting connections).
+            db.code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+        }
+        StoreError::Database(_) => true,
+        _ => false,
+    }
 }
 
 impl PostgresCommitter {
@@ -32,6 +53,8 @@ impl PostgresCommitter {
                         Ok(PostgresCommitter {
                             runtime,
                             conn: Some(conn),
+                            options,
+                            lost: false,
                         })
                     });
                 let _ = tx.send(made);
@@ -47,7 +70,27 @@ impl PostgresCommitter {
             .conn
             .as_mut()
             .ok_or(StoreError::Database(sqlx::Error::PoolClosed))?;
-        self.runtime.block_on(conn.execute(text))?;
+        let done = self.runtime.block_on(conn.execute(text)).map(drop);
+        self.watch(done.map_err(StoreError::from))
+    }
+
+    /// Notes a failure that ends the connection, for the next group to connect again.
+    fn watch<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            if connection_lost(e) {
+                self.lost = true;
+            }
+        }
+        result
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        // Dropped, not closed: there is nobody left to say goodbye to.
+        self.conn = None;
+        let conn = self.runtime.block_on(self.options.connect())?;
+        self.conn = Some(conn);
+        self.lost = false;
+        tracing::info!("the writer's PostgreSQL connection is made again");
         Ok(())
     }
 }
@@ -63,7 +106,18 @@ async fn execute(conn: &mut PgConnection, text: &str, args: &[Arg]) -> Result<u6
 
 impl Committer for PostgresCommitter {
     fn begin(&mut self) -> Result<()> {
-        self.run("BEGIN")
+        if self.lost {
+            self.reconnect()?;
+        }
+        match self.run("BEGIN") {
+            // Died while idle: once more on a new connection, so no write fails for it.
+            Err(e) if self.lost => {
+                tracing::warn!(error = %e, "the writer's PostgreSQL connection was lost");
+                self.reconnect()?;
+                self.run("BEGIN")
+            }
+            begun => begun,
+        }
     }
 
     fn apply(&mut self, write: &Compiled) -> Result<()> {
@@ -71,7 +125,7 @@ impl Committer for PostgresCommitter {
             .conn
             .as_mut()
             .ok_or(StoreError::Database(sqlx::Error::PoolClosed))?;
-        self.runtime.block_on(async {
+        let applied = self.runtime.block_on(async {
             for statement in write.sql.statements() {
                 let changed = execute(conn, &statement.text, &statement.args).await?;
                 if statement.changes_one && changed != 1 {
@@ -79,7 +133,8 @@ impl Committer for PostgresCommitter {
                 }
             }
             Ok(())
-        })
+        });
+        self.watch(applied)
     }
 
     fn apply_batched(&mut self, writes: &[&Compiled]) -> Option<Result<()>> {
@@ -87,7 +142,7 @@ impl Committer for PostgresCommitter {
         let Some(conn) = self.conn.as_mut() else {
             return Some(Err(StoreError::Database(sqlx::Error::PoolClosed)));
         };
-        Some(self.runtime.block_on(async {
+        let applied = self.runtime.block_on(async {
             for statement in statements {
                 let mut query = sqlx::query::<Postgres>(&statement.text);
                 for column in statement.columns {
@@ -103,7 +158,8 @@ impl Committer for PostgresCommitter {
                 }
             }
             Ok(())
-        }))
+        });
+        Some(self.watch(applied))
     }
 
     fn commit(&mut self) -> Result<()> {
