@@ -86,6 +86,12 @@ pub enum StoreError {
     /// The writer's connection failed to write.
     #[error("database write failed")]
     Write(#[source] rusqlite::Error),
+    /// Another process serves this database (it holds the database's owner lock).
+    #[error(
+        "another Switchyard process is using this database ({0}); stop it first: one process \
+         per database (several nodes on one database are not supported yet)"
+    )]
+    InUse(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -251,6 +257,44 @@ pub struct Store {
     events_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where an "in-memory" database lives, removed once the last clone is dropped.
     _temporary: Option<Arc<tempfile::TempDir>>,
+    /// The SQLite database's owner lock, released by [`Store::close`] (PostgreSQL's is held by
+    /// the writer's session).
+    owner: Arc<std::sync::Mutex<Option<std::fs::File>>>,
+}
+
+/// How long opening a database waits for the process that held it to let go (one that has
+/// just stopped, or been killed).
+pub const OWNER_WAIT: Duration = Duration::from_secs(3);
+
+/// Takes the lock beside a SQLite file that says one process serves it: `PATH.lock`, held
+/// (`flock`) until [`Store::close`] or the process ends. Waits up to [`OWNER_WAIT`].
+async fn lock_sqlite_owner(path: &std::path::Path) -> Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+    let deadline = std::time::Instant::now() + OWNER_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::InUse(format!(
+                    "{} is locked",
+                    std::path::Path::new(&lock_path).display()
+                )))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(StoreError::Database(sqlx::Error::Io(e)))
+            }
+        }
+    }
 }
 
 /// How long a connection waits for another's lock before reporting the database busy.
@@ -328,11 +372,13 @@ impl Store {
             }
             connected => connected?,
         };
+        // The writer's connection takes the owner lock: before migrating, so that a second
+        // process changes nothing.
+        let committer = writer::PostgresCommitter::connect(options).await?;
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await
             .map_err(StoreError::Migrate)?;
-        let committer = writer::PostgresCommitter::connect(options).await?;
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
         let writer = writer::Writer::start(Box::new(committer), Arc::clone(&events_written))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
@@ -341,6 +387,7 @@ impl Store {
             writer,
             events_written,
             _temporary: None,
+            owner: Arc::default(),
         })
     }
 
@@ -366,6 +413,7 @@ impl Store {
             .busy_timeout(BUSY_TIMEOUT);
         let path = options.get_filename().to_owned();
         create_private(&path).map_err(StoreError::Database)?;
+        let owner = lock_sqlite_owner(&path).await?;
         // WAL lets readers run beside the writer; NORMAL sync is durable across process
         // crashes in WAL mode (only an OS crash can lose the last commits).
         let options = options
@@ -398,6 +446,7 @@ impl Store {
             writer,
             events_written,
             _temporary: temporary,
+            owner: Arc::new(std::sync::Mutex::new(Some(owner))),
         })
     }
 
@@ -405,5 +454,7 @@ impl Store {
     pub async fn close(&self) {
         self.close_writer().await;
         self.pool.close().await;
+        // Another process may open the database from here on.
+        drop(self.owner.lock().unwrap_or_else(|e| e.into_inner()).take());
     }
 }

@@ -22,6 +22,31 @@ pub(crate) struct PostgresCommitter {
     lost: bool,
 }
 
+/// The session-level advisory lock the writer's connection holds on its database: one process
+/// serves a database. Advisory locks are the database's own, so one key serves every database.
+const OWNER_LOCK: i64 = 0x5357_4954_4348_5944; // "SWITCHYD"
+
+/// Takes the database's owner lock on `conn`, waiting up to [`crate::OWNER_WAIT`] for a
+/// process that held it to let go (PostgreSQL frees it as that process's session ends).
+async fn lock_owner(conn: &mut PgConnection) -> Result<()> {
+    let deadline = std::time::Instant::now() + crate::OWNER_WAIT;
+    loop {
+        let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+            .bind(OWNER_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked {
+            return Ok(());
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(StoreError::InUse(
+                "another session holds its owner lock".to_owned(),
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Whether `e` means the connection is gone rather than that a statement failed.
 fn connection_lost(e: &StoreError) -> bool {
     match e {
@@ -49,7 +74,11 @@ impl PostgresCommitter {
                     .build()
                     .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
                     .and_then(|runtime| {
-                        let conn = runtime.block_on(options.connect())?;
+                        let conn = runtime.block_on(async {
+                            let mut conn = options.connect().await?;
+                            lock_owner(&mut conn).await?;
+                            Ok::<_, StoreError>(conn)
+                        })?;
                         Ok(PostgresCommitter {
                             runtime,
                             conn: Some(conn),
@@ -87,7 +116,13 @@ impl PostgresCommitter {
     fn reconnect(&mut self) -> Result<()> {
         // Dropped, not closed: there is nobody left to say goodbye to.
         self.conn = None;
-        let conn = self.runtime.block_on(self.options.connect())?;
+        // The lock went with the session: another process may have it now, and then this one
+        // must not write again.
+        let conn = self.runtime.block_on(async {
+            let mut conn = self.options.connect().await?;
+            lock_owner(&mut conn).await?;
+            Ok::<_, StoreError>(conn)
+        })?;
         self.conn = Some(conn);
         self.lost = false;
         tracing::info!("the writer's PostgreSQL connection is made again");
