@@ -228,26 +228,29 @@ enum LogFormat {
     Json,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are registered here, before the server
+/// says it is ready: a signal sent as soon as it has said so stops it cleanly.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    })
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -353,6 +356,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     // Start-up lines go to stdout for people and scripts; a closed stdout must not stop the server.
     let mut out = std::io::stdout().lock();
+    let shutdown = shutdown_signal().context("registering the shutdown signals")?;
     say!(out, "Switchyard listening on {listening}");
     if public_url != listening {
         say!(out, "  public URL:  {public_url}");
@@ -393,7 +397,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     drop(out);
     tracing::info!(%public_url, database = %shown_url(&url), "ready");
 
-    switchyard_server::serve(listener, state, shutdown_signal())
+    switchyard_server::serve(listener, state, shutdown)
         .await
         .context("serving")?;
     engine.close().await;

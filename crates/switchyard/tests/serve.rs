@@ -611,3 +611,19 @@ fn a_development_api_key_comes_only_with_the_development_credentials() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--api-keys"));
 }
+
+#[test]
+fn a_second_server_on_the_same_database_is_refused_until_the_first_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = switchyard_engine::testing::database_at(&dir.path().join("one.db"));
+    let first = start(&["--database", &db]);
+    let out = refused_start(&["--database", &db]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another Switchyard process is using this database"),
+        "{stderr}"
+    );
+    terminate(first);
+    let again = start(&["--database", &db]);
+    terminate(again);
+}
