@@ -156,7 +156,13 @@ async fn deliver_workspace(
             .get(&workspace.account_sid)
             .cloned()
             .unwrap_or_default();
+        let last = events.last().map(|(seq, _)| *seq);
         for (seq, event) in events {
+            // An event the filter leaves out is recorded with the next one sent, or at the end
+            // of the batch: a restart before that only looks at it again.
+            if !wanted(&workspace, &event.event_type) && Some(seq) != last {
+                continue;
+            }
             if wanted(&workspace, &event.event_type) {
                 let params = event_params(&workspace, &event);
                 let target = Target {
