@@ -203,6 +203,11 @@ impl Engine {
         &self.clock
     }
 
+    /// Whether the database answers now (for a readiness probe).
+    pub async fn database_ready(&self) -> Result<()> {
+        Ok(self.store.ping().await?)
+    }
+
     /// Closes the store, waiting for queries in flight.
     pub async fn close(&self) {
         self.store.close().await;

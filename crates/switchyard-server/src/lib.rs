@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -249,8 +249,22 @@ fn cross_site_write(req: &Request) -> Option<String> {
         .then(|| format!("A request from {origin} may not change anything here"))
 }
 
-async fn health() -> &'static str {
-    "ok"
+/// Ready when the database answers: a load balancer or an orchestrator stops sending requests
+/// to a server whose database is gone, and resumes once it is back.
+async fn health(State(state): State<AppState>) -> Response {
+    const WITHIN: Duration = Duration::from_secs(2);
+    match tokio::time::timeout(WITHIN, state.engine.database_ready()).await {
+        Ok(Ok(())) => "ok".into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health: the database does not answer");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable: no answer within 2 s",
+        )
+            .into_response(),
+    }
 }
 
 async fn not_found(req: Request) -> ApiError {

@@ -450,6 +450,15 @@ impl Store {
         })
     }
 
+    /// Whether the database answers a query now (a readiness probe's question): without
+    /// waiting for the writes in flight.
+    pub async fn ping(&self) -> Result<()> {
+        let _: (i64,) = db::query_as("SELECT CAST(1 AS BIGINT)")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes every connection, waiting for the writes and queries in flight.
     pub async fn close(&self) {
         self.close_writer().await;

@@ -14,6 +14,7 @@ mod event_bridge;
 mod event_callbacks;
 mod events;
 mod explain;
+mod health;
 mod metrics;
 mod paging;
 mod persistence;
