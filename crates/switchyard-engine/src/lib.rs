@@ -227,7 +227,7 @@ impl Engine {
 
     /// The workspace, whoever owns it.
     pub(crate) async fn store_workspace(&self, ws: &WorkspaceSid) -> Result<Workspace> {
-        if let Some(w) = self.routing.cached_workspace(ws) {
+        if let Some(w) = (self.routing).cached_workspace(ws, self.store.generation()) {
             return Ok(w);
         }
         let w = self

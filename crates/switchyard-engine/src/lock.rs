@@ -29,6 +29,8 @@ pub(crate) struct Slot {
     chain: Chain,
     /// The number of the workspace's last event decided, loaded with the model.
     last_event: i64,
+    /// The store's generation the model was loaded in ([`switchyard_store::Store::generation`]).
+    generation: u64,
 }
 
 /// The workspace's model, locked for one operation; loaded from the store on first use.
@@ -150,8 +152,10 @@ impl Engine {
             models.entry(workspace.sid.clone()).or_default().clone()
         };
         let mut guard = cell.lock_owned().await;
-        if guard.chain.broken() {
-            // A write decided on this model failed: it took that write as done.
+        let generation = self.store.generation();
+        if guard.chain.broken() || guard.generation != generation {
+            // A write decided on this model failed: it took that write as done. Or the store
+            // lost its database for a while, and another process may have written meanwhile.
             guard.model = None;
         }
         let unrouted = !fresh && guard.model.is_none();
@@ -166,6 +170,7 @@ impl Engine {
                 Ok((model, last_event)) => {
                     guard.model = Some(model);
                     guard.last_event = last_event;
+                    guard.generation = generation;
                     // The load read the store after every write submitted before it: the
                     // model builds on none of them, whatever became of them.
                     guard.chain = Chain::default();

@@ -9,7 +9,7 @@
 //! is built from the store in `load.rs`.
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 
 use switchyard_core::decide::Triggers;
@@ -42,6 +42,8 @@ pub(crate) struct Routing {
     /// Workspaces as last read from the store; an entry is dropped whenever its workspace or its
     /// activities change (every such change goes through `reload` or `forget`).
     workspaces: SyncMutex<HashMap<WorkspaceSid, Workspace>>,
+    /// The store's generation the cached workspaces were read in.
+    generation: AtomicU64,
     subscribers: SyncMutex<Vec<mpsc::UnboundedSender<Notification>>>,
     /// Each loaded workspace's next deadline, published whenever its lock is released, so the
     /// timer loop finds the next one without locking every workspace's model.
@@ -57,12 +59,14 @@ pub(crate) struct Routing {
 }
 
 impl Routing {
-    pub(crate) fn cached_workspace(&self, ws: &WorkspaceSid) -> Option<Workspace> {
-        self.workspaces
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(ws)
-            .cloned()
+    /// The cached workspace, unless the store's `generation` moved on since it was cached
+    /// (then the whole cache is dropped).
+    pub(crate) fn cached_workspace(&self, ws: &WorkspaceSid, generation: u64) -> Option<Workspace> {
+        let mut cached = self.workspaces.lock().unwrap_or_else(|e| e.into_inner());
+        if self.generation.swap(generation, Ordering::AcqRel) != generation {
+            cached.clear();
+        }
+        cached.get(ws).cloned()
     }
 
     pub(crate) fn cache_workspace(&self, w: &Workspace) {

@@ -260,6 +260,8 @@ pub struct Store {
     /// The SQLite database's owner lock, released by [`Store::close`] (PostgreSQL's is held by
     /// the writer's session).
     owner: Arc<std::sync::Mutex<Option<std::fs::File>>>,
+    /// See [`Store::generation`].
+    generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// How long opening a database waits for the process that held it to let go (one that has
@@ -269,14 +271,16 @@ pub const OWNER_WAIT: Duration = Duration::from_secs(3);
 /// Takes the lock beside a SQLite file that says one process serves it: `PATH.lock`, held
 /// (`flock`) until [`Store::close`] or the process ends. Waits up to [`OWNER_WAIT`].
 async fn lock_sqlite_owner(path: &std::path::Path) -> Result<std::fs::File> {
-    let mut lock_path = path.as_os_str().to_owned();
+    let io = |e| StoreError::Database(sqlx::Error::Io(e));
+    // The file itself, whatever link named it, so that two names of one file share a lock.
+    let mut lock_path = std::fs::canonicalize(path).map_err(io)?.into_os_string();
     lock_path.push(".lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+    let mut open = std::fs::OpenOptions::new();
+    open.create(true).truncate(false).write(true);
+    // Private like the database: another user could hold the lock and keep the server out.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let file = open.open(&lock_path).map_err(io)?;
     let deadline = std::time::Instant::now() + OWNER_WAIT;
     loop {
         match file.try_lock() {
@@ -374,7 +378,9 @@ impl Store {
         };
         // The writer's connection takes the owner lock: before migrating, so that a second
         // process changes nothing.
-        let committer = writer::PostgresCommitter::connect(options).await?;
+        let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let committer =
+            writer::PostgresCommitter::connect(options, Arc::clone(&generation)).await?;
         sqlx::migrate!("../../migrations/postgres")
             .run(&pool)
             .await
@@ -388,6 +394,7 @@ impl Store {
             events_written,
             _temporary: None,
             owner: Arc::default(),
+            generation,
         })
     }
 
@@ -447,7 +454,16 @@ impl Store {
             events_written,
             _temporary: temporary,
             owner: Arc::new(std::sync::Mutex::new(Some(owner))),
+            generation: Arc::default(),
         })
+    }
+
+    /// Changes each time this process takes its database's owner lock again after losing it
+    /// (PostgreSQL ended the writer's session): another process may have served the database
+    /// in between, so whatever was remembered from before (the engine's models and cached
+    /// workspaces) must be read again. Never changes on SQLite.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Whether the database answers a query now (a readiness probe's question): without

@@ -5,6 +5,9 @@
 //! at the next group's `BEGIN`, so a connection that died while idle costs no write, and a
 //! group that was cut off fails as any failed group does (its writes were not acknowledged).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Executor, PgConnection, Postgres};
 
@@ -20,6 +23,56 @@ pub(crate) struct PostgresCommitter {
     options: PgConnectOptions,
     /// The connection failed in a way that ends it: made again before the next group.
     lost: bool,
+    /// The server process of the connection (its pid and start time, which together name it
+    /// even if the pid is used again), to end it if it outlives the connection on our side (a
+    /// one-sided reset) and so keeps the owner lock from its successor.
+    backend: Backend,
+    /// Bumped each time the connection is made again: the lock was let go in between, and
+    /// another process may have written (see [`crate::Store::generation`]).
+    generation: Arc<AtomicU64>,
+}
+
+/// How long making the writer's connection (and taking the owner lock) may take: a server that
+/// drops packets would otherwise hold the writer for the kernel's connect timeout.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A server process: its pid and when it started.
+type Backend = (i32, String);
+
+/// Connects, ends `predecessor` (this process's own earlier session, if the server still has
+/// it), and takes the owner lock; returns the connection and its server process.
+async fn connect_owning(
+    options: &PgConnectOptions,
+    predecessor: Option<&Backend>,
+) -> Result<(PgConnection, Backend)> {
+    let connecting = async {
+        let mut conn = options.connect().await?;
+        if let Some((pid, started)) = predecessor {
+            // Ours, and gone on our side: it only holds the lock now. Allowed for the same
+            // role; otherwise the lock wait below decides.
+            let ended = sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE pid = $1 AND backend_start::text = $2",
+            )
+            .bind(pid)
+            .bind(started)
+            .execute(&mut conn)
+            .await;
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, pid, "ending the writer's previous session");
+            }
+        }
+        lock_owner(&mut conn).await?;
+        let backend: Backend = sqlx::query_as(
+            "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        Ok((conn, backend))
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Database(sqlx::Error::PoolTimedOut)))
 }
 
 /// The session-level advisory lock the writer's connection holds on its database: one process
@@ -40,7 +93,10 @@ async fn lock_owner(conn: &mut PgConnection) -> Result<()> {
         }
         if std::time::Instant::now() >= deadline {
             return Err(StoreError::InUse(
-                "another session holds its owner lock".to_owned(),
+                "another session holds its advisory owner lock; a server that died without \
+                 closing its connection holds it until PostgreSQL notices (tcp_keepalives_*), \
+                 pg_locks and pg_stat_activity name the session"
+                    .to_owned(),
             ));
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -64,7 +120,10 @@ fn connection_lost(e: &StoreError) -> bool {
 impl PostgresCommitter {
     /// Connects on a thread of its own: the caller may be inside another runtime, where a
     /// runtime cannot be started.
-    pub(crate) async fn connect(options: PgConnectOptions) -> Result<Self> {
+    pub(crate) async fn connect(
+        options: PgConnectOptions,
+        generation: Arc<AtomicU64>,
+    ) -> Result<Self> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         std::thread::Builder::new()
             .name("switchyard-writer-connect".to_owned())
@@ -74,16 +133,14 @@ impl PostgresCommitter {
                     .build()
                     .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))
                     .and_then(|runtime| {
-                        let conn = runtime.block_on(async {
-                            let mut conn = options.connect().await?;
-                            lock_owner(&mut conn).await?;
-                            Ok::<_, StoreError>(conn)
-                        })?;
+                        let (conn, backend) = runtime.block_on(connect_owning(&options, None))?;
                         Ok(PostgresCommitter {
                             runtime,
                             conn: Some(conn),
                             options,
                             lost: false,
+                            backend,
+                            generation,
                         })
                     });
                 let _ = tx.send(made);
@@ -116,15 +173,15 @@ impl PostgresCommitter {
     fn reconnect(&mut self) -> Result<()> {
         // Dropped, not closed: there is nobody left to say goodbye to.
         self.conn = None;
-        // The lock went with the session: another process may have it now, and then this one
-        // must not write again.
-        let conn = self.runtime.block_on(async {
-            let mut conn = self.options.connect().await?;
-            lock_owner(&mut conn).await?;
-            Ok::<_, StoreError>(conn)
-        })?;
+        // The lock went with the session: while another process holds it, this one writes
+        // nothing; once it has it again, what it remembers may be stale.
+        let (conn, backend) = self
+            .runtime
+            .block_on(connect_owning(&self.options, Some(&self.backend)))?;
         self.conn = Some(conn);
+        self.backend = backend;
         self.lost = false;
+        self.generation.fetch_add(1, Ordering::AcqRel);
         tracing::info!("the writer's PostgreSQL connection is made again");
         Ok(())
     }
