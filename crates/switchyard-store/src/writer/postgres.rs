@@ -3,7 +3,8 @@
 //!
 //! The connection is made again when it is lost (the server restarted, or ended the session):
 //! at the next group's `BEGIN`, so a connection that died while idle costs no write, and a
-//! group that was cut off fails as any failed group does (its writes were not acknowledged).
+//! group that was cut off fails as any failed group does (its writes were not acknowledged,
+//! though one cut off during `COMMIT` may have committed: the engine reloads what it decided on).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
