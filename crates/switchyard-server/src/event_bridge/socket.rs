@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchyard_core::event::Event;
+use switchyard_core::model::Worker;
 use switchyard_core::sid::{ReservationSid, TaskSid};
 use switchyard_engine::{PageRequest, ReservationScope, ReservationStatus, UpdateWorker};
 use tokio::sync::watch;
@@ -175,10 +176,17 @@ async fn frame(
         return None;
     }
     let payload = match e.event_type.as_str() {
-        "worker.activity.update" | "worker.attributes.update" => payload::worker(
-            account,
-            &st.engine.worker(account, ws, &grant.worker).await.ok()?,
-        ),
+        "worker.activity.update" | "worker.attributes.update" => {
+            let now = st.engine.worker(account, ws, &grant.worker).await.ok()?;
+            let activity = match e.get("worker_activity_sid") {
+                Some(a) if a != now.activity_sid.as_str() => {
+                    let a = a.parse().ok()?;
+                    st.engine.activity(account, ws, &a).await.ok()
+                }
+                _ => None,
+            };
+            payload::worker(account, &as_of(now, e, activity.map(|a| a.available)))
+        }
         // The SDK updates the channel the payload names (and bumps the worker's version).
         "worker.capacity.update" | "worker.channel.availability.update" => {
             let channel = e.get("task_channel_sid")?;
@@ -204,6 +212,35 @@ async fn frame(
         _ => return None,
     };
     Some(json!({ "event_type": e.event_type, "payload": payload }))
+}
+
+/// The worker as `e` saw it, from its row `now` (read later): the event's name, attributes,
+/// activity (`available`: that activity's availability, when it is no longer the worker's)
+/// and version. A frame must not carry a version from after its event: the SDK bumps its copy
+/// on the reservation events that follow, and would run ahead of the server, failing its next
+/// `If-Match` with 412.
+fn as_of(mut now: Worker, e: &Event, available: Option<bool>) -> Worker {
+    if let Some(version) = e.get("worker_version").and_then(|v| v.parse().ok()) {
+        now.version = version;
+    }
+    if let Some(name) = e.get("worker_name") {
+        now.friendly_name = name.to_owned();
+    }
+    if let Some(attributes) = e.get("worker_attributes") {
+        now.attributes = attributes.to_owned();
+    }
+    if let (Some(sid), Some(name)) = (
+        e.get("worker_activity_sid").and_then(|s| s.parse().ok()),
+        e.get("worker_activity_name"),
+    ) {
+        if sid != now.activity_sid {
+            if let Some(available) = available {
+                (now.activity_sid, now.activity_name, now.available) =
+                    (sid, name.to_owned(), available);
+            }
+        }
+    }
+    now
 }
 
 /// The tasks of the worker's live reservations when it connects.
@@ -324,4 +361,62 @@ async fn run(
     }
     tracing::info!(workspace = %grant.workspace, worker = %grant.worker, ?ended, "worker disconnected");
     ended
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_core::event::build;
+    use switchyard_core::model::{QueueOrder, Worker, Workspace};
+    use switchyard_core::sid::Sid;
+    use switchyard_core::Timestamp;
+
+    use super::as_of;
+
+    fn sid<T: Sid>(n: u8) -> T {
+        T::from_bytes([n; 16])
+    }
+
+    #[test]
+    fn a_worker_frame_carries_the_worker_as_its_event_saw_it() {
+        let now = Timestamp::from_secs(1_800_000_000);
+        let workspace = Workspace {
+            sid: sid(1),
+            account_sid: sid(2),
+            friendly_name: "W".into(),
+            default_activity_sid: sid(3),
+            default_activity_name: "Offline".into(),
+            timeout_activity_sid: sid(3),
+            timeout_activity_name: "Offline".into(),
+            event_callback_url: None,
+            events_filter: None,
+            multi_task_enabled: true,
+            prioritize_queue_order: QueueOrder::Fifo,
+            date_created: now,
+            date_updated: now,
+        };
+        let then = Worker {
+            sid: sid(4),
+            workspace_sid: sid(1),
+            friendly_name: "Dan".into(),
+            activity_sid: sid(5),
+            activity_name: "Available".into(),
+            available: true,
+            attributes: "{}".into(),
+            date_status_changed: now,
+            date_created: now,
+            date_updated: now,
+            version: 1,
+            idle_since: now,
+        };
+        let event = build::worker(sid(6), &workspace, "worker.activity.update", &then, now);
+        // Read later: reserved since (version 2), then moved to an unavailable activity.
+        let mut later = then.clone();
+        later.version = 3;
+        (later.activity_sid, later.activity_name, later.available) =
+            (sid(7), "Unavailable".into(), false);
+        assert_eq!(as_of(later.clone(), &event, Some(true)), then);
+        // The event's activity is gone: the row's stays, the version is still the event's.
+        let seen = as_of(later.clone(), &event, None);
+        assert_eq!((seen.version, seen.activity_sid), (1, later.activity_sid));
+    }
 }
