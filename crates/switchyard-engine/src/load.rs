@@ -12,6 +12,7 @@ use switchyard_core::Timestamp;
 
 use switchyard_core::routing::{queue_state, task_state, worker_state};
 
+use crate::task_channel::ALL_TASK_CHANNELS;
 use crate::{Engine, Result};
 
 impl Engine {
@@ -77,7 +78,7 @@ impl Engine {
             model.rows.put_reservation(r.clone());
         }
         let channels = (self.store)
-            .list_task_channels(ws, Default::default(), 10_000)
+            .list_task_channels(ws, Default::default(), ALL_TASK_CHANNELS)
             .await?;
         for (_, c) in channels.items {
             model.rows.put_task_channel(c);

@@ -286,6 +286,8 @@ async fn lock_sqlite_owner(path: &std::path::Path) -> Result<std::fs::File> {
         match file.try_lock() {
             Ok(()) => return Ok(file),
             Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                // Another process's flock sends no word when it goes: look again shortly
+                // (a blocking lock could not be given up on at the deadline).
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(std::fs::TryLockError::WouldBlock) => {

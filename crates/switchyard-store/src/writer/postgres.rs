@@ -81,26 +81,28 @@ async fn connect_owning(
 const OWNER_LOCK: i64 = 0x5357_4954_4348_5944; // "SWITCHYD"
 
 /// Takes the database's owner lock on `conn`, waiting up to [`crate::OWNER_WAIT`] for a
-/// process that held it to let go (PostgreSQL frees it as that process's session ends).
+/// process that held it to let go (PostgreSQL frees it as that process's session ends): the
+/// server wakes the wait when the lock is free, and `lock_timeout` bounds it.
 async fn lock_owner(conn: &mut PgConnection) -> Result<()> {
-    let deadline = std::time::Instant::now() + crate::OWNER_WAIT;
-    loop {
-        let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
-            .bind(OWNER_LOCK)
-            .fetch_one(&mut *conn)
-            .await?;
-        if locked {
-            return Ok(());
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(StoreError::InUse(
+    let wait = format!("SET lock_timeout = {}", crate::OWNER_WAIT.as_millis());
+    conn.execute(wait.as_str()).await?;
+    let locked = sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(OWNER_LOCK)
+        .execute(&mut *conn)
+        .await;
+    conn.execute("RESET lock_timeout").await?;
+    match locked {
+        Ok(_) => Ok(()),
+        // lock_not_available: the wait ran out.
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
+            Err(StoreError::InUse(
                 "another session holds its advisory owner lock; a server that died without \
                  closing its connection holds it until PostgreSQL notices (tcp_keepalives_*), \
                  pg_locks and pg_stat_activity name the session"
                     .to_owned(),
-            ));
+            ))
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        Err(e) => Err(e.into()),
     }
 }
 
