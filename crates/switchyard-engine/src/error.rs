@@ -80,6 +80,20 @@ pub enum Error {
     /// A change raced with another to the same resource and lost; retrying may succeed.
     #[error("{0}")]
     ConcurrentChange(String),
+    /// Another node of the cluster decides for the workspace: ask it
+    /// ([`crate::Engine::owner`]).
+    #[error("node {node_id} decides for workspace {workspace}; send the request to {url}")]
+    NotOwner {
+        /// The workspace's SID.
+        workspace: String,
+        /// The node that decides for it.
+        node_id: String,
+        /// Where that node takes requests.
+        url: String,
+    },
+    /// Not possible now, but soon (a workspace changing hands between nodes); retry.
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -74,6 +74,7 @@ use switchyard_core::sid::{AccountSid, Sid, WorkspaceSid};
 
 mod activity;
 mod clock;
+mod cluster;
 mod deadline;
 mod error;
 mod event;
@@ -95,6 +96,7 @@ mod workspace;
 
 pub use activity::{CreateActivity, UpdateActivity};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use cluster::{ClusterOptions, Owner};
 pub use error::{Error, Result};
 pub use event::{EventStream, StreamStart, DEFAULT_EVENT_MINUTES};
 pub use explain::{PastReservation, TaskExplanation};
@@ -109,7 +111,9 @@ pub use switchyard_core::event::Event;
 pub use switchyard_core::routing::Timer;
 /// The core's types the engine's calls take and return: SIDs, resources, statuses, time.
 pub use switchyard_core::{model, routing::ReservationStatus, routing::TaskStatus, sid, Timestamp};
-pub use switchyard_store::{is_postgres_url, testing, Backend, ReservationScope, TaskFilter};
+pub use switchyard_store::{
+    is_postgres_url, testing, Backend, NodeRow, ReservationScope, TaskFilter,
+};
 pub use switchyard_store::{
     ActivityFilter, Cursor, EventFilter, Page, Store, StoreError, TaskQueueFilter, WorkerFilter,
     WorkflowFilter, WorkspaceFilter,
@@ -165,6 +169,8 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     options: Arc<EngineOptions>,
     routing: Arc<routing::Routing>,
+    /// This node's part in a cluster of nodes on one PostgreSQL database, once it joined one.
+    cluster: Option<Arc<cluster::Membership>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -190,6 +196,7 @@ impl Engine {
             clock,
             options: Arc::new(options),
             routing: Arc::default(),
+            cluster: None,
         }
     }
 

@@ -10,7 +10,7 @@ use switchyard_core::model::{Task, Worker, Workspace};
 use switchyard_core::routing::Model;
 use switchyard_core::sid::{TaskSid, WorkerSid};
 use switchyard_core::Timestamp;
-use switchyard_store::{Chain, OnCommit, Pending};
+use switchyard_store::{Chain, Fence, OnCommit, Pending};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::deadline::Due;
@@ -31,6 +31,9 @@ pub(crate) struct Slot {
     last_event: i64,
     /// The store's generation the model was loaded in ([`switchyard_store::Store::generation`]).
     generation: u64,
+    /// The lease epoch the model was loaded under, in a cluster (`cluster.rs`); its writes
+    /// commit only while the lease keeps it.
+    epoch: Option<i64>,
 }
 
 /// The workspace's model, locked for one operation; loaded from the store on first use.
@@ -152,10 +155,13 @@ impl Engine {
             models.entry(workspace.sid.clone()).or_default().clone()
         };
         let mut guard = cell.lock_owned().await;
+        // Under the lock: a hand-over takes it too, so this sees whether one came first.
+        let epoch = self.fence(&workspace.sid).await?;
         let generation = self.store.generation();
-        if guard.chain.broken() || guard.generation != generation {
+        if guard.chain.broken() || guard.generation != generation || guard.epoch != epoch {
             // A write decided on this model failed: it took that write as done. Or the store
-            // lost its database for a while, and another process may have written meanwhile.
+            // lost its database for a while, and a group cut off may have committed. Or the
+            // lease changed hands since the model was loaded.
             guard.model = None;
         }
         let unrouted = !fresh && guard.model.is_none();
@@ -171,9 +177,16 @@ impl Engine {
                     guard.model = Some(model);
                     guard.last_event = last_event;
                     guard.generation = generation;
+                    guard.epoch = epoch;
                     // The load read the store after every write submitted before it: the
                     // model builds on none of them, whatever became of them.
-                    guard.chain = Chain::default();
+                    guard.chain = match epoch {
+                        Some(epoch) => Chain::fenced(Fence {
+                            workspace: workspace.sid.to_string(),
+                            epoch,
+                        }),
+                        None => Chain::default(),
+                    };
                 }
                 Err(e) => {
                     // Its timers are unknown until a load succeeds: the timer loop retries,
@@ -226,7 +239,7 @@ impl Engine {
             Change::Event(e) => Some(e),
             _ => None,
         }));
-        let pending = self.store.submit(&changes, &Chain::default());
+        let pending = self.store.submit(&changes, &locked.guard.chain.sibling());
         // The model stays as it is if this write fails: the lock's own writes (routing a model
         // it had to load) are awaited apart from it, and their failure, after which the model
         // is rebuilt, is not this change's: it has committed once `pending` says so.

@@ -75,6 +75,11 @@ impl Engine {
                 clock.set(latest);
             }
         }
+        if self.cluster.is_some() {
+            // Each workspace is recovered by the node that takes its lease (`cluster.rs`).
+            self.cluster_tick().await?;
+            return Ok(Vec::new());
+        }
         // Left unanswered by the last run: announced again below if still pending then.
         let unanswered: std::collections::HashSet<_> = self
             .store
@@ -97,7 +102,7 @@ impl Engine {
     /// Announces again the reservations of `sids` that are still pending with no recorded
     /// callback outcome: their callback may never have been sent, or its answer was lost when
     /// the process stopped. Subscribers hear of each at least once.
-    async fn renotify(
+    pub(crate) async fn renotify(
         &self,
         sids: &std::collections::HashSet<switchyard_core::sid::ReservationSid>,
     ) -> Result<()> {

@@ -133,6 +133,13 @@ impl ApiError {
                     20503,
                     "The service is busy; retry the request".to_owned(),
                 ),
+                // Between nodes: the request is sent on to the new owner (`forward.rs`) while
+                // it can be; what is left answers 503, which a client may retry.
+                E::NotOwner { .. } | E::Unavailable(_) | E::Store(StoreError::Fenced(_)) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    20503,
+                    "The workspace is changing hands between nodes; retry the request".to_owned(),
+                ),
                 E::Store(StoreError::Conflict(_)) => (
                     StatusCode::BAD_REQUEST,
                     20001,
@@ -160,6 +167,26 @@ impl From<switchyard_core::sid::SidError> for ApiError {
     }
 }
 
+/// Marks a response that failed because its workspace changed hands between nodes before
+/// anything was decided: nothing was changed, so it is sent on to the new owner
+/// (`forward.rs`). A write fenced off after it was decided is not: part of the operation may
+/// have committed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChangingHands;
+
+impl ApiError {
+    fn changing_hands(&self) -> bool {
+        use EngineError as E;
+        matches!(
+            self,
+            ApiError::Engine {
+                source: E::NotOwner { .. } | E::Unavailable(_),
+                ..
+            }
+        )
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = self.parts();
@@ -181,6 +208,9 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
         };
         let mut response = (status, Json(body)).into_response();
+        if self.changing_hands() {
+            response.extensions_mut().insert(ChangingHands);
+        }
         if matches!(self, ApiError::Unauthorized) {
             // So that a browser asks for the account SID and auth token.
             response.headers_mut().insert(

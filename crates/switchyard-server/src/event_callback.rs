@@ -94,7 +94,8 @@ pub(crate) fn spawn(
             match engine.workspaces_with_event_callbacks().await {
                 Ok(list) => {
                     running.0.retain(|_, h| !h.is_finished());
-                    for ws in list {
+                    // Another node's workspaces are its to deliver.
+                    for ws in list.into_iter().filter(|ws| engine.decides_for(ws)) {
                         running.0.entry(ws.clone()).or_insert_with(|| {
                             let span = tracing::info_span!("event_callbacks", workspace = %ws);
                             let delivery = deliver_workspace(
@@ -132,6 +133,11 @@ async fn deliver_workspace(
 ) {
     let mut signal = engine.event_signal();
     loop {
+        if !engine.decides_for(&ws) {
+            // Handed to another node, which delivers from the recorded cursor on: an event
+            // may reach the callback twice, which at-least-once allows.
+            return;
+        }
         // Marked seen before reading, so events committed after the read wake the wait below.
         signal.borrow_and_update();
         let (workspace, events) = match engine.undelivered_events(&ws, BATCH).await {
@@ -147,8 +153,10 @@ async fn deliver_workspace(
             return;
         };
         if events.is_empty() {
-            if signal.changed().await.is_err() {
-                return;
+            // The tick notices a hand-over to another node while nothing happens here.
+            tokio::select! {
+                changed = signal.changed() => if changed.is_err() { return },
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
         }

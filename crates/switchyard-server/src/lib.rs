@@ -36,6 +36,7 @@ mod event_bridge;
 pub mod event_callback;
 pub mod field;
 pub mod form;
+pub mod forward;
 mod listen;
 pub mod paging;
 pub mod portable;
@@ -111,6 +112,8 @@ pub struct AppState {
     sessions: Arc<event_bridge::Sessions>,
     /// Each workspace's events, read once for all its sockets.
     hub: Arc<event_bridge::Hub>,
+    /// Sends requests on to the node that decides for their workspace.
+    forwarder: reqwest::Client,
 }
 
 impl AppState {
@@ -155,6 +158,7 @@ impl AppState {
             api_keys,
             sessions: Arc::default(),
             hub: Arc::default(),
+            forwarder: forward::client(),
         })
     }
 
@@ -295,6 +299,10 @@ fn request_span(req: &Request<Body>) -> Span {
 pub fn app(state: AppState) -> Router {
     let v1 = routes::router()
         .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            forward::to_owner,
+        ))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_auth));
     Router::new()
         .route("/health", get(health))
@@ -353,12 +361,20 @@ pub async fn serve(
     );
     let engine = state.engine.clone();
     let timers = tokio::spawn(async move { engine.run_timers().await });
+    let engine = state.engine.clone();
+    let cluster = tokio::spawn(async move { engine.run_cluster().await });
     let upkeep = tokio::spawn(telemetry::upkeep());
     let limits = state.config.limits;
+    let engine = state.engine.clone();
     let result = listen::serve(listener, app(state), limits, shutdown).await;
+    timers.abort();
+    cluster.abort();
+    // Requests are done: the other nodes take this one's workspaces at once.
+    if let Err(e) = engine.leave_cluster().await {
+        tracing::warn!(error = %e, "leaving the cluster failed; the other nodes take over once the leases run out");
+    }
     callbacks.abort();
     events.abort();
-    timers.abort();
     upkeep.abort();
     result
 }

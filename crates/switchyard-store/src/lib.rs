@@ -23,6 +23,7 @@ mod checkpoint;
 mod configure;
 mod db;
 mod event;
+mod lease;
 mod sql;
 mod task;
 mod task_channel;
@@ -37,6 +38,7 @@ mod writer;
 pub use activity::ActivityFilter;
 pub use callback::CallbackFailureCount;
 pub use db::Backend;
+pub use lease::{Claim, Fence, NodeRow};
 pub use event::{EventFilter, StatEvent};
 pub use switchyard_core::decide::Change;
 pub use task::{ReservationScope, TaskFilter};
@@ -86,12 +88,16 @@ pub enum StoreError {
     /// The writer's connection failed to write.
     #[error("database write failed")]
     Write(#[source] rusqlite::Error),
-    /// Another process serves this database (it holds the database's owner lock).
+    /// Another process serves this SQLite database (it holds the database's owner lock).
     #[error(
         "another Switchyard process is using this database ({0}); stop it first: one process \
-         per database (several nodes on one database are not supported yet)"
+         per SQLite database (several nodes need PostgreSQL)"
     )]
     InUse(String),
+    /// Not committed: the workspace's lease passed to another node after this write was
+    /// decided (its fence, [`Chain::fenced`], no longer holds).
+    #[error("this node no longer decides for workspace {0}")]
+    Fenced(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -257,8 +263,8 @@ pub struct Store {
     events_written: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where an "in-memory" database lives, removed once the last clone is dropped.
     _temporary: Option<Arc<tempfile::TempDir>>,
-    /// The SQLite database's owner lock, released by [`Store::close`] (PostgreSQL's is held by
-    /// the writer's session).
+    /// The SQLite database's owner lock, released by [`Store::close`] (PostgreSQL serves
+    /// several nodes: `lease.rs`).
     owner: Arc<std::sync::Mutex<Option<std::fs::File>>>,
     /// See [`Store::generation`].
     generation: Arc<std::sync::atomic::AtomicU64>,
@@ -370,16 +376,16 @@ impl Store {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {
                 match sqlx::Postgres::create_database(url).await {
                     Ok(()) => {}
-                    // Another process created it first.
-                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P04") => {}
+                    // Another process created it first: 42P04 once it exists, 23505 (the
+                    // catalog's unique index) when both creates ran at once.
+                    Err(sqlx::Error::Database(e))
+                        if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {}
                     Err(e) => return Err(e.into()),
                 }
                 connect().await?
             }
             connected => connected?,
         };
-        // The writer's connection takes the owner lock: before migrating, so that a second
-        // process changes nothing.
         let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let committer =
             writer::PostgresCommitter::connect(options, Arc::clone(&generation)).await?;
@@ -460,10 +466,10 @@ impl Store {
         })
     }
 
-    /// Changes each time this process takes its database's owner lock again after losing it
-    /// (PostgreSQL ended the writer's session): another process may have served the database
-    /// in between, so whatever was remembered from before (the engine's models and cached
-    /// workspaces) must be read again. Never changes on SQLite.
+    /// Changes each time the writer's PostgreSQL session is made again after it was lost: a
+    /// group cut off may or may not have committed, so whatever was remembered from before
+    /// (the engine's models and cached workspaces) must be read again. Never changes on
+    /// SQLite.
     pub fn generation(&self) -> u64 {
         self.generation.load(std::sync::atomic::Ordering::Acquire)
     }

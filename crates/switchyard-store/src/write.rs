@@ -14,6 +14,7 @@ use std::sync::Arc;
 use switchyard_core::decide::Change;
 use tokio::sync::oneshot;
 
+use crate::lease::Fence;
 use crate::sql;
 use crate::writer::Job;
 use crate::{Result, Store, StoreError};
@@ -23,22 +24,50 @@ pub type OnCommit = Box<dyn FnOnce() + Send>;
 
 /// Writes that build on each other: once one fails, the writer refuses the rest, since each was
 /// decided on the assumption that the ones before it commit.
+///
+/// A fenced chain's writes commit only while its workspace's lease has the chain's epoch
+/// (several nodes on one PostgreSQL database: `lease.rs`); the writer checks it in each
+/// group's transaction.
 #[derive(Debug, Clone, Default)]
-pub struct Chain(Arc<AtomicBool>);
+pub struct Chain {
+    broken: Arc<AtomicBool>,
+    fence: Option<Arc<Fence>>,
+}
 
 impl Chain {
+    /// A chain whose writes commit only under `fence`.
+    pub fn fenced(fence: Fence) -> Chain {
+        Chain {
+            broken: Arc::default(),
+            fence: Some(Arc::new(fence)),
+        }
+    }
+
+    /// A new chain under the same fence: its failures refuse none of this one's writes.
+    pub fn sibling(&self) -> Chain {
+        Chain {
+            broken: Arc::default(),
+            fence: self.fence.clone(),
+        }
+    }
+
+    /// The fence its writes commit under, if any.
+    pub fn fence(&self) -> Option<&Fence> {
+        self.fence.as_deref()
+    }
+
     /// Whether one of its writes failed, so that the rest were refused.
     pub fn broken(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.broken.load(Ordering::Acquire)
     }
 
     /// Whether `other` is this chain.
     pub(crate) fn same(&self, other: &Chain) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.broken, &other.broken)
     }
 
     pub(crate) fn break_off(&self) {
-        self.0.store(true, Ordering::Release);
+        self.broken.store(true, Ordering::Release);
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use switchyard_core::sid::AccountSid;
 
 use switchyard_engine::{
-    ActivitySet, Clock, Engine, EngineOptions, ManualClock, Store, SystemClock,
+    ActivitySet, Clock, ClusterOptions, Engine, EngineOptions, ManualClock, Store, SystemClock,
 };
 use switchyard_server::access_token::{ApiKey, DEV_API_KEY_SECRET, DEV_API_KEY_SID};
 use switchyard_server::portable::Seeded;
@@ -96,6 +96,14 @@ struct ServeArgs {
     /// Base of every URL in responses; derived from the bound address when absent.
     #[arg(long, env = "SWITCHYARD_PUBLIC_URL")]
     public_url: Option<String>,
+    /// On PostgreSQL, where the other nodes on the same database send this node the requests
+    /// for the workspaces it decides (default: the public URL).
+    #[arg(long, env = "SWITCHYARD_ADVERTISE_URL")]
+    advertise_url: Option<String>,
+    /// On PostgreSQL, seconds a workspace's lease lasts without renewal: a node that dies
+    /// loses its workspaces to the others after this long.
+    #[arg(long, env = "SWITCHYARD_LEASE", default_value_t = 10.0, value_parser = positive_secs)]
+    lease: f64,
     /// Account SID accepted as the Basic-auth user name.
     #[arg(long, env = "SWITCHYARD_ACCOUNT_SID", requires = "auth_token")]
     account_sid: Option<AccountSid>,
@@ -309,6 +317,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .public_url
         .map(|u| u.trim_end_matches('/').to_owned())
         .unwrap_or_else(|| listening.clone());
+    // On PostgreSQL every server is a node of the database's cluster (docs/deploy.md).
+    let engine = if switchyard_engine::is_postgres_url(&url) {
+        let advertised = (args.advertise_url.as_deref())
+            .map_or_else(|| public_url.clone(), |u| u.trim_end_matches('/').to_owned());
+        let mut cluster = ClusterOptions::new(advertised);
+        cluster.lease = std::time::Duration::from_secs_f64(args.lease);
+        engine
+            .join_cluster(cluster)
+            .await
+            .context("joining the database's cluster of nodes")?
+    } else {
+        engine
+    };
     let mut config = ServerConfig::new(public_url.clone());
     config.limits = ConnectionLimits {
         header_timeout: std::time::Duration::from_secs_f64(args.header_timeout),
@@ -362,6 +383,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         say!(out, "  public URL:  {public_url}");
     }
     say!(out, "  database:    {}", shown_url(&url));
+    if let Some(node) = engine.node_id() {
+        say!(out, "  node:        {node} (one of the database's nodes; GET /_switchyard/Nodes)");
+    }
     if matches!(args.clock, ClockArg::Manual) {
         say!(
             out,

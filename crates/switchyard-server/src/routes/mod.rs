@@ -19,6 +19,7 @@ mod console;
 mod events;
 mod explain;
 mod instruction;
+mod nodes;
 mod portable;
 mod reservations;
 mod reset;
@@ -44,6 +45,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(console::stream),
         )
         .route("/_switchyard/Clock", get(clock::fetch).post(clock::update))
+        .route("/_switchyard/Nodes", get(nodes::list))
         .route("/_switchyard/Reset", post(reset::reset))
         .route("/_switchyard/Import", post(portable::import))
         .route("/_switchyard/Workspaces/{ws}/Export", get(portable::export))

@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 
 use tokio::sync::{oneshot, watch};
 
+use crate::lease::Fence;
 use crate::sql::Compiled;
 use crate::write::{Chain, OnCommit};
 use crate::{Result, StoreError};
@@ -48,6 +49,11 @@ pub(crate) trait Committer: Send + 'static {
     /// this backend has no such path or these writes cannot take it (then each runs on its own).
     fn apply_batched(&mut self, _writes: &[&Compiled]) -> Option<Result<()>> {
         None
+    }
+    /// Which of `fences` still hold, checked inside the open transaction so that they keep
+    /// holding until it ends (PostgreSQL's `FOR SHARE`). Only PostgreSQL has several nodes.
+    fn fences_hold(&mut self, fences: &[&Fence]) -> Result<Vec<bool>> {
+        Ok(vec![true; fences.len()])
     }
     fn commit(&mut self) -> Result<()>;
     /// Ends the open transaction, if any, without committing.
@@ -292,9 +298,14 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
         if todo.is_empty() {
             return;
         }
-        if let Err(e) = conn.begin() {
+        if let Err(e) = begin_fenced(conn, group, outcomes) {
             conn.rollback();
             fail_all(outcomes, e);
+            return;
+        }
+        let todo: Vec<usize> = todo.into_iter().filter(|&i| outcomes[i].is_none()).collect();
+        if todo.is_empty() {
+            conn.rollback();
             return;
         }
         let writes: Vec<&Compiled> = todo.iter().map(|&i| &group[i].compiled).collect();
@@ -315,13 +326,14 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "a batched group runs again one write at a time");
                 conn.rollback();
-                if let Err(e) = conn.begin() {
+                if let Err(e) = begin_fenced(conn, group, outcomes) {
                     conn.rollback();
                     fail_all(outcomes, e);
                     return;
                 }
             }
         }
+        let todo: Vec<usize> = todo.into_iter().filter(|&i| outcomes[i].is_none()).collect();
         let failed =
             (todo.iter()).find_map(|&i| conn.apply(&group[i].compiled).err().map(|e| (i, e)));
         let Some((i, error)) = failed else {
@@ -348,6 +360,37 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
             }
         }
     }
+}
+
+/// Begins a transaction and checks, inside it, the fences of the writes without an outcome:
+/// a write whose fence no longer holds fails ([`StoreError::Fenced`]), and so do the later
+/// writes of its chain. The fences checked hold until the transaction ends.
+fn begin_fenced(
+    conn: &mut dyn Committer,
+    group: &[Job],
+    outcomes: &mut [Option<Result<()>>],
+) -> Result<()> {
+    conn.begin()?;
+    let mut fences: Vec<&Fence> = Vec::new();
+    for (job, outcome) in group.iter().zip(outcomes.iter()) {
+        if let (None, Some(f)) = (outcome, job.chain.fence()) {
+            if !fences.contains(&f) {
+                fences.push(f);
+            }
+        }
+    }
+    if fences.is_empty() {
+        return Ok(());
+    }
+    let hold = conn.fences_hold(&fences)?;
+    for (fence, _) in fences.iter().zip(hold).filter(|(_, holds)| !holds) {
+        for (job, outcome) in group.iter().zip(outcomes.iter_mut()) {
+            if outcome.is_none() && job.chain.fence() == Some(*fence) {
+                *outcome = Some(Err(StoreError::Fenced(fence.workspace.clone())));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// When the writer task ends, fails the writes still queued and marks every write finished,

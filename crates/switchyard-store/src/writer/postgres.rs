@@ -15,6 +15,7 @@ use sqlx::{ConnectOptions, Executor, PgConnection, Postgres};
 use super::batch::{self, Column};
 use super::{Committer, WORKER_CHANGED};
 use crate::db::{bound, numbered};
+use crate::lease::Fence;
 use crate::sql::{Arg, Compiled};
 use crate::{Result, StoreError};
 
@@ -26,22 +27,23 @@ pub(crate) struct PostgresCommitter {
     lost: bool,
     /// The server process of the connection (its pid and start time, which together name it
     /// even if the pid is used again), to end it if it outlives the connection on our side (a
-    /// one-sided reset) and so keeps the owner lock from its successor.
+    /// one-sided reset) and so keeps row locks from its successor.
     backend: Backend,
-    /// Bumped each time the connection is made again: the lock was let go in between, and
-    /// another process may have written (see [`crate::Store::generation`]).
+    /// Bumped each time the connection is made again: a group cut off may or may not have
+    /// committed (see [`crate::Store::generation`]).
     generation: Arc<AtomicU64>,
 }
 
-/// How long making the writer's connection (and taking the owner lock) may take: a server that
+/// How long making the writer's connection may take: a server that
 /// drops packets would otherwise hold the writer for the kernel's connect timeout.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A server process: its pid and when it started.
 type Backend = (i32, String);
 
-/// Connects, ends `predecessor` (this process's own earlier session, if the server still has
-/// it), and takes the owner lock; returns the connection and its server process.
+/// Connects and ends `predecessor` (this process's own earlier session, if the server still
+/// has it, with the row locks of its last group); returns the connection and its server
+/// process.
 async fn connect_owning(
     options: &PgConnectOptions,
     predecessor: Option<&Backend>,
@@ -49,8 +51,8 @@ async fn connect_owning(
     let connecting = async {
         let mut conn = options.connect().await?;
         if let Some((pid, started)) = predecessor {
-            // Ours, and gone on our side: it only holds the lock now. Allowed for the same
-            // role; otherwise the lock wait below decides.
+            // Ours, and gone on our side: all it can still do is hold locks. Allowed for the
+            // same role; otherwise PostgreSQL's own timeouts end it.
             let ended = sqlx::query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                  WHERE pid = $1 AND backend_start::text = $2",
@@ -63,7 +65,11 @@ async fn connect_owning(
                 tracing::debug!(error = %e, pid, "ending the writer's previous session");
             }
         }
-        lock_owner(&mut conn).await?;
+        let idle = format!(
+            "SET idle_in_transaction_session_timeout = {}",
+            IDLE_IN_TRANSACTION.as_millis()
+        );
+        conn.execute(idle.as_str()).await?;
         let backend: Backend = sqlx::query_as(
             "SELECT pid, backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()",
         )
@@ -76,35 +82,11 @@ async fn connect_owning(
         .unwrap_or_else(|_| Err(StoreError::Database(sqlx::Error::PoolTimedOut)))
 }
 
-/// The session-level advisory lock the writer's connection holds on its database: one process
-/// serves a database. Advisory locks are the database's own, so one key serves every database.
-const OWNER_LOCK: i64 = 0x5357_4954_4348_5944; // "SWITCHYD"
-
-/// Takes the database's owner lock on `conn`, waiting up to [`crate::OWNER_WAIT`] for a
-/// process that held it to let go (PostgreSQL frees it as that process's session ends): the
-/// server wakes the wait when the lock is free, and `lock_timeout` bounds it.
-async fn lock_owner(conn: &mut PgConnection) -> Result<()> {
-    let wait = format!("SET lock_timeout = {}", crate::OWNER_WAIT.as_millis());
-    conn.execute(wait.as_str()).await?;
-    let locked = sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(OWNER_LOCK)
-        .execute(&mut *conn)
-        .await;
-    conn.execute("RESET lock_timeout").await?;
-    match locked {
-        Ok(_) => Ok(()),
-        // lock_not_available: the wait ran out.
-        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => {
-            Err(StoreError::InUse(
-                "another session holds its advisory owner lock; a server that died without \
-                 closing its connection holds it until PostgreSQL notices (tcp_keepalives_*), \
-                 pg_locks and pg_stat_activity name the session"
-                    .to_owned(),
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
+/// How long the writer's session may sit inside a transaction without a statement before
+/// PostgreSQL ends it: a writer paused mid-group (SIGSTOP, a frozen VM) would otherwise keep
+/// the row locks of its fencing check, and with them a takeover waiting, for ever. A writer
+/// that runs never idles inside a transaction.
+const IDLE_IN_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether `e` means the connection is gone rather than that a statement failed.
 fn connection_lost(e: &StoreError) -> bool {
@@ -176,8 +158,6 @@ impl PostgresCommitter {
     fn reconnect(&mut self) -> Result<()> {
         // Dropped, not closed: there is nobody left to say goodbye to.
         self.conn = None;
-        // The lock went with the session: while another process holds it, this one writes
-        // nothing; once it has it again, what it remembers may be stale.
         let (conn, backend) = self
             .runtime
             .block_on(connect_owning(&self.options, Some(&self.backend)))?;
@@ -255,6 +235,26 @@ impl Committer for PostgresCommitter {
             Ok(())
         });
         Some(self.watch(applied))
+    }
+
+    fn fences_hold(&mut self, fences: &[&Fence]) -> Result<Vec<bool>> {
+        let conn = self
+            .conn
+            .as_mut()
+            .ok_or(StoreError::Database(sqlx::Error::PoolClosed))?;
+        let sids: Vec<&str> = fences.iter().map(|f| f.workspace.as_str()).collect();
+        let held = self.runtime.block_on(
+            sqlx::query_as::<_, (String, i64)>(
+                "SELECT workspace_sid, epoch FROM workspace_leases
+                 WHERE workspace_sid = ANY($1) FOR SHARE",
+            )
+            .bind(&sids)
+            .fetch_all(conn),
+        );
+        let held = self.watch(held.map_err(StoreError::from))?;
+        Ok((fences.iter())
+            .map(|f| held.contains(&(f.workspace.clone(), f.epoch)))
+            .collect())
     }
 
     fn commit(&mut self) -> Result<()> {

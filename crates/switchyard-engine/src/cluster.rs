@@ -1,0 +1,404 @@
+//! Several nodes on one PostgreSQL database: each workspace is decided by one node at a time,
+//! the holder of its lease (`switchyard_store`'s `lease.rs`), and every write of the workspace
+//! is fenced by the lease's epoch.
+//!
+//! A node renews its leases every [`ClusterOptions::lease`] / 10 ([`Engine::run_cluster`]),
+//! learns from the renewal which it lost (taken over while it was paused or cut off: it forgets
+//! their models, and its writes in flight for them fail the fencing check) and which were
+//! handed to it (it loads them and recovers what the last holder left: timers, unanswered
+//! reservations). Workspaces spread over the live nodes by rendezvous hashing: each workspace
+//! prefers the node whose hash with it is highest, a node takes the free workspaces it is
+//! preferred for, and hands those another live node is preferred for to that node. So a node
+//! that starts takes its share, one that stops cleanly lets go of its leases at once
+//! ([`Engine::leave_cluster`]), and one that dies loses them once they expire.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex as SyncMutex;
+use std::time::Duration;
+
+use switchyard_core::sid::{ReservationSid, WorkspaceSid};
+use switchyard_store::{Claim, NodeRow};
+
+use crate::{Engine, Error, Result};
+
+/// How a node takes part in a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Where the other nodes forward requests for the workspaces this node decides.
+    pub url: String,
+    /// How long a lease lasts without renewal: a node that dies loses its workspaces after
+    /// this long. Renewed every tenth of it.
+    pub lease: Duration,
+}
+
+impl ClusterOptions {
+    /// Options with the default lease of 10 s.
+    pub fn new(url: impl Into<String>) -> Self {
+        ClusterOptions {
+            url: url.into(),
+            lease: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Which node decides for a workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// This one (always, without a cluster).
+    Here,
+    /// Another node, at `url`.
+    Node {
+        /// Its id.
+        node_id: String,
+        /// Where it takes requests.
+        url: String,
+    },
+}
+
+/// This node's part in the cluster.
+pub(crate) struct Membership {
+    pub(crate) node_id: String,
+    options: ClusterOptions,
+    /// The leases this node holds, with their epochs.
+    owned: SyncMutex<HashMap<WorkspaceSid, i64>>,
+    /// The live nodes as of the last tick: (id, url).
+    live: SyncMutex<Vec<(String, String)>>,
+    /// Set once it began to leave: it claims nothing more.
+    leaving: AtomicBool,
+}
+
+impl Membership {
+    pub(crate) fn epoch(&self, ws: &WorkspaceSid) -> Option<i64> {
+        self.owned.lock().unwrap_or_else(|e| e.into_inner()).get(ws).copied()
+    }
+
+    fn owned(&self) -> HashMap<WorkspaceSid, i64> {
+        self.owned.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Records a lease this node now holds; whether it is new to it.
+    fn hold(&self, ws: &WorkspaceSid, epoch: i64) -> bool {
+        let mut owned = self.owned.lock().unwrap_or_else(|e| e.into_inner());
+        owned.insert(ws.clone(), epoch) != Some(epoch)
+    }
+
+    fn drop_lease(&self, ws: &WorkspaceSid) {
+        self.owned.lock().unwrap_or_else(|e| e.into_inner()).remove(ws);
+    }
+
+    /// The live node `ws` prefers (rendezvous hashing), if any is known.
+    fn preferred(&self, ws: &WorkspaceSid) -> Option<(String, String)> {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let key = ws.to_string();
+        (live.iter())
+            .max_by_key(|(id, _)| (affinity(&key, id), id.clone()))
+            .cloned()
+    }
+
+    fn tick(&self) -> Duration {
+        self.options.lease / 10
+    }
+}
+
+/// FNV-1a of the workspace and the node: stable across processes and versions, which a
+/// std hasher does not promise, so that every node computes the same preference.
+fn affinity(ws: &str, node: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in ws.bytes().chain([0xff]).chain(node.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Engine {
+    /// Joins the cluster of every node on this PostgreSQL database: from now on this engine
+    /// decides only for the workspaces whose lease it holds, and [`Engine::owner`] says which
+    /// node decides for the others. Run [`Engine::run_cluster`] beside it, and
+    /// [`Engine::leave_cluster`] on a clean stop.
+    pub async fn join_cluster(mut self, options: ClusterOptions) -> Result<Engine> {
+        let node_id = crate::mint::<switchyard_core::sid::TaskSid>()
+            .to_string()
+            .replacen("WT", "NO", 1);
+        self.store.join_cluster(&node_id, &options.url).await?;
+        let membership = Membership {
+            node_id,
+            options,
+            owned: SyncMutex::default(),
+            live: SyncMutex::default(),
+            leaving: AtomicBool::new(false),
+        };
+        self.cluster = Some(std::sync::Arc::new(membership));
+        Ok(self)
+    }
+
+    /// How long a lease lasts, if this node joined a cluster.
+    pub fn lease(&self) -> Option<Duration> {
+        self.cluster.as_ref().map(|m| m.options.lease)
+    }
+
+    /// This node's id in its cluster, if it joined one.
+    pub fn node_id(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|m| m.node_id.as_str())
+    }
+
+    /// Whether this node decides for `ws` now (always, without a cluster): timers, callbacks
+    /// and event callbacks of a workspace run on the node that decides for it only.
+    pub fn decides_for(&self, ws: &WorkspaceSid) -> bool {
+        self.cluster.as_ref().is_none_or(|m| m.epoch(ws).is_some())
+    }
+
+    /// Which node decides for `ws`; takes the workspace's lease if nobody holds it. A free
+    /// workspace goes to the live node it prefers, unless `take` (a request forwarded here
+    /// already, or the engine's own need): then this node takes it.
+    pub async fn owner(&self, ws: &WorkspaceSid, take: bool) -> Result<Owner> {
+        let Some(m) = &self.cluster else {
+            return Ok(Owner::Here);
+        };
+        if m.epoch(ws).is_some() {
+            return Ok(Owner::Here);
+        }
+        if let Some((node_id, url, epoch)) = self.store.lease_holder(ws).await? {
+            if node_id != m.node_id {
+                return Ok(Owner::Node { node_id, url });
+            }
+            // Handed to this node; it learns of it here before its next renewal does.
+            self.adopt(ws, epoch).await?;
+            return Ok(Owner::Here);
+        }
+        if m.leaving.load(Ordering::Acquire) {
+            return Err(Error::Unavailable(
+                "this node is stopping; the workspace is being taken over".to_owned(),
+            ));
+        }
+        if !take {
+            if let Some((node_id, url)) = m.preferred(ws).filter(|(id, _)| *id != m.node_id) {
+                return Ok(Owner::Node { node_id, url });
+            }
+        }
+        match self.claim(ws).await? {
+            Some(()) => Ok(Owner::Here),
+            None => match self.store.lease_holder(ws).await? {
+                Some((node_id, url, _)) if node_id != m.node_id => {
+                    Ok(Owner::Node { node_id, url })
+                }
+                _ => Err(Error::Unavailable(
+                    "the workspace is changing hands; try again".to_owned(),
+                )),
+            },
+        }
+    }
+
+    /// The epoch this node decides `ws` under (`None` without a cluster), taking its lease if
+    /// nobody holds it; fails with [`Error::NotOwner`] if another node does.
+    pub(crate) async fn fence(&self, ws: &WorkspaceSid) -> Result<Option<i64>> {
+        let Some(m) = &self.cluster else {
+            return Ok(None);
+        };
+        match self.owner(ws, true).await? {
+            Owner::Here => match m.epoch(ws) {
+                Some(epoch) => Ok(Some(epoch)),
+                None => Err(Error::Unavailable(
+                    "the workspace is changing hands; try again".to_owned(),
+                )),
+            },
+            Owner::Node { node_id, url } => Err(Error::NotOwner {
+                workspace: ws.to_string(),
+                node_id,
+                url,
+            }),
+        }
+    }
+
+    /// Takes `ws`'s lease if nobody holds it; `Some` if this node now does.
+    async fn claim(&self, ws: &WorkspaceSid) -> Result<Option<()>> {
+        let Some(m) = &self.cluster else {
+            return Ok(Some(()));
+        };
+        let wait = m.tick();
+        match (self.store)
+            .claim_lease(ws, &m.node_id, m.options.lease, wait)
+            .await?
+        {
+            Claim::Ours(epoch) => {
+                tracing::info!(workspace = %ws, epoch, "this node now decides for the workspace");
+                self.adopt(ws, epoch).await?;
+                Ok(Some(()))
+            }
+            Claim::Held { .. } => Ok(None),
+        }
+    }
+
+    /// Starts deciding for `ws` under `epoch`: the model is loaded on first use (routing what
+    /// waits, and publishing its timers, which fire here from now on), and the reservations
+    /// the last holder left without an answered callback are announced again.
+    async fn adopt(&self, ws: &WorkspaceSid, epoch: i64) -> Result<()> {
+        let Some(m) = &self.cluster else {
+            return Ok(());
+        };
+        // Read before this node can have created any reservation of its own there.
+        let unanswered: HashSet<ReservationSid> = (self.store.unanswered_reservations().await?)
+            .into_iter()
+            .filter(|r| r.workspace_sid == *ws)
+            .map(|r| r.sid)
+            .collect();
+        if !m.hold(ws, epoch) {
+            return Ok(());
+        }
+        tokio::spawn(self.clone().recover(ws.clone(), unanswered));
+        Ok(())
+    }
+
+    /// What [`Engine::adopt`] runs in the background. Boxed: locking may adopt in turn, and
+    /// the compiler cannot see through that cycle that the future is `Send`.
+    fn recover(
+        self,
+        ws: WorkspaceSid,
+        unanswered: HashSet<ReservationSid>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            let recovered = async {
+                let workspace = self.store_workspace(&ws).await?;
+                let locked = self.lock(workspace).await?;
+                self.release_lock(locked, Ok(())).await?;
+                self.renotify(&unanswered).await
+            };
+            if let Err(e) = recovered.await {
+                tracing::warn!(workspace = %ws, error = %e, "taking over the workspace's routing failed; retried on its next use");
+            }
+        })
+    }
+
+    /// The nodes of the cluster and the workspaces each decides for (none without a cluster).
+    pub async fn nodes(&self) -> Result<Vec<NodeRow>> {
+        let Some(m) = &self.cluster else {
+            return Ok(Vec::new());
+        };
+        Ok(self.store.nodes(m.options.lease, 10 * m.options.lease).await?)
+    }
+
+    /// Keeps this node's part in the cluster until the engine is dropped: renews its leases,
+    /// forgets those it lost, takes up those handed to it, takes the free workspaces it is
+    /// preferred for and hands the others over. Does nothing without a cluster.
+    pub async fn run_cluster(&self) {
+        let Some(m) = &self.cluster else {
+            return;
+        };
+        loop {
+            if m.leaving.load(Ordering::Acquire) {
+                return;
+            }
+            if let Err(e) = self.cluster_tick().await {
+                tracing::warn!(error = %e, "renewing this node's leases failed; retrying");
+            }
+            tokio::time::sleep(m.tick()).await;
+        }
+    }
+
+    /// One round of [`Engine::run_cluster`].
+    pub(crate) async fn cluster_tick(&self) -> Result<()> {
+        let Some(m) = &self.cluster else {
+            return Ok(());
+        };
+        self.store.join_cluster(&m.node_id, &m.options.url).await?;
+        let held: HashMap<WorkspaceSid, i64> = (self.store)
+            .heartbeat(&m.node_id, m.options.lease)
+            .await?
+            .into_iter()
+            .collect();
+        for (ws, epoch) in m.owned() {
+            if held.get(&ws) != Some(&epoch) {
+                tracing::warn!(workspace = %ws, epoch, "the workspace was taken over by another node");
+                m.drop_lease(&ws);
+                self.forget(&ws);
+            }
+        }
+        for (ws, epoch) in &held {
+            if m.epoch(ws) != Some(*epoch) {
+                self.adopt(ws, *epoch).await?;
+            }
+        }
+        let live: Vec<(String, String)> = (self.nodes().await?.into_iter())
+            .filter(|n| n.live)
+            .map(|n| (n.node_id, n.url))
+            .collect();
+        *m.live.lock().unwrap_or_else(|e| e.into_inner()) = live;
+        for ws in self.store.unowned_workspaces().await? {
+            let mine = m.preferred(&ws).is_none_or(|(id, _)| id == m.node_id);
+            if mine && !m.leaving.load(Ordering::Acquire) {
+                self.claim(&ws).await?;
+            }
+        }
+        for (ws, _) in m.owned() {
+            if let Some((to, _)) = m.preferred(&ws).filter(|(id, _)| *id != m.node_id) {
+                self.hand_over(&ws, Some(&to)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops deciding for `ws` and hands its lease to `to` (or lets it go): under the
+    /// workspace's lock, once every write submitted before is done.
+    async fn hand_over(&self, ws: &WorkspaceSid, to: Option<&str>) -> Result<()> {
+        let Some(m) = &self.cluster else {
+            return Ok(());
+        };
+        let cell = {
+            let mut models = (self.routing.models.lock()).unwrap_or_else(|e| e.into_inner());
+            models.entry(ws.clone()).or_default().clone()
+        };
+        let mut guard = cell.lock_owned().await;
+        self.store.settled().await;
+        let Some(epoch) = m.epoch(ws) else {
+            return Ok(());
+        };
+        let handed = (self.store)
+            .hand_over_lease(ws, &m.node_id, epoch, to, m.options.lease)
+            .await?;
+        m.drop_lease(ws);
+        guard.model = None;
+        drop(guard);
+        self.forget(ws);
+        if handed {
+            tracing::info!(workspace = %ws, to = to.unwrap_or("nobody"), "handed the workspace over");
+        }
+        Ok(())
+    }
+
+    /// Leaves the cluster on a clean stop: lets go of every lease once the writes submitted
+    /// so far are done, so that the other nodes take the workspaces over at once.
+    pub async fn leave_cluster(&self) -> Result<()> {
+        let Some(m) = &self.cluster else {
+            return Ok(());
+        };
+        m.leaving.store(true, Ordering::Release);
+        self.store.settled().await;
+        self.store.leave_cluster(&m.node_id).await?;
+        for (ws, _) in m.owned() {
+            m.drop_lease(&ws);
+            self.forget(&ws);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::affinity;
+
+    #[test]
+    fn affinity_is_stable_and_spreads() {
+        // Fixed values: every node, whatever its build, must compute the same preference.
+        assert_eq!(affinity("WS1", "NO1"), affinity("WS1", "NO1"));
+        assert_ne!(affinity("WS1", "NO1"), affinity("WS1", "NO2"));
+        let nodes = ["NOa", "NOb", "NOc"];
+        let mut wins = [0usize; 3];
+        for i in 0..300 {
+            let ws = format!("WS{i:032}");
+            let best = (0..3).max_by_key(|&n| affinity(&ws, nodes[n])).unwrap();
+            wins[best] += 1;
+        }
+        assert!(wins.iter().all(|&w| w > 60), "{wins:?}");
+    }
+}
