@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex as SyncMutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use switchyard_core::sid::{ReservationSid, WorkspaceSid};
 use switchyard_store::{Claim, NodeRow};
@@ -66,11 +66,17 @@ pub(crate) struct Membership {
     live: SyncMutex<Vec<(String, String)>>,
     /// Set once it began to leave: it claims nothing more.
     leaving: AtomicBool,
+    /// When the last renewal that succeeded was sent.
+    renewed: SyncMutex<Option<Instant>>,
 }
 
 impl Membership {
     pub(crate) fn epoch(&self, ws: &WorkspaceSid) -> Option<i64> {
-        self.owned.lock().unwrap_or_else(|e| e.into_inner()).get(ws).copied()
+        self.owned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ws)
+            .copied()
     }
 
     fn owned(&self) -> HashMap<WorkspaceSid, i64> {
@@ -84,7 +90,10 @@ impl Membership {
     }
 
     fn drop_lease(&self, ws: &WorkspaceSid) {
-        self.owned.lock().unwrap_or_else(|e| e.into_inner()).remove(ws);
+        self.owned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ws);
     }
 
     /// The live node `ws` prefers (rendezvous hashing), if any is known.
@@ -98,6 +107,14 @@ impl Membership {
 
     fn tick(&self) -> Duration {
         self.options.lease / 10
+    }
+
+    /// Whether the leases it holds were renewed lately enough to be trusted without asking
+    /// the database: not after a pause (SIGSTOP, a frozen VM) or a spell without the database,
+    /// during which another node may have taken them over.
+    fn fresh(&self) -> bool {
+        let renewed = *self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+        renewed.is_some_and(|at| at.elapsed() < self.options.lease / 2)
     }
 }
 
@@ -122,12 +139,19 @@ impl Engine {
             .to_string()
             .replacen("WT", "NO", 1);
         self.store.join_cluster(&node_id, &options.url).await?;
+        let taken = (self.store)
+            .replace_predecessors(&node_id, &options.url, options.lease)
+            .await?;
+        if taken > 0 {
+            tracing::info!(workspaces = taken, url = %options.url, "took over the workspaces of the node that had this address before");
+        }
         let membership = Membership {
             node_id,
             options,
             owned: SyncMutex::default(),
             live: SyncMutex::default(),
             leaving: AtomicBool::new(false),
+            renewed: SyncMutex::new(None),
         };
         self.cluster = Some(std::sync::Arc::new(membership));
         Ok(self)
@@ -156,10 +180,22 @@ impl Engine {
         let Some(m) = &self.cluster else {
             return Ok(Owner::Here);
         };
-        if m.epoch(ws).is_some() {
-            return Ok(Owner::Here);
-        }
-        if let Some((node_id, url, epoch)) = self.store.lease_holder(ws).await? {
+        let holder = match m.epoch(ws) {
+            Some(_) if m.fresh() => return Ok(Owner::Here),
+            Some(held) => {
+                // Not renewed lately: still this node's only if the database says so.
+                let holder = self.store.lease_holder(ws).await?;
+                match &holder {
+                    Some((node, _, epoch)) if *node == m.node_id && *epoch == held => {
+                        return Ok(Owner::Here);
+                    }
+                    _ => self.lease_lost(ws),
+                }
+                holder
+            }
+            None => self.store.lease_holder(ws).await?,
+        };
+        if let Some((node_id, url, epoch)) = holder {
             if node_id != m.node_id {
                 return Ok(Owner::Node { node_id, url });
             }
@@ -180,13 +216,22 @@ impl Engine {
         match self.claim(ws).await? {
             Some(()) => Ok(Owner::Here),
             None => match self.store.lease_holder(ws).await? {
-                Some((node_id, url, _)) if node_id != m.node_id => {
-                    Ok(Owner::Node { node_id, url })
-                }
+                Some((node_id, url, _)) if node_id != m.node_id => Ok(Owner::Node { node_id, url }),
                 _ => Err(Error::Unavailable(
                     "the workspace is changing hands; try again".to_owned(),
                 )),
             },
+        }
+    }
+
+    /// Stops deciding for `ws`, whose lease another node took: forgets its model and timers.
+    pub(crate) fn lease_lost(&self, ws: &WorkspaceSid) {
+        if let Some(m) = &self.cluster {
+            if m.epoch(ws).is_some() {
+                tracing::warn!(workspace = %ws, "the workspace was taken over by another node");
+            }
+            m.drop_lease(ws);
+            self.forget(ws);
         }
     }
 
@@ -275,7 +320,10 @@ impl Engine {
         let Some(m) = &self.cluster else {
             return Ok(Vec::new());
         };
-        Ok(self.store.nodes(m.options.lease, 10 * m.options.lease).await?)
+        Ok(self
+            .store
+            .nodes(m.options.lease, 10 * m.options.lease)
+            .await?)
     }
 
     /// Keeps this node's part in the cluster until the engine is dropped: renews its leases,
@@ -301,17 +349,17 @@ impl Engine {
         let Some(m) = &self.cluster else {
             return Ok(());
         };
+        let sent = Instant::now();
         self.store.join_cluster(&m.node_id, &m.options.url).await?;
         let held: HashMap<WorkspaceSid, i64> = (self.store)
             .heartbeat(&m.node_id, m.options.lease)
             .await?
             .into_iter()
             .collect();
+        *m.renewed.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent);
         for (ws, epoch) in m.owned() {
             if held.get(&ws) != Some(&epoch) {
-                tracing::warn!(workspace = %ws, epoch, "the workspace was taken over by another node");
-                m.drop_lease(&ws);
-                self.forget(&ws);
+                self.lease_lost(&ws);
             }
         }
         for (ws, epoch) in &held {

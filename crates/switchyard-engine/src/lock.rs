@@ -318,6 +318,9 @@ impl Engine {
         let ws = locked.workspace.sid.clone();
         drop(locked);
         let written = settle(inflight).await;
+        if let Err(Error::Store(switchyard_store::StoreError::Fenced(_))) = &written {
+            self.lease_lost(&ws);
+        }
         match (&result, &written) {
             // The next lock rebuilds it; until then its timers are unknown.
             (_, Err(_)) => self.routing.rebuild_failed(&ws, self.now()),

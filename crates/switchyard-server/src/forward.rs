@@ -120,11 +120,7 @@ pub(crate) async fn to_owner(State(state): State<AppState>, req: Request, next: 
 
 /// 503, Twilio-shaped: the workspace is between nodes.
 fn unavailable() -> Response {
-    ApiError::engine(
-        "",
-        switchyard_engine::Error::Unavailable(String::new()),
-    )
-    .into_response()
+    ApiError::engine("", switchyard_engine::Error::Unavailable(String::new())).into_response()
 }
 
 /// Sends the request on to the node at `base` and hands back its answer.
@@ -136,7 +132,10 @@ async fn send_on(
 ) -> Result<Response, reqwest::Error> {
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let mut out = state.forwarder.request(parts.method.clone(), url).body(body);
+    let mut out = state
+        .forwarder
+        .request(parts.method.clone(), url)
+        .body(body);
     for (name, value) in &parts.headers {
         if !HOP_BY_HOP.contains(&name.as_str()) {
             out = out.header(name, value);
@@ -151,9 +150,9 @@ async fn send_on(
         }
     }
     let bytes = answer.bytes().await?;
-    Ok(res.body(Body::from(bytes)).unwrap_or_else(|_| {
-        (StatusCode::BAD_GATEWAY, "bad answer from the owner").into_response()
-    }))
+    Ok(res
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| (StatusCode::BAD_GATEWAY, "bad answer from the owner").into_response()))
 }
 
 #[cfg(test)]

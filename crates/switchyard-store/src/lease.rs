@@ -94,10 +94,44 @@ impl Store {
         Ok(())
     }
 
+    /// Takes over, for `node_id`, the leases of the nodes that were reachable at `url`, and
+    /// removes those nodes: a node that starts at an address another node had is that node
+    /// restarted (its address is this one's now), so its workspaces need not wait for their
+    /// leases to run out. Returns how many leases it took.
+    pub async fn replace_predecessors(
+        &self,
+        node_id: &str,
+        url: &str,
+        ttl: Duration,
+    ) -> Result<u64> {
+        let pool = self.postgres()?;
+        let taken = sqlx::query(&format!(
+            "UPDATE workspace_leases SET node_id = $1, epoch = epoch + 1, expires_at = {}
+             WHERE node_id IN (SELECT node_id FROM switchyard_nodes
+                               WHERE url = $2 AND node_id <> $1)",
+            later(3)
+        ))
+        .bind(node_id)
+        .bind(url)
+        .bind(millis(ttl))
+        .execute(pool)
+        .await?;
+        sqlx::query("DELETE FROM switchyard_nodes WHERE url = $1 AND node_id <> $2")
+            .bind(url)
+            .bind(node_id)
+            .execute(pool)
+            .await?;
+        Ok(taken.rows_affected())
+    }
+
     /// Renews the node's heartbeat and every lease it holds for `ttl` more; returns those
     /// leases (workspace, epoch). A lease it held that is missing was taken over. A lease it
     /// let expire that nobody took is renewed too: nobody decided for it meanwhile.
-    pub async fn heartbeat(&self, node_id: &str, ttl: Duration) -> Result<Vec<(WorkspaceSid, i64)>> {
+    pub async fn heartbeat(
+        &self,
+        node_id: &str,
+        ttl: Duration,
+    ) -> Result<Vec<(WorkspaceSid, i64)>> {
         let pool = self.postgres()?;
         sqlx::query(
             "UPDATE switchyard_nodes SET heartbeat_at = clock_timestamp() WHERE node_id = $1",

@@ -38,8 +38,8 @@ mod writer;
 pub use activity::ActivityFilter;
 pub use callback::CallbackFailureCount;
 pub use db::Backend;
-pub use lease::{Claim, Fence, NodeRow};
 pub use event::{EventFilter, StatEvent};
+pub use lease::{Claim, Fence, NodeRow};
 pub use switchyard_core::decide::Change;
 pub use task::{ReservationScope, TaskFilter};
 pub use task_queue::TaskQueueFilter;
@@ -387,12 +387,17 @@ impl Store {
             connected => connected?,
         };
         let generation = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // On a connection of its own, closed once done: one the pool took back late would
+        // outlive `Store::close` (and keep the database from being dropped).
+        let mut migrating = sqlx::ConnectOptions::connect(&options).await?;
+        let migrated = sqlx::migrate!("../../migrations/postgres")
+            .run(&mut migrating)
+            .await
+            .map_err(StoreError::Migrate);
+        sqlx::Connection::close(migrating).await?;
+        migrated?;
         let committer =
             writer::PostgresCommitter::connect(options, Arc::clone(&generation)).await?;
-        sqlx::migrate!("../../migrations/postgres")
-            .run(&pool)
-            .await
-            .map_err(StoreError::Migrate)?;
         let events_written = Arc::new(tokio::sync::watch::channel(0).0);
         let writer = writer::Writer::start(Box::new(committer), Arc::clone(&events_written))
             .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;

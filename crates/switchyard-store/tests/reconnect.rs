@@ -7,7 +7,7 @@ use switchyard_core::decide::{Change, Configure};
 use switchyard_core::sid::AccountSid;
 use switchyard_core::Timestamp;
 use switchyard_store::testing::{self, on_postgres, TEST_DATABASE};
-use switchyard_store::{Store, StoreError, WorkspaceFilter};
+use switchyard_store::{Store, WorkspaceFilter};
 
 fn account(n: u8) -> Change {
     let sid: AccountSid = format!("AC{}", format!("{n:02x}").repeat(16))
@@ -50,7 +50,7 @@ async fn writes_and_reads_go_on_after_the_server_ends_the_session() {
         .write(&[account(2)])
         .await
         .expect("written on a new connection");
-    // Made again, the connection took the owner lock again: what the store's users remember
+    // Made again: a group cut off may have committed, so what the store's users remember
     // from before may be stale.
     assert_eq!(store.generation(), u64::from(on_postgres()));
     let account: AccountSid = format!("AC{}", "02".repeat(16)).parse().unwrap();
@@ -65,39 +65,4 @@ async fn writes_and_reads_go_on_after_the_server_ends_the_session() {
         .expect("read on a new connection");
     assert!(listed.items.is_empty());
     store.close().await;
-}
-
-#[tokio::test]
-async fn a_store_that_lost_its_session_writes_nothing_while_another_serves_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = testing::database_at(&dir.path().join("handover.db"));
-    let first = Store::open(&url).await.unwrap();
-    first.write(&[account(1)]).await.unwrap();
-    if !on_postgres() {
-        // A SQLite store's lock is its process's: it cannot lose it while it runs.
-        assert!(matches!(Store::open(&url).await, Err(StoreError::InUse(_))));
-        first.close().await;
-        return;
-    }
-    let database = url::Url::parse(&url).unwrap().path()[1..].to_owned();
-    end_sessions(&database).await;
-    // The first store is idle without its lock: a second one may take the database.
-    let second = Store::open(&url).await.expect("the lock was let go");
-    second.write(&[account(2)]).await.unwrap();
-    match first.write(&[account(3)]).await {
-        Err(StoreError::InUse(_)) => {}
-        other => panic!("the first store wrote beside the second: {other:?}"),
-    }
-    assert_eq!(first.generation(), 0, "it never got the lock back");
-    second.close().await;
-    first
-        .write(&[account(3)])
-        .await
-        .expect("the lock is free again");
-    assert_eq!(
-        first.generation(),
-        1,
-        "what it remembers must be read again"
-    );
-    first.close().await;
 }

@@ -319,8 +319,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| listening.clone());
     // On PostgreSQL every server is a node of the database's cluster (docs/deploy.md).
     let engine = if switchyard_engine::is_postgres_url(&url) {
-        let advertised = (args.advertise_url.as_deref())
-            .map_or_else(|| public_url.clone(), |u| u.trim_end_matches('/').to_owned());
+        let advertised = (args.advertise_url.as_deref()).map_or_else(
+            || public_url.clone(),
+            |u| u.trim_end_matches('/').to_owned(),
+        );
         let mut cluster = ClusterOptions::new(advertised);
         cluster.lease = std::time::Duration::from_secs_f64(args.lease);
         engine
@@ -384,7 +386,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     say!(out, "  database:    {}", shown_url(&url));
     if let Some(node) = engine.node_id() {
-        say!(out, "  node:        {node} (one of the database's nodes; GET /_switchyard/Nodes)");
+        say!(
+            out,
+            "  node:        {node} (one of the database's nodes; GET /_switchyard/Nodes)"
+        );
     }
     if matches!(args.clock, ClockArg::Manual) {
         say!(

@@ -612,11 +612,34 @@ fn a_development_api_key_comes_only_with_the_development_credentials() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--api-keys"));
 }
 
+/// One server per SQLite file; on PostgreSQL a second server joins the first as a node of the
+/// database's cluster (`tests/cluster.rs` routes through three).
 #[test]
-fn a_second_server_on_the_same_database_is_refused_until_the_first_stops() {
+fn a_second_server_is_refused_on_sqlite_and_joins_as_a_node_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     let db = switchyard_engine::testing::database_at(&dir.path().join("one.db"));
     let first = start(&["--database", &db]);
+    if switchyard_engine::testing::on_postgres() {
+        let second = start(&["--database", &db]);
+        assert!(
+            second.stdout.iter().any(|l| l.starts_with("node:")),
+            "{:?}",
+            second.stdout
+        );
+        let (status, body) = get(
+            &format!("{}/_switchyard/Nodes", second.url),
+            Some(("AC00000000000000000000000000000000", "switchyard-dev-token")),
+        );
+        assert_eq!(status, 200, "{body}");
+        let nodes: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let urls: Vec<&str> = (nodes["nodes"].as_array().unwrap().iter())
+            .filter_map(|n| n["url"].as_str())
+            .collect();
+        assert!(urls.contains(&first.url.as_str()) && urls.contains(&second.url.as_str()));
+        terminate(second);
+        terminate(first);
+        return;
+    }
     let out = refused_start(&["--database", &db]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -303,7 +303,10 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
             fail_all(outcomes, e);
             return;
         }
-        let todo: Vec<usize> = todo.into_iter().filter(|&i| outcomes[i].is_none()).collect();
+        let todo: Vec<usize> = todo
+            .into_iter()
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
         if todo.is_empty() {
             conn.rollback();
             return;
@@ -333,7 +336,10 @@ fn run_group(conn: &mut dyn Committer, group: &[Job], outcomes: &mut [Option<Res
                 }
             }
         }
-        let todo: Vec<usize> = todo.into_iter().filter(|&i| outcomes[i].is_none()).collect();
+        let todo: Vec<usize> = todo
+            .into_iter()
+            .filter(|&i| outcomes[i].is_none())
+            .collect();
         let failed =
             (todo.iter()).find_map(|&i| conn.apply(&group[i].compiled).err().map(|e| (i, e)));
         let Some((i, error)) = failed else {
