@@ -139,6 +139,8 @@ impl Engine {
             .to_string()
             .replacen("WT", "NO", 1);
         self.store.join_cluster(&node_id, &options.url).await?;
+        // Events committed by the node deciding a workspace reach readers on this one.
+        self.store.listen_to_other_nodes().await?;
         let taken = (self.store)
             .replace_predecessors(&node_id, &options.url, options.lease)
             .await?;

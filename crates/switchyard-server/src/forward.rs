@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use switchyard_core::sid::WorkspaceSid;
@@ -91,7 +90,16 @@ pub(crate) async fn to_owner(State(state): State<AppState>, req: Request, next: 
                 res
             }
             Ok(Owner::Node { url, .. }) if !forwarded => {
-                match send_on(&state, &url, &parts, body.clone()).await {
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let sent = send_on(
+                    &state,
+                    &url,
+                    &parts.method,
+                    path,
+                    &parts.headers,
+                    body.clone(),
+                );
+                match sent.await {
                     Ok(res) => return res,
                     // Nothing was sent: the owner is gone; its lease runs out soon.
                     Err(e) if e.is_connect() => {
@@ -123,20 +131,53 @@ fn unavailable() -> Response {
     ApiError::engine("", switchyard_engine::Error::Unavailable(String::new())).into_response()
 }
 
-/// Sends the request on to the node at `base` and hands back its answer.
+/// The Worker SDK's RPC channel (`/v1/wschannels`, one path for every workspace): the call is
+/// sent on to the node that decides for the workspace its token names, if another one does.
+/// `None`: serve it here.
+pub(crate) async fn rpc_to_owner(
+    state: &AppState,
+    ws: &WorkspaceSid,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<Response> {
+    state.engine.lease()?;
+    let forwarded = headers.contains_key(FORWARDED_BY);
+    match state.engine.owner(ws, forwarded).await {
+        Ok(Owner::Node { url, .. }) if !forwarded => {
+            let sent = send_on(
+                state,
+                &url,
+                &Method::POST,
+                "/v1/wschannels",
+                headers,
+                body.clone(),
+            );
+            match sent.await {
+                Ok(res) => Some(res),
+                Err(e) => {
+                    tracing::warn!(owner = %url, error = %e, "forwarding a Worker SDK call failed");
+                    Some(unavailable())
+                }
+            }
+        }
+        Ok(Owner::Here) => None,
+        Ok(Owner::Node { .. }) => Some(unavailable()),
+        Err(e) => Some(ApiError::engine("/v1/wschannels", e).into_response()),
+    }
+}
+
+/// Sends a request on to the node at `base` and hands back its answer.
 async fn send_on(
     state: &AppState,
     base: &str,
-    parts: &Parts,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, reqwest::Error> {
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let mut out = state
-        .forwarder
-        .request(parts.method.clone(), url)
-        .body(body);
-    for (name, value) in &parts.headers {
+    let mut out = state.forwarder.request(method.clone(), url).body(body);
+    for (name, value) in headers {
         if !HOP_BY_HOP.contains(&name.as_str()) {
             out = out.header(name, value);
         }

@@ -21,6 +21,10 @@ use switchyard_core::sid::WorkspaceSid;
 use crate::db::Pool;
 use crate::{sid, Result, Store, StoreError};
 
+/// The channel every PostgreSQL writer notifies as it commits, so that the other nodes' event
+/// readers (event streams, the Worker SDK's sockets) wake.
+pub(crate) const EVENTS_CHANNEL: &str = "switchyard_events";
+
 /// A fencing token: the writes of a chain commit only while `workspace`'s lease has this epoch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fence {
@@ -122,6 +126,36 @@ impl Store {
             .execute(pool)
             .await?;
         Ok(taken.rows_affected())
+    }
+
+    /// Wakes this store's event readers ([`Store::event_signal`]) when another node commits
+    /// events, as its own commits do: the writers of a cluster `NOTIFY` on
+    /// [`EVENTS_CHANNEL`] with every commit. Listens until the store is dropped.
+    pub async fn listen_to_other_nodes(&self) -> Result<()> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(self.postgres()?).await?;
+        listener.listen(EVENTS_CHANNEL).await?;
+        let signal = std::sync::Arc::downgrade(&self.events_written);
+        tokio::spawn(async move {
+            loop {
+                // Checked now and then, so that the listener ends with the store.
+                let heard = tokio::time::timeout(Duration::from_secs(1), listener.recv()).await;
+                let Some(signal) = signal.upgrade() else {
+                    return;
+                };
+                match heard {
+                    Ok(Ok(_)) => signal.send_modify(|n| *n = n.wrapping_add(1)),
+                    // Made again by the listener on the next `recv`; a commit missed meanwhile
+                    // is read with the next one.
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "listening for other nodes' events");
+                        signal.send_modify(|n| *n = n.wrapping_add(1));
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Renews the node's heartbeat and every lease it holds for `ttl` more; returns those

@@ -391,7 +391,7 @@ impl Store {
         // outlive `Store::close` (and keep the database from being dropped).
         let mut migrating = sqlx::ConnectOptions::connect(&options).await?;
         let migrated = sqlx::migrate!("../../migrations/postgres")
-            .run(&mut migrating)
+            .run_direct(&mut migrating)
             .await
             .map_err(StoreError::Migrate);
         sqlx::Connection::close(migrating).await?;

@@ -89,6 +89,9 @@ pub(crate) async fn preflight() -> Response {
 
 /// `POST /v1/wschannels`.
 pub(crate) async fn call(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(response) = on_owner(&st, &headers, &body).await {
+        return response;
+    }
     let answer = match serde_json::from_slice::<Call>(&body) {
         Ok(call) => serve(&st, &headers, call).await,
         Err(e) => Err(Refusal::bad(format!("The request body is not a call: {e}"))),
@@ -103,6 +106,18 @@ pub(crate) async fn call(State(st): State<AppState>, headers: HeaderMap, body: B
     };
     cors(response.headers_mut());
     response
+}
+
+/// With several nodes: the answer of the node that decides for the workspace the call's token
+/// names, when that is another node. A call that does not parse, or whose token does not
+/// verify, is refused here.
+async fn on_owner(st: &AppState, headers: &HeaderMap, body: &Bytes) -> Option<Response> {
+    st.engine.lease()?;
+    let call = serde_json::from_slice::<Call>(body).ok()?;
+    let grant = (st.api_keys).verify(&call.token, wall_clock_secs()).ok()?;
+    let mut response = crate::forward::rpc_to_owner(st, &grant.workspace, headers, body).await?;
+    cors(response.headers_mut());
+    Some(response)
 }
 
 async fn serve(st: &AppState, headers: &HeaderMap, call: Call) -> Result<Value, Refusal> {

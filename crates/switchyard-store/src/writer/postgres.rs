@@ -258,7 +258,9 @@ impl Committer for PostgresCommitter {
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.run("COMMIT")
+        // In the same round trip: other nodes' event readers wake once it committed
+        // (`Store::listen_to_other_nodes`). Delivered only if it commits.
+        self.run("NOTIFY switchyard_events; COMMIT")
     }
 
     fn rollback(&mut self) {
