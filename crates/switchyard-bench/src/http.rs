@@ -19,20 +19,22 @@ use crate::measure::{per_sec, percentiles, settle, Meter};
 use crate::{ACCOUNT, TOKEN};
 
 /// A reservation offered through the assignment callback.
-struct Offer {
-    task: String,
-    worker: String,
+pub(crate) struct Offer {
+    pub(crate) workspace: String,
+    pub(crate) task: String,
+    pub(crate) worker: String,
     /// The `n` attribute of the task, which keys its send time.
-    n: u64,
-    received: Instant,
+    pub(crate) n: u64,
+    pub(crate) received: Instant,
 }
 
 /// A configured workspace on a running server.
-struct Rig {
-    api: String,
-    client: reqwest::Client,
-    workspace: String,
-    available: String,
+#[derive(Clone)]
+pub(crate) struct Rig {
+    pub(crate) api: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) workspace: String,
+    pub(crate) available: String,
 }
 
 /// The server (and the callback receiver), until stopped.
@@ -56,7 +58,7 @@ impl Running {
 
 impl Rig {
     /// POSTs a form to the workspace, failing unless the answer is a success.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value> {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Value> {
         let res = self.request(path, form).await?;
         let status = res.status();
         let body: Value = res.json().await.unwrap_or(Value::Null);
@@ -101,6 +103,18 @@ impl Rig {
         });
 
         running.stop.push(stop_callbacks);
+        let rig = Rig::configure(&base, &callback_url, "bench", workers).await?;
+        Ok((rig, running, offers))
+    }
+
+    /// Configures a workspace named `name` on the server at `base`, with `workers` available
+    /// workers and its assignment callback at `callback_url`.
+    pub(crate) async fn configure(
+        base: &str,
+        callback_url: &str,
+        name: &str,
+        workers: usize,
+    ) -> Result<Rig> {
         let mut rig = Rig {
             api: format!("{base}/v1"),
             client: reqwest::Client::new(),
@@ -111,7 +125,7 @@ impl Rig {
         let ws = rig
             .post(
                 "/Workspaces",
-                &[("FriendlyName", "bench"), ("MultiTaskEnabled", "false")],
+                &[("FriendlyName", name), ("MultiTaskEnabled", "false")],
             )
             .await?;
         rig.api = format!("{base}/v1/Workspaces/{}", sid(&ws)?);
@@ -148,7 +162,7 @@ impl Rig {
             &[
                 ("FriendlyName", "all"),
                 ("Configuration", &config.to_string()),
-                ("AssignmentCallbackUrl", &callback_url),
+                ("AssignmentCallbackUrl", callback_url),
             ],
         )
         .await?;
@@ -160,7 +174,7 @@ impl Rig {
             )
             .await?;
         }
-        Ok((rig, running, offers))
+        Ok(rig)
     }
 }
 
@@ -196,7 +210,7 @@ pub(crate) fn sid(v: &Value) -> Result<String> {
         .context("no sid in the response")
 }
 
-async fn assignment(
+pub(crate) async fn assignment(
     State(tx): State<mpsc::UnboundedSender<Offer>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> axum::Json<Value> {
@@ -207,6 +221,7 @@ async fn assignment(
         .and_then(|a| a["n"].as_u64())
         .unwrap_or(u64::MAX);
     let _ = tx.send(Offer {
+        workspace: form.get("WorkspaceSid").cloned().unwrap_or_default(),
         task: form.get("TaskSid").cloned().unwrap_or_default(),
         worker: form.get("WorkerSid").cloned().unwrap_or_default(),
         n,
@@ -341,7 +356,7 @@ pub(crate) async fn lifecycles(duration: Duration, workers: usize, pace: Pace) -
 
 /// Completes the offered task and sets its worker Available again. The callback's `accept` is
 /// applied after the callback returns, so the completion may come first and is retried.
-async fn finish(rig: &Rig, offer: &Offer, retries: &AtomicU64) -> Result<()> {
+pub(crate) async fn finish(rig: &Rig, offer: &Offer, retries: &AtomicU64) -> Result<()> {
     let task = format!("/Tasks/{}", offer.task);
     let form = [("AssignmentStatus", "completed"), ("Reason", "done")];
     // Backing off as an app would, so that retries do not crowd out the work they wait for.

@@ -23,6 +23,7 @@ mod embedded;
 mod http;
 mod limits;
 mod measure;
+mod nodes;
 mod scale;
 mod sockets;
 
@@ -45,6 +46,9 @@ enum Scenario {
     Scale,
     /// Worker SDK sockets: reservation → `reservation.created` frame latency, memory per socket.
     Sockets,
+    /// Lifecycles over HTTP on 1, 2, ... nodes on one PostgreSQL database (`--nodes`), the load
+    /// spread over `--node-workspaces` workspaces. Needs `--database`.
+    Nodes,
 }
 
 #[derive(Debug, Parser)]
@@ -93,6 +97,12 @@ struct Args {
     /// A quick run with tiny sizes, to check that everything works (not to measure).
     #[arg(long)]
     smoke: bool,
+    /// Node counts of the nodes scenario, run one after the other.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 3])]
+    nodes: Vec<usize>,
+    /// Workspaces the nodes scenario spreads its load over.
+    #[arg(long, default_value_t = 12)]
+    node_workspaces: usize,
     /// Also write the report to this file.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -116,6 +126,8 @@ async fn main() -> Result<()> {
         args.scale_samples = 50;
         args.workspaces = 3;
         args.sockets = 20;
+        args.nodes = vec![1, 2];
+        args.node_workspaces = 4;
     }
     if let Some(server) = args.database.clone() {
         anyhow::ensure!(
@@ -191,6 +203,17 @@ async fn main() -> Result<()> {
             Scenario::Sockets => (
                 "sockets",
                 sockets::run(args.sockets, args.socket_rate).await?,
+            ),
+            Scenario::Nodes => (
+                "nodes",
+                nodes::run(
+                    duration,
+                    &args.nodes,
+                    args.node_workspaces.max(1),
+                    args.workers,
+                    args.in_flight,
+                )
+                .await?,
             ),
         };
         eprintln!("{name}: {result}");

@@ -44,6 +44,11 @@ fn every_scenario_runs_and_reports() {
     );
     assert_eq!(report["scale"]["reservations_created"], 50, "{report}");
     if postgres.is_some() {
+        for nodes in ["1_nodes", "2_nodes"] {
+            let run = &report["nodes"][nodes];
+            assert!(run["lifecycles_completed"].as_u64().unwrap() > 0, "{report}");
+            assert_eq!(run["errors"], 0, "{nodes}: {report}");
+        }
         assert_eq!(report["machine"]["database"], "postgres");
         for connections in ["one_connection", "eight_connections"] {
             let limit = &report["limits"]["postgres_single_row_commits"][connections];
