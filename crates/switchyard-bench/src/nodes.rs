@@ -30,7 +30,9 @@ async fn start_node(database: &str) -> Result<Node> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let engine = Engine::open(database, SystemClock, EngineOptions::default()).await?;
-    let engine = engine.join_cluster(ClusterOptions::new(base.clone())).await?;
+    let engine = engine
+        .join_cluster(ClusterOptions::new(base.clone()))
+        .await?;
     let config = ServerConfig::new(base.clone()).with_account(ACCOUNT.parse()?, TOKEN);
     let state = AppState::new(engine.clone(), config).await?;
     let (stop, stopped) = oneshot::channel::<()>();
@@ -171,8 +173,14 @@ async fn with_nodes(
         let (sent, errors, permits) = (sent.clone(), errors.clone(), permits.clone());
         tokio::spawn(async move {
             let attributes = format!(r#"{{"n":{count}}}"#);
-            sent.lock().expect("not poisoned").insert(count, Instant::now());
-            if rig.post("/Tasks", &[("Attributes", &attributes)]).await.is_err() {
+            sent.lock()
+                .expect("not poisoned")
+                .insert(count, Instant::now());
+            if rig
+                .post("/Tasks", &[("Attributes", &attributes)])
+                .await
+                .is_err()
+            {
                 errors.fetch_add(1, Ordering::Relaxed);
                 permits.add_permits(1);
             }

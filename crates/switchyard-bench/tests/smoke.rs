@@ -46,7 +46,10 @@ fn every_scenario_runs_and_reports() {
     if postgres.is_some() {
         for nodes in ["1_nodes", "2_nodes"] {
             let run = &report["nodes"][nodes];
-            assert!(run["lifecycles_completed"].as_u64().unwrap() > 0, "{report}");
+            assert!(
+                run["lifecycles_completed"].as_u64().unwrap() > 0,
+                "{report}"
+            );
             assert_eq!(run["errors"], 0, "{nodes}: {report}");
         }
         assert_eq!(report["machine"]["database"], "postgres");

@@ -146,17 +146,24 @@ impl Engine {
     /// seen what the store holds routed: every waiting task and idle worker is routed before
     /// the operation goes on, and what that reserves is committed and announced here.
     pub(crate) async fn lock_with(&self, workspace: Workspace, fresh: bool) -> Result<Locked> {
-        let cell = {
-            let mut models = self
-                .routing
-                .models
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            models.entry(workspace.sid.clone()).or_default().clone()
+        let (mut guard, epoch) = loop {
+            let cell = {
+                let mut models = self
+                    .routing
+                    .models
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                models.entry(workspace.sid.clone()).or_default().clone()
+            };
+            let guard = cell.clone().lock_owned().await;
+            // Under the lock: a hand-over takes it too, so this sees whether one came first.
+            let epoch = self.fence(&workspace.sid).await?;
+            // A lease lost meanwhile forgot this slot: another may hold a model of the same
+            // workspace now, and two models must never decide for one workspace.
+            if self.routing.holds_slot(&workspace.sid, &cell) {
+                break (guard, epoch);
+            }
         };
-        let mut guard = cell.lock_owned().await;
-        // Under the lock: a hand-over takes it too, so this sees whether one came first.
-        let epoch = self.fence(&workspace.sid).await?;
         let generation = self.store.generation();
         if guard.chain.broken() || guard.generation != generation || guard.epoch != epoch {
             // A write decided on this model failed: it took that write as done. Or the store
@@ -316,10 +323,11 @@ impl Engine {
         }
         let inflight = std::mem::take(&mut locked.inflight);
         let ws = locked.workspace.sid.clone();
+        let epoch = locked.guard.epoch;
         drop(locked);
         let written = settle(inflight).await;
         if let Err(Error::Store(switchyard_store::StoreError::Fenced(_))) = &written {
-            self.lease_lost(&ws);
+            self.lease_lost(&ws, epoch);
         }
         match (&result, &written) {
             // The next lock rebuilds it; until then its timers are unknown.

@@ -97,6 +97,12 @@ impl Routing {
         }
     }
 
+    /// Whether `cell` is still `ws`'s model cell (not forgotten since it was taken).
+    pub(crate) fn holds_slot(&self, ws: &WorkspaceSid, cell: &Arc<Mutex<Slot>>) -> bool {
+        let models = self.models.lock().unwrap_or_else(|e| e.into_inner());
+        models.get(ws).is_some_and(|c| Arc::ptr_eq(c, cell))
+    }
+
     /// Every loaded workspace's model cell.
     pub(crate) fn cells(&self) -> Vec<Arc<Mutex<Slot>>> {
         self.models
@@ -127,7 +133,12 @@ impl Engine {
     /// Drops the workspace's model after a configuration change and re-routes everything.
     pub(crate) async fn reload(&self, workspace: Workspace) -> Result<()> {
         self.routing.uncache_workspace(&workspace.sid);
-        let locked = self.lock_with(workspace, true).await?;
+        let locked = match self.lock_with(workspace, true).await {
+            Ok(locked) => locked,
+            // The change committed; the node that decides now loads it from the store.
+            Err(Error::NotOwner { .. } | Error::Unavailable(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         self.finish(
             locked,
             Triggers {
@@ -147,7 +158,13 @@ impl Engine {
         workflow: &WorkflowSid,
         all: bool,
     ) -> Result<()> {
-        let mut locked = self.lock_with(workspace, true).await?;
+        let mut locked = match self.lock_with(workspace, true).await {
+            Ok(locked) => locked,
+            // The change committed; the node that decides now loads it from the store (its
+            // load routes what waits, though it re-enters no task into the workflow).
+            Err(Error::NotOwner { .. } | Error::Unavailable(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
         let now = self.now();
         self.decide(&mut locked, now, |d| d.reenter_workflow(workflow, all));
         self.finish(

@@ -76,8 +76,11 @@ impl Engine {
             }
         }
         if self.cluster.is_some() {
-            // Each workspace is recovered by the node that takes its lease (`cluster.rs`).
-            self.cluster_tick().await?;
+            // Each workspace is recovered by the node that takes its lease (`cluster.rs`); the
+            // tick is tried again every tenth of a lease.
+            if let Err(e) = self.cluster_tick().await {
+                tracing::warn!(error = %e, "taking this node's share of the workspaces failed; retrying");
+            }
             return Ok(Vec::new());
         }
         // Left unanswered by the last run: announced again below if still pending then.

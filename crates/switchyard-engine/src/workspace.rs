@@ -304,6 +304,7 @@ impl Engine {
             .write(&[Change::Configure(Configure::DeleteWorkspace(ws.clone()))])
             .await?;
         self.forget(ws);
+        self.workspace_deleted(ws).await?;
         Ok(())
     }
 
@@ -326,6 +327,7 @@ impl Engine {
                 let delete = Change::Configure(Configure::DeleteWorkspace(w.sid.clone()));
                 self.store.write(&[delete]).await?;
                 self.forget(&w.sid);
+                self.workspace_deleted(&w.sid).await?;
                 deleted.push(w.sid);
             }
         }

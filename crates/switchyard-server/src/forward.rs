@@ -44,17 +44,26 @@ const HOP_BY_HOP: [&str; 10] = [
     "content-length",
 ];
 
-/// The workspace a path is about, if it names one.
+/// The workspace a path is about, if it names one and must be served by its owner. The
+/// console's event stream is not: it reads committed events, which every node sees, and a
+/// stream cannot wait for the forwarded answer to end.
 fn workspace_of(path: &str) -> Option<WorkspaceSid> {
+    if path.ends_with("/Events/Stream") {
+        return None;
+    }
     let rest = (path.strip_prefix("/v1/Workspaces/"))
         .or_else(|| path.strip_prefix("/_switchyard/Workspaces/"))?;
     rest.split('/').next()?.parse().ok()
 }
 
+/// How long connecting to another node may take: one that accepts no connection is gone.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The client that sends requests on: no redirects followed (the answer goes back as it is).
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(CONNECT_TIMEOUT)
         .timeout(FORWARD_TIMEOUT)
         .build()
         .unwrap_or_default()
@@ -73,6 +82,13 @@ pub(crate) async fn to_owner(State(state): State<AppState>, req: Request, next: 
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, crate::form::MAX_BODY_LEN).await {
         Ok(b) => b,
+        Err(e) if e.to_string().contains("length limit") => {
+            let message = format!(
+                "The request body is larger than {} bytes",
+                crate::form::MAX_BODY_LEN
+            );
+            return ApiError::Invalid(message).into_response();
+        }
         Err(_) => return ApiError::BodyTimeout.into_response(),
     };
     // Long enough for a dead owner's lease to run out and another node to take over.
@@ -91,18 +107,16 @@ pub(crate) async fn to_owner(State(state): State<AppState>, req: Request, next: 
             }
             Ok(Owner::Node { url, .. }) if !forwarded => {
                 let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let sent = send_on(
-                    &state,
-                    &url,
-                    &parts.method,
-                    path,
-                    &parts.headers,
-                    body.clone(),
-                );
+                // No longer than the takeover of a frozen owner would take.
+                let within = deadline.saturating_duration_since(Instant::now());
+                let within = within.max(CONNECT_TIMEOUT);
+                let request = (&parts.method, path, &parts.headers);
+                let sent = send_on(&state, &url, request, body.clone(), within);
                 match sent.await {
                     Ok(res) => return res,
-                    // Nothing was sent: the owner is gone; its lease runs out soon.
-                    Err(e) if e.is_connect() => {
+                    // Nothing was sent, or only a read (answered again safely): the owner is
+                    // gone or frozen; its lease runs out soon.
+                    Err(e) if e.is_connect() || (e.is_timeout() && parts.method.is_safe()) => {
                         tracing::warn!(owner = %url, error = %e, "the workspace's node does not answer; waiting for a takeover");
                         unavailable()
                     }
@@ -144,14 +158,8 @@ pub(crate) async fn rpc_to_owner(
     let forwarded = headers.contains_key(FORWARDED_BY);
     match state.engine.owner(ws, forwarded).await {
         Ok(Owner::Node { url, .. }) if !forwarded => {
-            let sent = send_on(
-                state,
-                &url,
-                &Method::POST,
-                "/v1/wschannels",
-                headers,
-                body.clone(),
-            );
+            let request = (&Method::POST, "/v1/wschannels", headers);
+            let sent = send_on(state, &url, request, body.clone(), FORWARD_TIMEOUT);
             match sent.await {
                 Ok(res) => Some(res),
                 Err(e) => {
@@ -170,13 +178,14 @@ pub(crate) async fn rpc_to_owner(
 async fn send_on(
     state: &AppState,
     base: &str,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
+    (method, path, headers): (&Method, &str, &HeaderMap),
     body: Bytes,
+    within: Duration,
 ) -> Result<Response, reqwest::Error> {
     let url = format!("{}{path}", base.trim_end_matches('/'));
-    let mut out = state.forwarder.request(method.clone(), url).body(body);
+    let mut out = (state.forwarder.request(method.clone(), url))
+        .timeout(within)
+        .body(body);
     for (name, value) in headers {
         if !HOP_BY_HOP.contains(&name.as_str()) {
             out = out.header(name, value);

@@ -365,14 +365,18 @@ pub async fn serve(
     let cluster = tokio::spawn(async move { engine.run_cluster().await });
     let upkeep = tokio::spawn(telemetry::upkeep());
     let limits = state.config.limits;
-    let engine = state.engine.clone();
+    let leaving = state.engine.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // At once, not once every connection has closed (a Worker SDK socket may stay open):
+        // the other nodes take this one's workspaces, and requests still arriving go to them.
+        if let Err(e) = leaving.leave_cluster().await {
+            tracing::warn!(error = %e, "leaving the cluster failed; the other nodes take over once the leases run out");
+        }
+    };
     let result = listen::serve(listener, app(state), limits, shutdown).await;
     timers.abort();
     cluster.abort();
-    // Requests are done: the other nodes take this one's workspaces at once.
-    if let Err(e) = engine.leave_cluster().await {
-        tracing::warn!(error = %e, "leaving the cluster failed; the other nodes take over once the leases run out");
-    }
     callbacks.abort();
     events.abort();
     upkeep.abort();

@@ -98,6 +98,20 @@ impl Store {
         Ok(())
     }
 
+    /// The nodes that are or were reachable at `url`, but `node_id`: (node, last heartbeat in
+    /// ms since the epoch).
+    pub async fn nodes_at(&self, url: &str, node_id: &str) -> Result<Vec<(String, i64)>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT node_id, (extract(epoch FROM heartbeat_at) * 1000)::bigint
+             FROM switchyard_nodes WHERE url = $1 AND node_id <> $2 ORDER BY node_id",
+        )
+        .bind(url)
+        .bind(node_id)
+        .fetch_all(self.postgres()?)
+        .await?;
+        Ok(rows)
+    }
+
     /// Takes over, for `node_id`, the leases of the nodes that were reachable at `url`, and
     /// removes those nodes: a node that starts at an address another node had is that node
     /// restarted (its address is this one's now), so its workspaces need not wait for their
@@ -174,7 +188,10 @@ impl Store {
         .execute(pool)
         .await?;
         let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "UPDATE workspace_leases SET expires_at = {} WHERE node_id = $1
+            "UPDATE workspace_leases SET expires_at = {}
+             WHERE workspace_sid IN (SELECT workspace_sid FROM workspace_leases
+                                     WHERE node_id = $1 ORDER BY workspace_sid FOR UPDATE)
+                 AND node_id = $1
              RETURNING workspace_sid, epoch",
             later(2)
         ))
@@ -203,7 +220,7 @@ impl Store {
             .await?;
         let taken: std::result::Result<Option<(i64,)>, sqlx::Error> = sqlx::query_as(&format!(
             "INSERT INTO workspace_leases AS l (workspace_sid, node_id, epoch, expires_at)
-             VALUES ($1, $2, 1, {})
+             SELECT $1, $2, 1, {} WHERE EXISTS (SELECT 1 FROM workspaces WHERE sid = $1)
              ON CONFLICT (workspace_sid) DO UPDATE
                  SET node_id = EXCLUDED.node_id, epoch = l.epoch + 1,
                      expires_at = EXCLUDED.expires_at
@@ -276,7 +293,10 @@ impl Store {
         let done = sqlx::query(&format!(
             "UPDATE workspace_leases SET node_id = $3, epoch = epoch + 1,
                  expires_at = CASE WHEN $3 IS NULL THEN clock_timestamp() ELSE {} END
-             WHERE workspace_sid = $1 AND node_id = $2 AND epoch = $5",
+             WHERE workspace_sid = $1 AND node_id = $2 AND epoch = $5
+                 AND ($3 IS NULL OR EXISTS (
+                     SELECT 1 FROM switchyard_nodes WHERE node_id = $3
+                     AND heartbeat_at > clock_timestamp() - make_interval(secs => $4::bigint / 1000.0)))",
             later(4)
         ))
         .bind(ws.to_string())
@@ -292,17 +312,30 @@ impl Store {
     /// Lets go of every lease `node_id` holds and leaves the cluster (a clean stop): the
     /// others take its workspaces at once. Call once its writes are done.
     pub async fn leave_cluster(&self, node_id: &str) -> Result<()> {
-        let pool = self.postgres()?;
-        sqlx::query(
-            "UPDATE workspace_leases SET node_id = NULL, epoch = epoch + 1,
-                 expires_at = clock_timestamp() WHERE node_id = $1",
-        )
-        .bind(node_id)
-        .execute(pool)
-        .await?;
+        // At once: a lease is never handed to a node that has gone.
+        let mut tx = self.postgres()?.begin().await?;
         sqlx::query("DELETE FROM switchyard_nodes WHERE node_id = $1")
             .bind(node_id)
-            .execute(pool)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE workspace_leases SET node_id = NULL, epoch = epoch + 1,
+                 expires_at = clock_timestamp()
+             WHERE workspace_sid IN (SELECT workspace_sid FROM workspace_leases
+                                     WHERE node_id = $1 ORDER BY workspace_sid FOR UPDATE)",
+        )
+        .bind(node_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Forgets the lease of a deleted workspace.
+    pub async fn delete_lease(&self, ws: &WorkspaceSid) -> Result<()> {
+        sqlx::query("DELETE FROM workspace_leases WHERE workspace_sid = $1")
+            .bind(ws.to_string())
+            .execute(self.postgres()?)
             .await?;
         Ok(())
     }

@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
-use switchyard_core::decide::{Change, Configure};
-use switchyard_core::sid::{AccountSid, WorkspaceSid};
+use switchyard_core::decide::{Change, Configure, NewWorkspace};
+use switchyard_core::model::{QueueOrder, Workspace};
+use switchyard_core::sid::{AccountSid, ActivitySid, WorkspaceSid};
 use switchyard_core::Timestamp;
 use switchyard_store::testing::{self, on_postgres};
 use switchyard_store::{Chain, Claim, Fence, Store, StoreError};
@@ -34,6 +35,37 @@ async fn stored(url: &str, n: u8) -> bool {
     count == 1
 }
 
+/// Stores workspace `ws` (leases are taken only for workspaces that exist).
+async fn workspace(store: &Store, ws: &WorkspaceSid) {
+    let now = Timestamp::from_secs(1_800_000_000);
+    store.write(&[account(9)]).await.unwrap();
+    let idle: ActivitySid = format!("WA{}", "09".repeat(16)).parse().unwrap();
+    let workspace = Workspace {
+        sid: ws.clone(),
+        account_sid: account_sid(9),
+        friendly_name: ws.to_string(),
+        default_activity_sid: idle.clone(),
+        default_activity_name: "Idle".into(),
+        timeout_activity_sid: idle,
+        timeout_activity_name: "Idle".into(),
+        event_callback_url: None,
+        events_filter: None,
+        multi_task_enabled: true,
+        prioritize_queue_order: QueueOrder::Fifo,
+        date_created: now,
+        date_updated: now,
+    };
+    let new = NewWorkspace {
+        workspace,
+        activities: vec![],
+        channels: vec![],
+        queues: vec![],
+        workflows: vec![],
+    };
+    let create = Change::Configure(Configure::CreateWorkspace(Box::new(new)));
+    store.write(&[create]).await.unwrap();
+}
+
 const TTL: Duration = Duration::from_millis(400);
 const WAIT: Duration = Duration::from_millis(200);
 
@@ -53,6 +85,15 @@ async fn a_write_fenced_by_a_lost_lease_commits_nothing() {
         Store::open(&url).await.unwrap(),
         Store::open(&url).await.unwrap(),
     );
+    let missing: WorkspaceSid = format!("WS{}", "ef".repeat(16)).parse().unwrap();
+    assert!(
+        matches!(
+            a.claim_lease(&missing, "NOa", TTL, WAIT).await.unwrap(),
+            Claim::Held { .. }
+        ),
+        "no lease for a workspace that does not exist"
+    );
+    workspace(&a, &ws).await;
     a.join_cluster("NOa", "http://a.example").await.unwrap();
     b.join_cluster("NOb", "http://b.example").await.unwrap();
 
@@ -128,6 +169,7 @@ async fn a_node_restarted_at_the_same_address_takes_its_leases_back_at_once() {
     let url = testing::database();
     let ws: WorkspaceSid = format!("WS{}", "cd".repeat(16)).parse().unwrap();
     let store = Store::open(&url).await.unwrap();
+    workspace(&store, &ws).await;
     store
         .join_cluster("NOold", "http://a.example")
         .await

@@ -246,7 +246,7 @@ impl Committer for PostgresCommitter {
         let held = self.runtime.block_on(
             sqlx::query_as::<_, (String, i64)>(
                 "SELECT workspace_sid, epoch FROM workspace_leases
-                 WHERE workspace_sid = ANY($1) FOR SHARE",
+                 WHERE workspace_sid = ANY($1) ORDER BY workspace_sid FOR SHARE",
             )
             .bind(&sids)
             .fetch_all(conn),
