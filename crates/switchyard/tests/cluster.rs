@@ -1210,3 +1210,53 @@ fn a_paused_owner_is_fenced_and_rejoins_as_a_follower() {
     assert_eq!(nodes.len(), NODES, "{nodes:#?}");
     assert!(nodes.iter().all(is_live), "{nodes:#?}");
 }
+
+#[test]
+fn a_node_stopped_cleanly_hands_its_workspaces_over_at_once() {
+    let _serial = serial();
+    let mut env = setup(true);
+    let urls = env.cluster.urls();
+    let h = Arc::clone(&env.h);
+    let (ws, workflow) = (env.ws.clone(), env.workflow.clone());
+    let owner = eventually(
+        "exactly one node holding the workspace",
+        Duration::from_secs(15),
+        || owner_via(&h, &urls, &ws),
+    );
+    let survivors: Vec<String> = urls.iter().filter(|u| **u != owner).cloned().collect();
+    h.set_live(&survivors);
+    let stopping = env.cluster.node(&owner);
+    signal(stopping, "-TERM");
+    let stopped = Instant::now();
+    eventually(
+        "a survivor holding the workspace",
+        Duration::from_secs(20),
+        || {
+            let nodes = nodes_via(&h, &survivors)?;
+            holders(&nodes, &ws)
+                .iter()
+                .any(|u| survivors.contains(u))
+                .then_some(())
+        },
+    );
+    // Handed over, not left to run out: well within the 10 s lease.
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(5), "taken over after {took:?}");
+    let node = (env.cluster.nodes.iter_mut())
+        .find(|n| n.url == owner)
+        .expect("the stopped node");
+    let status = eventually("the stopped node's exit", Duration::from_secs(15), || {
+        node.child.try_wait().ok().flatten()
+    });
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    let tasks = create_tasks(&h, &ws, &workflow, &survivors, 20, 2);
+    wait_completed(&h, &tasks, Duration::from_secs(60));
+    let ledger = h.snapshot();
+    assert!(ledger.failures.is_empty(), "{:#?}", ledger.failures);
+    assert_eq!(
+        ledger.reservations.len(),
+        tasks.len(),
+        "one reservation per task"
+    );
+}
