@@ -214,19 +214,25 @@ async fn with_nodes(
     }))
 }
 
-/// Waits until every workspace has a node and every node its share (as rendezvous hashing
-/// gives it: not exactly equal); answers how many each node decides for.
+/// Waits until every node is live, every workspace has a node, and the spread held still for
+/// a second (rendezvous hashing gives each node its share, not an equal one: with few
+/// workspaces a node may have none); answers how many each node decides for.
 async fn wait_for_spread(engine: &Engine, workspaces: usize, n: usize) -> Result<Vec<usize>> {
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut last = Vec::new();
+    let (mut last, mut still) = (Vec::new(), 0);
     while Instant::now() < deadline {
         let nodes = engine.nodes().await?;
         let counts: Vec<usize> = (nodes.iter())
             .filter(|node| node.live)
             .map(|node| node.workspaces.len())
             .collect();
-        let everyone = counts.len() == n && counts.iter().all(|c| *c > 0 || workspaces < n);
-        if everyone && counts.iter().sum::<usize>() == workspaces && counts == last {
+        let settled = counts.len() == n && counts.iter().sum::<usize>() == workspaces;
+        still = if settled && counts == last {
+            still + 1
+        } else {
+            0
+        };
+        if still >= 2 {
             return Ok(counts);
         }
         last = counts;

@@ -327,9 +327,10 @@ impl Engine {
             return Ok(());
         };
         // Read before this node can have created any reservation of its own there.
-        let unanswered: HashSet<ReservationSid> = (self.store.unanswered_reservations().await?)
+        let unanswered: HashSet<ReservationSid> = (self.store)
+            .unanswered_reservations_of(ws)
+            .await?
             .into_iter()
-            .filter(|r| r.workspace_sid == *ws)
             .map(|r| r.sid)
             .collect();
         if !m.hold(ws, epoch) {

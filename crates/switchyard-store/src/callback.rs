@@ -48,6 +48,20 @@ impl Store {
             .collect()
     }
 
+    /// [`Store::unanswered_reservations`] of one workspace (a node taking it over).
+    pub async fn unanswered_reservations_of(&self, ws: &WorkspaceSid) -> Result<Vec<Reservation>> {
+        let rows: Vec<ReservationRow> = query_as(format!(
+            "{SELECT_RESERVATION} WHERE r.workspace_sid = ? AND r.reservation_status = 'pending'
+                AND r.callback_outcome IS NULL ORDER BY r.seq"
+        ))
+        .bind(ws.to_string())
+        .fetch_all(self.pool().await)
+        .await?;
+        rows.into_iter()
+            .map(|r| <(i64, Reservation)>::try_from(r).map(|(_, r)| r))
+            .collect()
+    }
+
     /// Every pending reservation, in any workspace, whose callback has no recorded outcome,
     /// oldest first.
     pub async fn unanswered_reservations(&self) -> Result<Vec<Reservation>> {

@@ -397,6 +397,9 @@ fn serve_connection(h: &Harness, stream: TcpStream, tx: &mpsc::Sender<Callback>)
     while let Some((target, body, close)) = read_request(&mut reader) {
         let (head, answer) = if target.starts_with("/assign") {
             ("200 OK", answer_callback(h, &body, tx))
+        } else if target.starts_with("/silent") {
+            // No instruction: the reservation stays pending until it times out.
+            ("200 OK", "{}".to_owned())
         } else {
             ("404 Not Found", "{}".to_owned())
         };
@@ -592,6 +595,8 @@ struct Env {
     cluster: Cluster,
     ws: String,
     workflow: String,
+    /// The assignment callback URL of `workflow`.
+    callback: String,
 }
 
 impl Drop for Env {
@@ -647,6 +652,7 @@ fn setup(strict: bool) -> Env {
         cluster,
         ws: String::new(),
         workflow: String::new(),
+        callback: callback.clone(),
     };
     let ws = created(
         &h,
@@ -1259,4 +1265,78 @@ fn a_node_stopped_cleanly_hands_its_workspaces_over_at_once() {
         tasks.len(),
         "one reservation per task"
     );
+}
+
+#[test]
+fn a_reservation_timeout_due_while_its_node_was_dead_fires_after_the_takeover() {
+    let _serial = serial();
+    let env = setup(true);
+    let urls = env.cluster.urls();
+    let h = Arc::clone(&env.h);
+    let ws = env.ws.clone();
+    // Callbacks answered without an instruction: the reservation waits for its 4 s timeout.
+    let silent = env.callback.replace("/assign", "/silent");
+    let queue = created(
+        &h,
+        &urls[0],
+        &format!("/v1/Workspaces/{ws}/TaskQueues"),
+        &[("FriendlyName", "silent"), ("TargetWorkers", "1==1")],
+    );
+    let configuration = json!({"task_routing": {"default_filter": {"queue": queue}}}).to_string();
+    let workflow = created(
+        &h,
+        &urls[0],
+        &format!("/v1/Workspaces/{ws}/Workflows"),
+        &[
+            ("FriendlyName", "silent"),
+            ("Configuration", configuration.as_str()),
+            ("AssignmentCallbackUrl", silent.as_str()),
+            ("TaskReservationTimeout", "4"),
+        ],
+    );
+    let owner = eventually(
+        "exactly one node holding the workspace",
+        Duration::from_secs(15),
+        || owner_via(&h, &urls, &ws),
+    );
+    let survivors: Vec<String> = urls.iter().filter(|u| **u != owner).cloned().collect();
+    h.set_live(&survivors);
+    let task = created(
+        &h,
+        &survivors[0],
+        &format!("/v1/Workspaces/{ws}/Tasks"),
+        &[("WorkflowSid", workflow.as_str()), ("Attributes", "{}")],
+    );
+    let reservations = format!("/v1/Workspaces/{ws}/Tasks/{task}/Reservations");
+    let pending = |except: &str| -> Option<String> {
+        match h.get(&survivors[0], &reservations) {
+            Ok((200, body)) => (body["reservations"].as_array()?.iter())
+                .filter(|r| r["reservation_status"] == "pending")
+                .filter_map(|r| r["sid"].as_str())
+                .find(|sid| *sid != except)
+                .map(str::to_owned),
+            _ => None,
+        }
+    };
+    let first = eventually("the task reserved", Duration::from_secs(10), || pending(""));
+
+    signal(env.cluster.node(&owner), "-9");
+    let killed = Instant::now();
+    // Its timeout falls due while nobody decides for the workspace; the node that takes it
+    // over fires it, and offers the task again.
+    eventually(
+        "the first reservation timed out",
+        Duration::from_secs(30),
+        || (reservation_status(&h, &ws, &task, &first) == "timeout").then_some(()),
+    );
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(16),
+        "the timeout fired {took:?} after the kill"
+    );
+    eventually("the task offered again", Duration::from_secs(10), || {
+        pending(&first)
+    });
+    let ledger = h.snapshot();
+    assert!(ledger.failures.is_empty(), "{:#?}", ledger.failures);
 }
