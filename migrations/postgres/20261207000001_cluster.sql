@@ -23,3 +23,10 @@ CREATE TABLE workspace_leases (
     expires_at    TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX workspace_leases_node ON workspace_leases (node_id);
+
+-- The secret nodes show each other when forwarding a request, so that a client cannot pass
+-- for a node. One row, made by the first node.
+CREATE TABLE switchyard_cluster (
+    id     INT PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL
+);

@@ -68,6 +68,8 @@ pub(crate) struct Membership {
     leaving: AtomicBool,
     /// When the last renewal that succeeded was sent.
     renewed: SyncMutex<Option<Instant>>,
+    /// What the nodes of this database show each other (`Engine::peer_secret`).
+    secret: String,
 }
 
 impl Membership {
@@ -166,7 +168,9 @@ impl Engine {
         if taken > 0 {
             tracing::info!(workspaces = taken, url = %options.url, "took over the workspaces of the node that had this address before");
         }
+        let secret = self.store.cluster_secret().await?;
         let membership = Membership {
+            secret,
             node_id,
             options,
             owned: SyncMutex::default(),
@@ -181,6 +185,12 @@ impl Engine {
     /// How long a lease lasts, if this node joined a cluster.
     pub fn lease(&self) -> Option<Duration> {
         self.cluster.as_ref().map(|m| m.options.lease)
+    }
+
+    /// The secret the nodes of this cluster show each other when one sends another a request,
+    /// so that a client cannot pass for a node; `None` without a cluster.
+    pub fn peer_secret(&self) -> Option<&str> {
+        self.cluster.as_ref().map(|m| m.secret.as_str())
     }
 
     /// This node's id in its cluster, if it joined one.
@@ -417,15 +427,23 @@ impl Engine {
             .map(|n| (n.node_id, n.url))
             .collect();
         *m.live.lock().unwrap_or_else(|e| e.into_inner()) = live;
+        // Within a budget, so that the next renewal is never late: what is left waits for the
+        // next tick. A step cut short leaves the database ahead of this node's map at worst,
+        // which the next renewal reconciles (a lease held is adopted, one gone is forgotten).
+        let budget = sent + m.options.lease / 4;
         for ws in self.store.unowned_workspaces().await? {
             let mine = m.preferred(&ws).is_none_or(|(id, _)| id == m.node_id);
             if mine && !m.leaving.load(Ordering::Acquire) {
-                self.claim(&ws).await?;
+                tokio::time::timeout_at(budget.into(), self.claim(&ws))
+                    .await
+                    .unwrap_or(Ok(None))?;
             }
         }
         for (ws, _) in m.owned() {
             if let Some((to, _)) = m.preferred(&ws).filter(|(id, _)| *id != m.node_id) {
-                self.hand_over(&ws, Some(&to)).await?;
+                tokio::time::timeout_at(budget.into(), self.hand_over(&ws, Some(&to)))
+                    .await
+                    .unwrap_or(Ok(()))?;
             }
         }
         Ok(())

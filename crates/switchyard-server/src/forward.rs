@@ -24,14 +24,27 @@ use switchyard_engine::Owner;
 use crate::error::{ApiError, ChangingHands};
 use crate::AppState;
 
-/// The header a forwarded request carries: the id of the node that sent it on.
+/// The header a forwarded request carries: the cluster's secret
+/// (`switchyard_engine::Engine::peer_secret`), which only the nodes know.
 pub const FORWARDED_BY: &str = "x-switchyard-forwarded-by";
+
+/// Whether the request was sent on by another node of the cluster (a client's header with
+/// the wrong value counts for nothing).
+fn from_peer(state: &AppState, headers: &HeaderMap) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let (Some(secret), Some(shown)) = (state.engine.peer_secret(), headers.get(FORWARDED_BY))
+    else {
+        return false;
+    };
+    bool::from(secret.as_bytes().ct_eq(shown.as_bytes()))
+}
 
 /// How long a forwarded request may take before the caller is told the owner did not answer.
 pub(crate) const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Headers of one hop only (RFC 9110, 7.6.1), and the ones the client recomputes.
-const HOP_BY_HOP: [&str; 10] = [
+/// Headers of one hop only (RFC 9110, 7.6.1), the ones the client recomputes, and ours.
+const HOP_BY_HOP: [&str; 11] = [
+    FORWARDED_BY,
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -78,7 +91,7 @@ pub(crate) async fn to_owner(State(state): State<AppState>, req: Request, next: 
     let Some(ws) = workspace_of(req.uri().path()) else {
         return next.run(req).await;
     };
-    let forwarded = req.headers().contains_key(FORWARDED_BY);
+    let forwarded = from_peer(&state, req.headers());
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, crate::form::MAX_BODY_LEN).await {
         Ok(b) => b,
@@ -114,9 +127,10 @@ pub(crate) async fn to_owner(State(state): State<AppState>, req: Request, next: 
                 let sent = send_on(&state, &url, request, body.clone(), within);
                 match sent.await {
                     Ok(res) => return res,
-                    // Nothing was sent, or only a read (answered again safely): the owner is
-                    // gone or frozen; its lease runs out soon.
-                    Err(e) if e.is_connect() || (e.is_timeout() && parts.method.is_safe()) => {
+                    // Nothing was sent, or only a read (asked again safely; a connection to
+                    // a node that just died fails in several ways): the owner is gone or
+                    // frozen, and its lease runs out soon.
+                    Err(e) if e.is_connect() || parts.method.is_safe() => {
                         tracing::warn!(owner = %url, error = %e, "the workspace's node does not answer; waiting for a takeover");
                         unavailable()
                     }
@@ -155,7 +169,7 @@ pub(crate) async fn rpc_to_owner(
     body: &Bytes,
 ) -> Option<Response> {
     state.engine.lease()?;
-    let forwarded = headers.contains_key(FORWARDED_BY);
+    let forwarded = from_peer(state, headers);
     match state.engine.owner(ws, forwarded).await {
         Ok(Owner::Node { url, .. }) if !forwarded => {
             let request = (&Method::POST, "/v1/wschannels", headers);
@@ -191,8 +205,8 @@ async fn send_on(
             out = out.header(name, value);
         }
     }
-    let node = state.engine.node_id().unwrap_or_default();
-    let answer = out.header(FORWARDED_BY, node).send().await?;
+    let secret = state.engine.peer_secret().unwrap_or_default();
+    let answer = out.header(FORWARDED_BY, secret).send().await?;
     let mut res = Response::builder().status(answer.status());
     for (name, value) in answer.headers() {
         if !HOP_BY_HOP.contains(&name.as_str()) {

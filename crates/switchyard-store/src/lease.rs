@@ -84,6 +84,22 @@ impl Store {
         }
     }
 
+    /// The secret the nodes of this database show each other, made by the first to ask.
+    pub async fn cluster_secret(&self) -> Result<String> {
+        let pool = self.postgres()?;
+        sqlx::query(
+            "INSERT INTO switchyard_cluster (id, secret)
+             VALUES (1, gen_random_uuid()::text || gen_random_uuid()::text)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .execute(pool)
+        .await?;
+        let (secret,): (String,) = sqlx::query_as("SELECT secret FROM switchyard_cluster")
+            .fetch_one(pool)
+            .await?;
+        Ok(secret)
+    }
+
     /// Enters `node_id` (reachable at `url`) into the cluster, or renews its heartbeat.
     pub async fn join_cluster(&self, node_id: &str, url: &str) -> Result<()> {
         sqlx::query(
