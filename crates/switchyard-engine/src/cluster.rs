@@ -18,7 +18,7 @@ use std::sync::Mutex as SyncMutex;
 use std::time::{Duration, Instant};
 
 use switchyard_core::sid::{ReservationSid, WorkspaceSid};
-use switchyard_store::{Claim, NodeRow};
+use switchyard_store::{Chain, Claim, Fence, NodeRow};
 
 use crate::{Engine, Error, Result};
 
@@ -262,6 +262,20 @@ impl Engine {
                 )),
             },
         }
+    }
+
+    /// The chain for a write about `ws` made outside its lock (the event-callback cursor, a
+    /// callback's answer): fenced by this node's lease in a cluster. `None` when this node no
+    /// longer decides for `ws`: the write is the deciding node's to make.
+    pub(crate) fn bookkeeping_chain(&self, ws: &WorkspaceSid) -> Option<Chain> {
+        let Some(m) = &self.cluster else {
+            return Some(Chain::default());
+        };
+        let epoch = m.epoch(ws)?;
+        Some(Chain::fenced(Fence {
+            workspace: ws.to_string(),
+            epoch,
+        }))
     }
 
     /// Stops deciding for `ws`, whose lease at `epoch` (any, if `None`) another node took:

@@ -82,7 +82,11 @@ impl crate::Engine {
             workspace: ws.clone(),
             through: seq,
         };
-        Ok(self.store.write(&[delivered]).await?)
+        // Handed to another node meanwhile: it delivers from the recorded cursor on.
+        let Some(chain) = self.bookkeeping_chain(ws) else {
+            return Ok(());
+        };
+        Ok(self.store.submit(&[delivered], &chain).wait().await?)
     }
 
     /// The workspace's `EventCallbackUrl`; `None` once it has none, or is deleted.

@@ -155,8 +155,17 @@ impl Engine {
 impl Engine {
     /// Records that the app answered the reservation's assignment callback, so a restart does
     /// not send it again.
-    pub async fn record_callback_answered(&self, reservation: &ReservationSid) -> Result<()> {
+    pub async fn record_callback_answered(
+        &self,
+        ws: &WorkspaceSid,
+        reservation: &ReservationSid,
+    ) -> Result<()> {
         let answered = [Change::CallbackAnswered(reservation.clone())];
-        Ok(self.store.write(&answered).await?)
+        // Handed to another node meanwhile: that node announced the reservation again when
+        // it took the workspace, and records the answer it gets.
+        let Some(chain) = self.bookkeeping_chain(ws) else {
+            return Ok(());
+        };
+        Ok(self.store.submit(&answered, &chain).wait().await?)
     }
 }

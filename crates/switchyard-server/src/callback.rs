@@ -175,7 +175,10 @@ async fn deliver(
     // Answered: a restart must not send it again, whatever the answer asks for. Recorded
     // beside the action the answer asks for, so both go into the same group commit.
     let answered = async {
-        if let Err(e) = engine.record_callback_answered(reservation).await {
+        if let Err(e) = (engine)
+            .record_callback_answered(&n.workspace.sid, reservation)
+            .await
+        {
             tracing::warn!(%reservation, error = %e, "recording the assignment callback's answer failed");
         }
     };
